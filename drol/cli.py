@@ -1,0 +1,55 @@
+"""The ``drol`` command-line tool: one entry point, one sub-command per job.
+
+Each sub-command lives in its own module, which exposes ``register(subparsers)``;
+the module is imported only when the tool starts, and the command's ``func``
+receives the parsed namespace and returns an exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+# sub-command -> module exposing register(subparsers)
+COMMAND_MODULES: tuple[str, ...] = (
+    "drol.train",
+    "drol.bench",
+    "drol.data.cli",
+    "drol.report.cli",
+)
+
+
+class UserError(Exception):
+    """An error caused by the user's input: printed as one line, exit code 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="drol",
+        description="DROL / FQL offline RL: data, training, evaluation, benchmark, tables and figures.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
+    try:
+        return int(args.func(args) or 0)
+    except UserError as err:
+        print(f"drol {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"drol {args.command}: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,1 @@
+"""Aggregation, tables and figures from run directories."""

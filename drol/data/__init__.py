@@ -1,0 +1,1 @@
+"""Offline datasets: OGBench (official or regenerated), D4RL and Minari files."""

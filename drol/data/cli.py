@@ -1,0 +1,105 @@
+"""``drol data generate | fetch | check``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from drol.data.paths import DEFAULT_DATA_DIR
+
+log = logging.getLogger(__name__)
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from drol.data.generate import generate
+
+    result = generate(
+        args.dataset,
+        out=args.out,
+        episodes=args.episodes,
+        seed=args.seed,
+        jobs=args.jobs,
+        progress=not args.no_progress,
+    )
+    print(
+        f"{result.train_path} ({result.train_episodes} episodes) and {result.val_path} "
+        f"({result.val_episodes}): {result.rows:,} rows in {result.seconds:.1f} s, "
+        f"{result.transitions_per_s:.0f} transitions/s"
+    )
+    return 0
+
+
+def _fetch(args: argparse.Namespace) -> int:
+    from drol.data.fetch import fetch
+
+    train, val = fetch(args.dataset, args.out)
+    print(f"{train} and {val}")
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    import warnings
+
+    from drol.data.check import check_dataset
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        summary = check_dataset(args.path, relabel=not args.no_relabel)
+    print(summary.format())
+    return 0
+
+
+def register(subparsers) -> None:
+    """Add ``drol data`` with its sub-commands to the top-level parser."""
+    data = subparsers.add_parser("data", help="generate, fetch and check offline datasets")
+    sub = data.add_subparsers(dest="data_command", required=True, metavar="SUBCOMMAND")
+
+    gen = sub.add_parser(
+        "generate",
+        help="regenerate an OGBench dataset by the official procedure (seeded, sharded)",
+        description="Write OUT/DATASET.npz and OUT/DATASET-val.npz (episodes // 10 val episodes, at least 1).",
+    )
+    gen.add_argument("dataset", metavar="DATASET", help="e.g. cube-single-play-v0")
+    gen.add_argument(
+        "--episodes",
+        type=int,
+        default=None,
+        metavar="N",
+        help="train episodes (default: the official count, 1000)",
+    )
+    gen.add_argument("--seed", type=int, default=0, metavar="S", help="base seed (default 0)")
+    gen.add_argument(
+        "--out",
+        default=str(DEFAULT_DATA_DIR),
+        metavar="DIR",
+        help="output directory (default: the data root)",
+    )
+    gen.add_argument(
+        "--jobs", type=int, default=None, metavar="J", help="worker processes (default: all cores)"
+    )
+    gen.add_argument("--no-progress", action="store_true", help="no progress bar")
+    gen.set_defaults(func=_generate)
+
+    fetch = sub.add_parser("fetch", help="download the official OGBench files (needs network)")
+    fetch.add_argument("dataset", metavar="DATASET")
+    fetch.add_argument(
+        "--out",
+        default=str(DEFAULT_DATA_DIR),
+        metavar="DIR",
+        help="output directory (default: the data root)",
+    )
+    fetch.set_defaults(func=_fetch)
+
+    check = sub.add_parser("check", help="validate a dataset file and print a summary")
+    check.add_argument("path", metavar="PATH", help="<dataset>.npz (its -val.npz is checked too)")
+    check.add_argument(
+        "--no-relabel", action="store_true", help="skip the per-task reward statistics"
+    )
+    check.set_defaults(func=_check)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    from drol.cli import main
+
+    sys.exit(main(["data", *sys.argv[1:]]))

@@ -43,7 +43,9 @@ def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n")
 
 
-def atomic_write_with(path: str | os.PathLike, writer: Callable[[Path], None], suffix: str = "") -> None:
+def atomic_write_with(
+    path: str | os.PathLike, writer: Callable[[Path], None], suffix: str = ""
+) -> None:
     """Call ``writer(tmp_path)`` and atomically move the result onto ``path``."""
     with atomic_path(path, suffix=suffix) as tmp:
         writer(tmp)

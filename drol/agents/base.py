@@ -1,0 +1,134 @@
+"""What every agent shares: the twin critic, its EMA target, one Adam, and the update step."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from drol.agents.config import AgentConfig
+from drol.networks import CriticEnsemble, hard_update, soft_update_
+
+Batch = dict[str, Tensor]
+
+
+def aggregate(qs: Tensor, how: str) -> Tensor:
+    """Reduce the ensemble axis (0) by 'min' or 'mean'."""
+    return qs.min(dim=0).values if how == "min" else qs.mean(dim=0)
+
+
+def normalized_q_loss(q: Tensor, normalize: bool, eps: float | None) -> Tensor:
+    """``-mean(q)``, optionally divided by ``stopgrad(mean|q|)`` (floored at ``eps`` if given)."""
+    loss = -q.mean()
+    if normalize:
+        scale = q.detach().abs().mean()
+        if eps is not None:
+            scale = scale.clamp_min(eps)
+        loss = loss / scale
+    return loss
+
+
+class OfflineAgent(nn.Module):
+    """Base class: critic + target + actor modules defined by subclasses, one Adam over all.
+
+    The official JAX code sums the critic and actor losses and takes one Adam step over
+    all parameters; the target critic then moves towards the critic parameters *before*
+    that step (``target <- tau * theta_old + (1 - tau) * target``), a one-step lag.
+    """
+
+    method: str = "base"
+
+    def __init__(
+        self,
+        obs_dim: int,
+        action_dim: int,
+        cfg: AgentConfig,
+        device: torch.device | str = "cpu",
+        seed: int = 0,
+    ):
+        super().__init__()
+        self.obs_dim, self.action_dim, self.cfg = obs_dim, action_dim, cfg
+        self.device_ = torch.device(device)
+        self.critic = CriticEnsemble(
+            obs_dim, action_dim, cfg.hidden_dims, n=2, layer_norm=cfg.layer_norm
+        )
+        self.target_critic = copy.deepcopy(self.critic)
+        hard_update(self.target_critic, self.critic)
+        self.target_critic.requires_grad_(False)
+        self.build_actor()
+        self.to(self.device_)
+        self.generator = torch.Generator(device=self.device_)
+        self.generator.manual_seed(seed)
+        params = [p for name, p in self.named_parameters() if not name.startswith("target_critic.")]
+        self.optimizer = torch.optim.Adam(params, lr=cfg.lr, eps=1e-8, foreach=True)
+
+    # ------------------------------------------------------------------ subclass API
+    def build_actor(self) -> None:
+        raise NotImplementedError
+
+    def policy(self, obs: Tensor) -> Tensor:
+        """One stochastic action per state, clipped to [-1, 1] (no gradient needed)."""
+        raise NotImplementedError
+
+    def actor_loss(self, batch: Batch, diagnostics: bool) -> tuple[Tensor, dict[str, Tensor]]:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ shared
+    def critic_loss(self, batch: Batch) -> tuple[Tensor, dict[str, Tensor]]:
+        with torch.no_grad():
+            next_actions = self.policy(batch["next_observations"])
+            next_q = aggregate(
+                self.target_critic(batch["next_observations"], next_actions), self.cfg.q_agg
+            )
+            target_q = batch["rewards"] + self.cfg.discount * batch["masks"] * next_q
+        q = self.critic(batch["observations"], batch["actions"])
+        loss = (q - target_q).pow(2).mean()
+        return loss, {"critic_loss": loss.detach(), "q_mean": q.detach().mean()}
+
+    def update(self, batch: Batch, diagnostics: bool = False) -> dict[str, Tensor]:
+        """One gradient step on critic + actor; returns detached metric tensors."""
+        critic_loss, info = self.critic_loss(batch)
+        actor_loss, actor_info = self.actor_loss(batch, diagnostics)
+        info.update(actor_info)
+        loss = critic_loss + actor_loss
+        info["loss"] = loss.detach()
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        soft_update_(self.target_critic, self.critic, self.cfg.tau)  # pre-step critic
+        self.optimizer.step()
+        return info
+
+    @torch.no_grad()
+    def act(self, obs: Tensor) -> Tensor:
+        return self.policy(obs)
+
+    # ------------------------------------------------------------------ checkpoint
+    def training_state(self) -> dict[str, Any]:
+        return {
+            "model": self.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "generator": self.generator.get_state(),
+        }
+
+    def load_training_state(self, state: dict[str, Any]) -> None:
+        self.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.generator.set_state(state["generator"])
+
+
+class use_generator:  # noqa: N801 - used as a context manager
+    """Temporarily sample an agent's latents from another generator (e.g. for evaluation),
+    leaving the training random stream untouched."""
+
+    def __init__(self, agent: OfflineAgent, generator: torch.Generator):
+        self.agent, self.generator = agent, generator
+
+    def __enter__(self) -> OfflineAgent:
+        self.saved = self.agent.generator
+        self.agent.generator = self.generator
+        return self.agent
+
+    def __exit__(self, *exc) -> None:
+        self.agent.generator = self.saved

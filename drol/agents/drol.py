@@ -1,0 +1,170 @@
+"""DROL: K latent candidates, top-1 routing of the dataset action, winner-only BC + Q.
+
+Faithful to the official ``agents/drol.py`` (spec/algorithms.md §1.3). The default
+implementation routes under ``no_grad`` over all K candidates and then recomputes only the
+winner with gradient, evaluating the critic on the B winners instead of all B*K candidates.
+Gradients are identical to the official full-K graph (the losers get zero gradient there
+and the critic is per-sample); ``impl='full'`` keeps the official graph for reference and
+``tests/test_drol_agent.py`` proves the equality.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from drol.agents.base import Batch, OfflineAgent, aggregate, normalized_q_loss
+from drol.networks import LatentActor
+from drol.sampling import sample_ball
+
+
+def candidate_diagnostics(cand: Tensor, d2: Tensor, idx: Tensor) -> dict[str, Tensor]:
+    """The official logged statistics of the candidate set (per-dimension normalised).
+
+    ``cand (B, K, A)`` clipped candidates, ``d2 (B, K)`` per-dim squared distance to the
+    dataset action, ``idx (B,)`` routing index.
+    """
+    B, K, A = cand.shape
+    center = cand.mean(dim=1, keepdim=True)
+    divergence = ((cand - center) ** 2).sum(-1).div(A).mean()
+    pair = torch.cdist(cand, cand).pow(2).div(A)  # (B, K, K), zero diagonal
+    pair_dist2 = pair.sum(dim=(1, 2)).div(max(K * (K - 1), 1)).mean()
+    probs = torch.bincount(idx, minlength=K).float() / B
+    entropy = -(probs * probs.clamp_min(1e-8).log()).sum()
+    return {
+        "min_d2": d2.min(dim=1).values.mean(),
+        "candidate_divergence": divergence,
+        "candidate_pairwise_dist2": pair_dist2,
+        "candidate_pairwise_dist": pair_dist2.clamp_min(0).sqrt(),
+        "routing_entropy": entropy,
+        "routing_max_prob": probs.max(),
+    }
+
+
+class DROLAgent(OfflineAgent):
+    method = "drol"
+
+    def build_actor(self) -> None:
+        self.actor = LatentActor(self.obs_dim, self.action_dim, self.cfg.hidden_dims)
+
+    def sample_latents(self, *shape: int) -> Tensor:
+        return sample_ball((*shape, self.action_dim), generator=self.generator, device=self.device_)
+
+    def policy(self, obs: Tensor) -> Tensor:
+        z = self.sample_latents(obs.shape[0])
+        return self.actor(obs, z).clamp(-1.0, 1.0)
+
+    @torch.no_grad()
+    def candidates(self, obs: Tensor, z: Tensor) -> Tensor:
+        """Clipped candidates ``(B, K, A)`` for latents ``z (B, K, A)``, no gradient."""
+        if self.cfg.candidate_dtype == "bfloat16":
+            with torch.autocast(device_type=self.device_.type, dtype=torch.bfloat16):
+                raw = self.actor.candidates(obs, z)
+            return raw.float().clamp(-1.0, 1.0)
+        return self.actor.candidates(obs, z).clamp(-1.0, 1.0)
+
+    @staticmethod
+    def route(cand: Tensor, actions: Tensor) -> tuple[Tensor, Tensor]:
+        """Per-dim squared distances ``(B, K)`` and the nearest candidate's index ``(B,)``."""
+        d2 = (cand - actions.unsqueeze(1)).pow(2).sum(-1) / actions.shape[-1]
+        return d2, d2.argmin(dim=1)
+
+    def winner_latents(
+        self, batch: Batch
+    ) -> tuple[Tensor, Tensor | None, Tensor | None, Tensor | None]:
+        """Latent of the routed winner per state, plus (candidates, d2, idx) for diagnostics."""
+        obs, act = batch["observations"], batch["actions"]
+        z = self.sample_latents(obs.shape[0], self.cfg.num_candidates)
+        cand = self.candidates(obs, z)
+        d2, idx = self.route(cand, act)
+        return z[torch.arange(obs.shape[0], device=obs.device), idx], cand, d2, idx
+
+    def actor_loss(self, batch: Batch, diagnostics: bool) -> tuple[Tensor, dict[str, Tensor]]:
+        if self.cfg.impl == "full":
+            return self.actor_loss_full(batch, diagnostics)
+        obs, act = batch["observations"], batch["actions"]
+        z_win, cand, d2, idx = self.winner_latents(batch)
+        winner = self.actor(obs, z_win).clamp(-1.0, 1.0)
+        bc = (winner - act).pow(2).sum(-1).mean() / self.action_dim
+        q = aggregate(self.critic(obs, winner, frozen=True), self.cfg.actor_q_agg)
+        return self._finish(bc, q, obs, act, cand, d2, idx, diagnostics)
+
+    def actor_loss_full(self, batch: Batch, diagnostics: bool) -> tuple[Tensor, dict[str, Tensor]]:
+        """The official graph: all B*K candidates and their Q values carry gradient."""
+        obs, act = batch["observations"], batch["actions"]
+        B, A, K = obs.shape[0], self.action_dim, self.cfg.num_candidates
+        z = self.sample_latents(B, K)
+        obs_flat = obs.repeat_interleave(K, dim=0)
+        cand = self.actor(obs_flat, z.reshape(B * K, A)).reshape(B, K, A).clamp(-1.0, 1.0)
+        d2 = (cand - act.unsqueeze(1)).pow(2).sum(-1) / A
+        idx = d2.argmin(dim=1)
+        bc = d2.gather(1, idx[:, None]).mean()
+        q_all = aggregate(
+            self.critic(obs_flat, cand.reshape(B * K, A), frozen=True), self.cfg.actor_q_agg
+        )
+        q = q_all.reshape(B, K).gather(1, idx[:, None]).squeeze(1)
+        return self._finish(bc, q, obs, act, cand.detach(), d2.detach(), idx, diagnostics)
+
+    def _finish(
+        self, bc, q, obs, act, cand, d2, idx, diagnostics
+    ) -> tuple[Tensor, dict[str, Tensor]]:
+        q_loss = normalized_q_loss(q, self.cfg.normalize_q_loss, eps=1e-6)
+        loss = self.cfg.bc_coef * bc + self.cfg.q_coef * q_loss
+        info = {
+            "actor_loss": loss.detach(),
+            "bc_loss": bc.detach(),
+            "q_loss": q_loss.detach(),
+            "q": q.detach().mean(),
+        }
+        if diagnostics:
+            with torch.no_grad():
+                if cand is not None:
+                    info.update(candidate_diagnostics(cand, d2, idx))
+                info["mse"] = (self.policy(obs) - act).pow(2).mean()
+        return loss, info
+
+
+class StaticRoutingAgent(DROLAgent):
+    """Ablation: the routing is frozen per dataset sample.
+
+    The first time a dataset index is drawn it is routed as in DROL (nearest of K fresh
+    candidates) and the winning *latent* is stored; afterwards that sample always pulls the
+    candidate generated from its stored latent, so ownership never changes hands.
+    Needs ``batch['indices']``.
+    """
+
+    method = "drol_static"
+
+    def __init__(self, *args, num_data: int, **kwargs):
+        self.num_data = num_data
+        super().__init__(*args, **kwargs)
+
+    def build_actor(self) -> None:
+        super().build_actor()
+        self.register_buffer("assigned_latents", torch.zeros(self.num_data, self.action_dim))
+        self.register_buffer("assigned", torch.zeros(self.num_data, dtype=torch.bool))
+
+    def winner_latents(self, batch: Batch):
+        indices = batch["indices"]
+        fresh = ~self.assigned[indices]
+        if bool(fresh.any()):
+            sub = {"observations": batch["observations"][fresh], "actions": batch["actions"][fresh]}
+            z_new, *_ = super().winner_latents(sub)
+            # a duplicate index in one batch keeps one of its routed latents
+            self.assigned_latents[indices[fresh]] = z_new
+            self.assigned[indices[fresh]] = True
+        z_win = self.assigned_latents[indices]
+        cand = d2 = idx = None
+        return z_win, cand, d2, idx
+
+    def actor_loss(self, batch: Batch, diagnostics: bool) -> tuple[Tensor, dict[str, Tensor]]:
+        loss, info = super().actor_loss(batch, diagnostics)
+        if diagnostics:  # candidate statistics of a fresh K-set, as for DROL
+            with torch.no_grad():
+                obs, act = batch["observations"], batch["actions"]
+                z = self.sample_latents(obs.shape[0], self.cfg.num_candidates)
+                cand = self.candidates(obs, z)
+                d2, idx = self.route(cand, act)
+                info.update(candidate_diagnostics(cand, d2, idx))
+                info["assigned_fraction"] = self.assigned.float().mean()
+        return loss, info

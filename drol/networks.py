@@ -1,0 +1,151 @@
+"""Networks of the official DROL/FQL code, in PyTorch.
+
+- Linear layers: Xavier-uniform weights, zero bias (Flax ``variance_scaling(1, fan_avg, uniform)``).
+- Activation: GELU with the tanh approximation (``jax.nn.gelu`` default).
+- Optional LayerNorm(eps=1e-6) *after* each hidden activation (critic only).
+- No output activation.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+LN_EPS = 1e-6
+
+
+def gelu(x: Tensor) -> Tensor:
+    return F.gelu(x, approximate="tanh")
+
+
+class MLP(nn.Module):
+    """``[Linear, GELU, (LayerNorm)] x len(hidden)`` then a linear output layer."""
+
+    def __init__(
+        self, in_dim: int, hidden: tuple[int, ...], out_dim: int, layer_norm: bool = False
+    ):
+        super().__init__()
+        dims = (in_dim, *hidden)
+        self.hidden = nn.ModuleList(
+            nn.Linear(a, b) for a, b in zip(dims[:-1], dims[1:], strict=True)
+        )
+        self.norms = (
+            nn.ModuleList(nn.LayerNorm(h, eps=LN_EPS) for h in hidden) if layer_norm else None
+        )
+        self.out = nn.Linear(dims[-1], out_dim)
+        for layer in (*self.hidden, self.out):
+            nn.init.xavier_uniform_(layer.weight)
+            nn.init.zeros_(layer.bias)
+
+    def body(self, h: Tensor) -> Tensor:
+        """Hidden stack applied to a pre-activation of the first layer."""
+        for i, layer in enumerate(self.hidden):
+            if i > 0:
+                h = layer(h)
+            h = gelu(h)
+            if self.norms is not None:
+                h = self.norms[i](h)
+        return self.out(h)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.body(self.hidden[0](x))
+
+
+class LatentActor(MLP):
+    """One-step actor ``f(s, z)``: an MLP over ``concat(s, z)`` (no LayerNorm, linear output).
+
+    :meth:`candidates` evaluates K latents per state with the first layer split into its
+    state and latent blocks, so the state part is computed once per state instead of
+    once per candidate: ``W [s; z] + b = (W_s s + b) + W_z z``. Same function, fewer FLOPs.
+    """
+
+    def __init__(self, obs_dim: int, action_dim: int, hidden: tuple[int, ...]):
+        super().__init__(obs_dim + action_dim, hidden, action_dim, layer_norm=False)
+        self.obs_dim = obs_dim
+        self.action_dim = action_dim
+
+    def forward(self, obs: Tensor, z: Tensor) -> Tensor:  # type: ignore[override]
+        return self.body(self.hidden[0](torch.cat([obs, z], dim=-1)))
+
+    def candidates(self, obs: Tensor, z: Tensor) -> Tensor:
+        """``obs (B, obs_dim)``, ``z (B, K, A)`` -> raw actions ``(B, K, A)``."""
+        first = self.hidden[0]
+        w_obs, w_z = first.weight[:, : self.obs_dim], first.weight[:, self.obs_dim :]
+        h_obs = F.linear(obs, w_obs, first.bias)  # (B, H)
+        h = h_obs.unsqueeze(1) + torch.matmul(z, w_z.t())  # (B, K, H)
+        return self.body(h)
+
+
+class CriticEnsemble(nn.Module):
+    """``n`` independently initialised Q networks over ``concat(s, a)``, run in one batched pass.
+
+    Weights are stacked as ``(n, in, out)`` and applied with ``baddbmm``; LayerNorm
+    (eps 1e-6, learnable) follows each hidden GELU. Output: ``(n, B)``.
+    """
+
+    def __init__(
+        self,
+        obs_dim: int,
+        action_dim: int,
+        hidden: tuple[int, ...],
+        n: int = 2,
+        layer_norm: bool = True,
+    ):
+        super().__init__()
+        self.n = n
+        self.layer_norm = layer_norm
+        dims = (obs_dim + action_dim, *hidden, 1)
+        self.weights = nn.ParameterList()
+        self.biases = nn.ParameterList()
+        for a, b in zip(dims[:-1], dims[1:], strict=True):
+            bound = math.sqrt(6.0 / (a + b))  # Xavier-uniform, per member
+            self.weights.append(nn.Parameter(torch.empty(n, a, b).uniform_(-bound, bound)))
+            self.biases.append(nn.Parameter(torch.zeros(n, 1, b)))
+        self.ln_weights = (
+            nn.ParameterList(nn.Parameter(torch.ones(n, 1, h)) for h in hidden)
+            if layer_norm
+            else None
+        )
+        self.ln_biases = (
+            nn.ParameterList(nn.Parameter(torch.zeros(n, 1, h)) for h in hidden)
+            if layer_norm
+            else None
+        )
+
+    def forward(self, obs: Tensor, actions: Tensor, frozen: bool = False) -> Tensor:
+        """Q values ``(n, B)``.
+
+        ``frozen=True`` uses detached parameters: gradients reach ``actions`` but never the
+        critic (the JAX code's stop-gradient by default, spec §0.8).
+        """
+
+        def p(t: Tensor) -> Tensor:
+            return t.detach() if frozen else t
+
+        x = torch.cat([obs, actions], dim=-1)
+        h = x.unsqueeze(0).expand(self.n, *x.shape)
+        last = len(self.weights) - 1
+        for i, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
+            h = torch.baddbmm(p(b), h, p(w))
+            if i < last:
+                h = gelu(h)
+                if self.ln_weights is not None:
+                    h = F.layer_norm(h, h.shape[-1:], eps=LN_EPS) * p(self.ln_weights[i]) + p(
+                        self.ln_biases[i]
+                    )
+        return h.squeeze(-1)
+
+
+def hard_update(target: nn.Module, source: nn.Module) -> None:
+    with torch.no_grad():
+        for t, s in zip(target.parameters(), source.parameters(), strict=True):
+            t.copy_(s)
+
+
+def soft_update_(target: nn.Module, source: nn.Module, tau: float) -> None:
+    """``target <- tau * source + (1 - tau) * target`` in place."""
+    with torch.no_grad():
+        torch._foreach_lerp_(list(target.parameters()), list(source.parameters()), tau)

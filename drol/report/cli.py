@@ -1,5 +1,202 @@
-"""(being written)"""
+"""``drol aggregate``, ``drol tables``, ``drol figures`` and ``drol select-k``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+
+import pandas as pd
+
+from drol.io import atomic_write_json, atomic_write_text
+
+log = logging.getLogger(__name__)
+
+FIGURES = ("fig2_voronoi", "fig3_metrics", "fig3_runtime", "fig4_ksweep", "learning_curves")
 
 
-def register(subparsers) -> None:  # replaced by the real command
-    pass
+def _user_error(msg: str) -> Exception:
+    from drol.cli import UserError
+
+    return UserError(msg)
+
+
+def _load_runs(runs_dir: str, manifest: str | None) -> pd.DataFrame:
+    from drol.report.aggregate import collect_runs, read_manifest
+
+    if not Path(runs_dir).is_dir() and manifest is None:
+        raise _user_error(f"--runs {runs_dir}: no such directory")
+    man = None
+    if manifest is not None:
+        if not Path(manifest).is_file():
+            raise _user_error(f"--manifest {manifest}: no such file")
+        try:
+            man = read_manifest(manifest)
+        except ValueError as err:
+            raise _user_error(str(err)) from err
+    return collect_runs(runs_dir, man)
+
+
+def cmd_aggregate(args: argparse.Namespace) -> int:
+    from drol.report.aggregate import not_done, task_summary
+
+    runs = _load_runs(args.runs, args.manifest)
+    atomic_write_text(args.out, runs.to_csv(index=False))
+    log.info("%d runs (%d done) -> %s", len(runs), int((runs["status"] == "done").sum()), args.out)
+    if args.summary:
+        atomic_write_text(args.summary, task_summary(runs).to_csv(index=False, float_format="%.4g"))
+    missing = not_done(runs)
+    for r in missing.itertuples(index=False):
+        log.warning("not done: %s [%s] %s", r.run_dir, r.status, r.reason)
+    if args.strict and len(missing):
+        raise _user_error(
+            f"{len(missing)} of {len(runs)} runs are missing or failed (see {args.out})"
+        )
+    return 0
+
+
+def cmd_tables(args: argparse.Namespace) -> int:
+    from drol.report.tables import write_tables
+
+    if not Path(args.reported).is_file():
+        raise _user_error(f"--reported {args.reported}: no such file")
+    runs = _load_runs(args.runs, args.manifest)
+    written = write_tables(runs, args.reported, args.out)
+    log.info("wrote %s", ", ".join(sorted(written)))
+    return 0
+
+
+def cmd_figures(args: argparse.Namespace) -> int:
+    from drol.report import figures
+
+    name = args.name
+    if name == "fig3_runtime":
+        if not args.bench:
+            raise _user_error(
+                "fig3_runtime needs --bench FILE [FILE ...] (drol bench --json outputs)"
+            )
+        for p in args.bench:
+            if not Path(p).is_file():
+                raise _user_error(f"--bench {p}: no such file")
+        figures.fig3_runtime(figures.read_bench(args.bench), args.out)
+        return 0
+    if name == "fig2_voronoi":
+        probes = args.probes or (Path(args.run) / "probes.npz" if args.run else None)
+        if probes is None:
+            raise _user_error("fig2_voronoi needs --run RUN_DIR or --probes FILE")
+        figures.fig2_voronoi(probes, args.out, probe=args.probe)
+        return 0
+    if args.runs is None:
+        raise _user_error(f"{name} needs --runs DIR")
+    runs = _load_runs(args.runs, args.manifest)
+    if name == "fig4_ksweep":
+        figures.fig4_ksweep(runs, args.out, default_k=args.default_k)
+    elif name == "fig3_metrics":
+        figures.fig3_metrics(runs, args.out, max_tasks=args.max_tasks)
+    else:
+        figures.learning_curves(runs, args.out)
+    return 0
+
+
+def select_k(run_dirs: list[str], default_k: int = 16) -> dict:
+    """Best K among K-sweep runs (mean score over seeds); ties go to ``default_k``, then smaller K."""
+    rows = []
+    for d in run_dirs:
+        score = Path(d) / "score.json"
+        if not score.is_file():
+            raise _user_error(f"{score}: missing (the K sweep must finish before K* is chosen)")
+        s = json.loads(score.read_text())
+        rows.append(
+            {
+                "task": s["task"],
+                "K": int(s["K"]),
+                "seed": int(s["seed"]),
+                "score": float(s["score"]),
+            }
+        )
+    df = pd.DataFrame(rows)
+    means = df.groupby("K")["score"].mean()
+    best = means.max()
+    tied = sorted(k for k, v in means.items() if v >= best - 1e-9)
+    kstar = default_k if default_k in tied else tied[0]
+    return {
+        "task": df["task"].iloc[0],
+        "kstar": int(kstar),
+        "scores": {str(k): float(v) for k, v in means.items()},
+        "n_seeds": {str(k): int(v) for k, v in df.groupby("K")["seed"].nunique().items()},
+        "rule": "argmax of the mean score over seeds; ties -> default K, then the smallest K",
+    }
+
+
+def cmd_select_k(args: argparse.Namespace) -> int:
+    result = select_k(args.run_dirs, args.default_k)
+    atomic_write_json(args.out, result)
+    log.info("%s: K* = %d (%s)", result["task"], result["kstar"], result["scores"])
+    return 0
+
+
+def register(subparsers) -> None:
+    """Add ``aggregate``, ``tables``, ``figures`` and ``select-k``."""
+    p = subparsers.add_parser(
+        "aggregate",
+        help="collect run directories into one tidy CSV (missing/failed runs listed)",
+        description="One row per run: suite, family, task, method, K, seed, labels, status, score, steps, "
+        "wall_clock_s, ... Runs expected by --manifest but absent are listed with status 'missing'.",
+    )
+    p.add_argument("--runs", required=True, help="runs root: RUNS/{task}/{method}/K{K}/seed{seed}/")
+    p.add_argument("--manifest", help="CSV of expected runs: label,task,method,K,seed")
+    p.add_argument("--out", required=True, help="tidy CSV of all runs")
+    p.add_argument("--summary", help="also write per-(label, task) mean/std/n_seeds here")
+    p.add_argument("--strict", action="store_true", help="exit 2 when any run is missing or failed")
+    p.set_defaults(func=cmd_aggregate)
+
+    p = subparsers.add_parser(
+        "tables",
+        help="Table 4 and Table 1 (reported + reproduced) as CSV, LaTeX, Markdown, HTML",
+        description="Writes OUT/table4.{csv,tex,md,html}, OUT/table1.{csv,tex,md,html} and "
+        "OUT/missing_runs.csv. Bold: mean >= 0.95 x the row's best; underline: bold and one-step.",
+    )
+    p.add_argument("--runs", required=True, help="runs root (results/runs)")
+    p.add_argument(
+        "--reported", required=True, help="the paper's Table 4 (config/table4_reported.csv)"
+    )
+    p.add_argument("--out", required=True, help="output directory (results/tables)")
+    p.add_argument(
+        "--manifest",
+        help="CSV of expected runs and their table columns (label,task,method,K,seed); "
+        "without it runs are labelled from Table 3's K*",
+    )
+    p.set_defaults(func=cmd_tables)
+
+    p = subparsers.add_parser(
+        "figures",
+        help="one paper figure as PDF + PNG",
+        description="NAME is one of: " + ", ".join(FIGURES) + ". Writes OUT.pdf and OUT.png. "
+        "fig4_ksweep/fig3_metrics/learning_curves read --runs (+ --manifest); fig3_runtime reads "
+        "--bench JSON files; fig2_voronoi reads --run DIR/probes.npz (or --probes).",
+    )
+    p.add_argument("name", choices=FIGURES)
+    p.add_argument("--out", required=True, help="output prefix, e.g. paper_figs/fig4_ksweep")
+    p.add_argument("--runs", help="runs root (results/runs)")
+    p.add_argument("--manifest", help="CSV of expected runs (label,task,method,K,seed)")
+    p.add_argument("--bench", nargs="+", help="drol bench --json outputs (fig3_runtime)")
+    p.add_argument("--run", help="run directory holding probes.npz (fig2_voronoi)")
+    p.add_argument("--probes", help="probes.npz path (fig2_voronoi)")
+    p.add_argument(
+        "--probe", type=int, help="probe state index (fig2_voronoi; default: most hand-offs)"
+    )
+    p.add_argument("--default-k", type=int, default=16, help="K drawn dashed in fig4 (default 16)")
+    p.add_argument("--max-tasks", type=int, default=3, help="panels in fig3_metrics (default 3)")
+    p.set_defaults(func=cmd_figures)
+
+    p = subparsers.add_parser(
+        "select-k",
+        help="choose K* from a family's K-sweep runs (DROL* with k_selection: sweep)",
+        description="Reads RUN_DIR/score.json of every K-sweep run of one (*) task and writes "
+        '{"task", "kstar", "scores", ...} to OUT.',
+    )
+    p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
+    p.add_argument("--out", required=True)
+    p.add_argument("--default-k", type=int, default=16, help="preferred on ties (default 16)")
+    p.set_defaults(func=cmd_select_k)

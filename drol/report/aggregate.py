@@ -1,0 +1,278 @@
+"""Collect run directories (docs/run_format.md) into tidy tables.
+
+* :func:`collect_runs` walks ``results/runs/{task}/{method}/K{K}/seed{seed}/`` and, given a
+  manifest of the runs the workflow expects, lists every expected run with its status
+  (``done``, ``failed``, ``running``, ``missing``): nothing is dropped silently.
+* :func:`task_summary` gives the per-task mean ± std over seeds of each table column
+  (``DROL(16)``, ``DROL*``, ``FQL``, ``DROL-static``, or ``DROL(K=k)`` for sweep-only runs).
+* :func:`family_summary` gives the per-family mean over its tasks.
+
+A *manifest* is a CSV with columns ``label, task, method, K, seed`` (optionally ``run_dir``);
+one run may carry several labels (DROL(16) and DROL* share the run when K* = 16).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from drol.io import atomic_write_text
+from drol.tasks import UnknownTaskError, family_kstar, parse_task
+
+log = logging.getLogger(__name__)
+
+# table column labels of the reproduced methods, in display order
+LABEL_DROL16 = "DROL(16)"
+LABEL_DROL_STAR = "DROL*"
+LABEL_FQL = "FQL"
+LABEL_STATIC = "DROL-static"
+REPRODUCED_LABELS = (LABEL_FQL, LABEL_DROL16, LABEL_DROL_STAR, LABEL_STATIC)
+
+RUN_COLUMNS = [
+    "suite",
+    "family",
+    "task",
+    "representative",
+    "method",
+    "K",
+    "seed",
+    "labels",
+    "status",
+    "score",
+    "steps",
+    "wall_clock_s",
+    "train_steps_per_s",
+    "protocol",
+    "reason",
+    "run_dir",
+]
+_RUN_DIR = re.compile(r"^K(?P<K>\d+)$")
+_SEED_DIR = re.compile(r"^seed(?P<seed>\d+)$")
+
+
+def run_dir(root: str | Path, task: str, method: str, K: int, seed: int) -> Path:
+    """The run directory of one (task, method, K, seed) under ``root``."""
+    return Path(root) / task / method / f"K{int(K)}" / f"seed{int(seed)}"
+
+
+def default_labels(task: str, method: str, K: int) -> list[str]:
+    """Table columns a run belongs to when no manifest says otherwise (Table 3's K*)."""
+    if method == "fql":
+        return [LABEL_FQL]
+    if method == "drol_static":
+        return [LABEL_STATIC]
+    labels = []
+    if K == 16:
+        labels.append(LABEL_DROL16)
+    try:
+        if family_kstar(parse_task(task)) == K:
+            labels.append(LABEL_DROL_STAR)
+    except (UnknownTaskError, KeyError):
+        pass
+    return labels or [f"DROL(K={K})"]
+
+
+def read_manifest(path: str | Path) -> pd.DataFrame:
+    """Read a manifest CSV (``label, task, method, K, seed``)."""
+    df = pd.read_csv(path)
+    need = {"label", "task", "method", "K", "seed"}
+    if missing := need - set(df.columns):
+        raise ValueError(f"manifest {path} lacks columns {sorted(missing)}")
+    df["K"] = df["K"].astype(int)
+    df["seed"] = df["seed"].astype(int)
+    return df
+
+
+def write_manifest(rows: Iterable[dict], path: str | Path) -> None:
+    """Write a manifest; ``rows`` are dicts with ``label, task, method, K, seed``."""
+    df = pd.DataFrame(list(rows), columns=["label", "task", "method", "K", "seed"])
+    df = df.drop_duplicates().sort_values(["task", "label", "method", "K", "seed"])
+    atomic_write_text(path, df.to_csv(index=False))
+
+
+def _discover(root: Path) -> list[tuple[str, str, int, int]]:
+    """(task, method, K, seed) of every run directory under ``root``."""
+    found = []
+    if not root.is_dir():
+        return found
+    for seed_dir in sorted(root.glob("*/*/K*/seed*")):
+        k_m, s_m = _RUN_DIR.match(seed_dir.parent.name), _SEED_DIR.match(seed_dir.name)
+        if not (k_m and s_m and seed_dir.is_dir()):
+            continue
+        task, method = seed_dir.parent.parent.parent.name, seed_dir.parent.parent.name
+        found.append((task, method, int(k_m["K"]), int(s_m["seed"])))
+    return found
+
+
+def read_run(path: Path) -> dict:
+    """Status and score of one run directory (present or not)."""
+    row: dict = {"status": "missing", "reason": "", "run_dir": str(path)}
+    score_file, failed_file = path / "score.json", path / "FAILED"
+    if score_file.is_file():
+        try:
+            score = json.loads(score_file.read_text())
+        except (OSError, json.JSONDecodeError) as err:
+            row.update(status="failed", reason=f"unreadable score.json: {err}")
+            return row
+        row.update(
+            status="done",
+            score=float(score["score"]),
+            steps=score.get("steps"),
+            wall_clock_s=score.get("wall_clock_s"),
+            train_steps_per_s=score.get("train_steps_per_s"),
+            protocol=score.get("protocol"),
+        )
+    elif failed_file.is_file():
+        row.update(status="failed", reason=failed_file.read_text().strip().splitlines()[0:1])
+        row["reason"] = row["reason"][0] if row["reason"] else "FAILED"
+    elif (path / "config.json").is_file():
+        row.update(status="running", reason="no score.json yet")
+    elif path.is_dir():
+        row.update(status="missing", reason="empty run directory")
+    else:
+        row.update(reason="not run")
+    return row
+
+
+def collect_runs(runs_dir: str | Path, manifest: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per run: every run found under ``runs_dir`` plus every run the manifest expects."""
+    root = Path(runs_dir)
+    labels: dict[tuple[str, str, int, int], list[str]] = {}
+    if manifest is not None:
+        for r in manifest.itertuples(index=False):
+            key = (r.task, r.method, int(r.K), int(r.seed))
+            labels.setdefault(key, [])
+            if r.label not in labels[key]:
+                labels[key].append(r.label)
+    discovered = _discover(root)
+    for key in discovered:
+        if key not in labels:
+            labels[key] = [] if manifest is not None else default_labels(key[0], key[1], key[2])
+    rows = []
+    for (task, method, K, seed), labs in labels.items():
+        try:
+            t = parse_task(task)
+            suite, family, rep = t.suite, t.family, t.representative
+        except UnknownTaskError:
+            suite, family, rep = "unknown", task, False
+        row = {
+            "suite": suite,
+            "family": family,
+            "task": task,
+            "representative": rep,
+            "method": method,
+            "K": K,
+            "seed": seed,
+            "labels": ";".join(labs),
+        }
+        row.update(read_run(run_dir(root, task, method, K, seed)))
+        rows.append(row)
+    df = pd.DataFrame(rows, columns=RUN_COLUMNS)
+    if not df.empty:
+        df = df.sort_values(["suite", "family", "task", "method", "K", "seed"], kind="stable")
+    not_done = df[df["status"] != "done"]
+    if len(not_done):
+        log.warning("%d of %d runs are not done (missing/failed/running)", len(not_done), len(df))
+    return df.reset_index(drop=True)
+
+
+def explode_labels(runs: pd.DataFrame) -> pd.DataFrame:
+    """One row per (label, run): a run shared by DROL(16) and DROL* appears under both."""
+    df = runs.copy()
+    df["label"] = df["labels"].fillna("").astype(str).str.split(";")
+    df = df.explode("label")
+    return df[df["label"] != ""].reset_index(drop=True)
+
+
+def not_done(runs: pd.DataFrame) -> pd.DataFrame:
+    """The runs that are missing, failed or unfinished, for the tables' footnotes."""
+    cols = ["task", "method", "K", "seed", "labels", "status", "reason", "run_dir"]
+    return runs.loc[runs["status"] != "done", cols].reset_index(drop=True)
+
+
+def task_summary(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per (label, task): mean and std (ddof=0) over done seeds, ``n_seeds``, ``n_expected``."""
+    df = explode_labels(runs)
+    cols = ["suite", "family", "task", "representative", "label", "K"]
+    out = []
+    for key, g in df.groupby(cols[:5], sort=False):
+        done = g[g["status"] == "done"]
+        scores = done["score"].astype(float).to_numpy()
+        out.append(
+            dict(
+                zip(cols[:5], key, strict=True),
+                K=int(g["K"].iloc[0]),
+                mean=float(np.mean(scores)) if len(scores) else np.nan,
+                std=float(np.std(scores)) if len(scores) else np.nan,
+                n_seeds=len(scores),
+                n_expected=len(g),
+            )
+        )
+    return pd.DataFrame(out, columns=cols + ["mean", "std", "n_seeds", "n_expected"]).reset_index(
+        drop=True
+    )
+
+
+def family_summary(tasks: pd.DataFrame, family_size: dict[str, int] | None = None) -> pd.DataFrame:
+    """Per (label, family): mean of task means, mean of task stds, min seeds, tasks counted."""
+    out = []
+    for (suite, family, label), g in tasks.groupby(["suite", "family", "label"], sort=False):
+        ok = g.dropna(subset=["mean"])
+        out.append(
+            {
+                "suite": suite,
+                "family": family,
+                "label": label,
+                "mean": float(ok["mean"].mean()) if len(ok) else np.nan,
+                "std": float(ok["std"].mean()) if len(ok) else np.nan,
+                "n_seeds": float(ok["n_seeds"].min()) if len(ok) else 0.0,
+                "n_tasks": len(ok),
+                "n_tasks_expected": (family_size or {}).get(family, len(g)),
+            }
+        )
+    return pd.DataFrame(out)
+
+
+def learning_curves(runs: pd.DataFrame) -> pd.DataFrame:
+    """Tidy eval curves: ``task, label, method, K, seed, step, success`` (×100) of every run."""
+    frames = []
+    for r in explode_labels(runs).itertuples(index=False):
+        path = Path(r.run_dir) / "eval.csv"
+        if not path.is_file():
+            continue
+        ev = pd.read_csv(path)
+        if ev.empty:
+            continue
+        per_eval = ev.groupby("step", as_index=False)["success"].mean()
+        per_eval["success"] *= 100.0
+        per_eval = per_eval.assign(task=r.task, label=r.label, method=r.method, K=r.K, seed=r.seed)
+        frames.append(per_eval)
+    cols = ["task", "label", "method", "K", "seed", "step", "success"]
+    return pd.concat(frames, ignore_index=True)[cols] if frames else pd.DataFrame(columns=cols)
+
+
+def train_metric_summary(
+    runs: pd.DataFrame, metrics: Iterable[str], last_frac: float = 0.2
+) -> pd.DataFrame:
+    """Per done drol run: the mean of each train.csv metric over the last ``last_frac`` of logs."""
+    metrics = list(metrics)
+    rows = []
+    for r in runs[(runs["status"] == "done") & (runs["method"] == "drol")].itertuples(index=False):
+        path = Path(r.run_dir) / "train.csv"
+        if not path.is_file():
+            continue
+        tr = pd.read_csv(path)
+        if tr.empty:
+            continue
+        tail = tr.iloc[-max(1, int(np.ceil(len(tr) * last_frac))) :]
+        row = {"task": r.task, "family": r.family, "K": r.K, "seed": r.seed}
+        for m in metrics:
+            row[m] = float(pd.to_numeric(tail[m], errors="coerce").mean()) if m in tail else np.nan
+        rows.append(row)
+    return pd.DataFrame(rows, columns=["task", "family", "K", "seed", *metrics])

@@ -1,0 +1,411 @@
+"""The paper's figures from run directories and ``drol bench`` results.
+
+Every function takes tidy inputs (see :mod:`drol.report.aggregate`), draws one figure and
+writes it as ``PREFIX.pdf`` and ``PREFIX.png`` (atomically).
+
+* :func:`fig4_ksweep` -- score vs K per family's (*) task; default K dashed, best K circled.
+* :func:`fig3_metrics` -- candidate pairwise distance, log10 centroid divergence (inset) and
+  routed BC loss vs K.
+* :func:`fig3_runtime` -- training and inference step time vs K, with FQL (``drol bench``).
+* :func:`fig2_voronoi` -- Voronoi cells of the candidate set at one probe state across training.
+* :func:`learning_curves` -- success rate vs step per task and method.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+
+from drol.io import atomic_write_with  # noqa: E402
+from drol.report.aggregate import (  # noqa: E402
+    REPRODUCED_LABELS,
+    explode_labels,
+    task_summary,
+    train_metric_summary,
+)
+from drol.report.aggregate import (
+    learning_curves as curve_frame,
+)
+
+log = logging.getLogger(__name__)
+
+KSWEEP_LABEL = "K-sweep"
+METHOD_COLORS = {
+    "FQL": "#7f7f7f",
+    "DROL(16)": "#1f77b4",
+    "DROL*": "#d62728",
+    "DROL-static": "#2ca02c",
+}
+FIG3_METRICS = ("candidate_pairwise_dist", "candidate_divergence", "bc_loss")
+
+
+def _style() -> None:
+    sns.set_theme(style="whitegrid", context="paper", font_scale=1.0)
+
+
+def save(fig: plt.Figure, prefix: str | Path) -> list[Path]:
+    """Write ``prefix.pdf`` and ``prefix.png``; close the figure."""
+    prefix = Path(prefix)
+    paths = []
+    for ext in ("pdf", "png"):
+        path = prefix.with_name(prefix.name + f".{ext}")
+        atomic_write_with(
+            path,
+            lambda tmp, ext=ext: fig.savefig(tmp, format=ext, dpi=150, bbox_inches="tight"),
+            suffix=f".{ext}",
+        )
+        paths.append(path)
+    plt.close(fig)
+    log.info("wrote %s.{pdf,png}", prefix)
+    return paths
+
+
+def _empty(prefix: str | Path, message: str) -> list[Path]:
+    """A placeholder figure that says why there is nothing to draw (never a silent gap)."""
+    log.warning("%s: %s", prefix, message)
+    fig, ax = plt.subplots(figsize=(5, 2))
+    ax.axis("off")
+    ax.text(0.5, 0.5, message, ha="center", va="center", wrap=True)
+    return save(fig, prefix)
+
+
+def _grid(
+    n: int, ncols: int = 4, size: tuple[float, float] = (3.2, 2.6)
+) -> tuple[plt.Figure, np.ndarray]:
+    ncols = max(1, min(ncols, n))
+    nrows = int(np.ceil(n / ncols))
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(size[0] * ncols, size[1] * nrows), squeeze=False
+    )
+    for ax in axes.flat[n:]:
+        ax.axis("off")
+    return fig, axes
+
+
+def short_task(task: str) -> str:
+    """'cube-single-play-singletask-task2-v0' -> 'cube-single task2'."""
+    name = task.replace("-singletask", "").removesuffix("-v0")
+    for part in ("-navigate", "-play"):
+        name = name.replace(part, "")
+    return name.replace("-task", " task")
+
+
+# ------------------------------------------------------------------------------ Fig. 4
+
+
+def sweep_runs(runs: pd.DataFrame) -> pd.DataFrame:
+    """The K-sweep runs: labelled ``K-sweep`` by the manifest, else drol runs on (*) tasks."""
+    labelled = runs[runs["labels"].fillna("").str.split(";").apply(lambda s: KSWEEP_LABEL in s)]
+    if len(labelled):
+        return labelled
+    rep = runs[(runs["method"] == "drol") & runs["representative"].astype(bool)]
+    return rep[rep.groupby("task")["K"].transform("nunique") > 1]
+
+
+def ksweep_summary(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per (task, K): mean/std of the score over done seeds of the sweep runs."""
+    sw = sweep_runs(runs).assign(labels="sweep")
+    ts = task_summary(sw)
+    return ts.sort_values(["task", "K"]).reset_index(drop=True)
+
+
+def best_k(summary: pd.DataFrame) -> dict[str, int]:
+    """Best K per task (highest mean; ties go to the smaller K)."""
+    out = {}
+    for task, g in summary.dropna(subset=["mean"]).groupby("task"):
+        g = g.sort_values("K")
+        out[task] = int(g.loc[g["mean"].idxmax(), "K"])
+    return out
+
+
+def fig4_ksweep(runs: pd.DataFrame, prefix: str | Path, default_k: int = 16) -> list[Path]:
+    """Score vs K per family (its (*) task): mean ± std over seeds."""
+    _style()
+    summ = ksweep_summary(runs)
+    summ = summ.dropna(subset=["mean"])
+    if summ.empty:
+        return _empty(prefix, "Fig. 4: no finished K-sweep runs")
+    tasks = list(dict.fromkeys(summ["task"]))
+    best = best_k(summ)
+    fig, axes = _grid(len(tasks), ncols=4)
+    for ax, task in zip(axes.flat, tasks, strict=False):
+        g = summ[summ["task"] == task]
+        ax.errorbar(g["K"], g["mean"], yerr=g["std"], marker="o", ms=4, capsize=2, color="#1f77b4")
+        ax.axvline(default_k, ls="--", color="gray", lw=1, label=f"default K={default_k}")
+        b = g[g["K"] == best[task]].iloc[0]
+        ax.plot(
+            [b["K"]],
+            [b["mean"]],
+            "o",
+            ms=13,
+            mfc="none",
+            mec="red",
+            mew=1.8,
+            label=f"best K={best[task]}",
+        )
+        ax.set_xscale("log", base=2)
+        ks = sorted(set(g["K"]) | {default_k})
+        ax.set_xticks(ks, [str(k) for k in ks])
+        n = int(g["n_seeds"].min())
+        ax.set_title(f"{g['family'].iloc[0]} ({short_task(task).split()[-1]}, n={n})", fontsize=9)
+        ax.set_xlabel("K")
+        ax.set_ylabel("score")
+        ax.legend(fontsize=7, loc="best")
+    fig.suptitle("Sensitivity to the number of candidates K", y=1.0)
+    fig.tight_layout()
+    return save(fig, prefix)
+
+
+# ------------------------------------------------------------------------------ Fig. 3
+
+
+def fig3_metrics(
+    runs: pd.DataFrame, prefix: str | Path, max_tasks: int = 3, last_frac: float = 0.2
+) -> list[Path]:
+    """Candidate pairwise distance and routed BC loss vs K (inset: log10 centroid divergence)."""
+    _style()
+    sw = sweep_runs(runs)
+    summ = train_metric_summary(sw, FIG3_METRICS, last_frac=last_frac)
+    if summ.empty:
+        return _empty(prefix, "Fig. 3 (top): no finished K-sweep runs with train.csv")
+    agg = summ.groupby(["task", "K"], as_index=False)[list(FIG3_METRICS)].mean()
+    tasks = list(dict.fromkeys(agg["task"]))[:max_tasks]
+    fig, axes = _grid(len(tasks), ncols=3, size=(3.6, 2.8))
+    for ax, task in zip(axes.flat, tasks, strict=False):
+        g = agg[agg["task"] == task].sort_values("K")
+        ax.plot(
+            g["K"],
+            g["candidate_pairwise_dist"],
+            "o-",
+            color="#1f77b4",
+            label="Cand. pairwise dist.",
+        )
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(g["K"], [str(k) for k in g["K"]])
+        ax.set_xlabel("K")
+        ax.set_ylabel("Cand. pairwise dist.", color="#1f77b4")
+        ax2 = ax.twinx()
+        ax2.plot(g["K"], g["bc_loss"], "s-", color="#d62728", label="BC loss")
+        ax2.set_ylabel("routed BC loss", color="#d62728")
+        ax2.grid(False)
+        ins = ax.inset_axes([0.12, 0.55, 0.35, 0.35])
+        div = np.log10(np.clip(g["candidate_divergence"].astype(float), 1e-12, None))
+        ins.plot(g["K"], div, ".-", color="#2ca02c")
+        ins.set_xscale("log", base=2)
+        ins.set_xticks([])
+        ins.tick_params(labelsize=6)
+        ins.set_title("log10 Cand. Div.", fontsize=6)
+        ax.set_title(short_task(task), fontsize=9)
+    fig.tight_layout()
+    return save(fig, prefix)
+
+
+def read_bench(paths: Sequence[str | Path]) -> pd.DataFrame:
+    """``drol bench --json`` outputs as one frame (one row per file)."""
+    rows = []
+    for p in paths:
+        text = Path(p).read_text().strip()
+        if text:
+            rows.append(json.loads(text.splitlines()[-1]))
+    return pd.DataFrame(rows)
+
+
+def bench_label(method: str, K: int) -> str:
+    return "FQL" if method == "fql" else ("S" if method == "drol_static" else "D") + str(int(K))
+
+
+def fig3_runtime(bench: pd.DataFrame, prefix: str | Path) -> list[Path]:
+    """Training and inference step time (ms) for FQL and DROL at each K."""
+    _style()
+    if bench.empty:
+        return _empty(prefix, "Fig. 3 (bottom): no drol bench results")
+    b = bench.copy()
+    b["name"] = [bench_label(m, k) for m, k in zip(b["method"], b["K"], strict=True)]
+    b["order"] = [
+        (0 if m == "fql" else 1 if m == "drol" else 2, int(k))
+        for m, k in zip(b["method"], b["K"], strict=True)
+    ]
+    b = b.sort_values("order")
+    fig, axes = plt.subplots(1, 2, figsize=(7.5, 2.8))
+    colors = [
+        "#7f7f7f" if n == "FQL" else "#1f77b4" if n.startswith("D") else "#2ca02c"
+        for n in b["name"]
+    ]
+    for ax, col, title in (
+        (axes[0], "train_step_ms", "training step"),
+        (axes[1], "inference_ms", "inference step"),
+    ):
+        ax.bar(b["name"], b[col], color=colors)
+        for x, y in enumerate(b[col]):
+            ax.text(x, y, f"{y:.2f}", ha="center", va="bottom", fontsize=7)
+        ax.set_ylabel("ms")
+        ax.set_title(title, fontsize=9)
+    dev = ", ".join(sorted(set(map(str, b.get("device", pd.Series(["?"]))))))
+    fig.suptitle(
+        f"Step time (batch {int(b['batch_size'].iloc[0])}, hidden {int(b['hidden'].iloc[0])}, {dev}); D<K> = DROL with K candidates",
+        fontsize=9,
+    )
+    fig.tight_layout()
+    return save(fig, prefix)
+
+
+# ------------------------------------------------------------------------------ Fig. 2
+
+
+def _project(points: np.ndarray, basis: np.ndarray | None, center: np.ndarray | None) -> np.ndarray:
+    return points if basis is None else (points - center) @ basis
+
+
+def pick_steps(owners: np.ndarray, n: int = 3) -> list[int]:
+    """Log indices to show: the first, the one with most hand-offs, the last."""
+    L = owners.shape[0]
+    if n >= L:
+        return list(range(L))
+    flips = np.r_[0, (owners[1:] != owners[:-1]).mean(axis=-1)]
+    mid = int(np.argmax(flips[1:-1])) + 1 if L > 2 else 1
+    return sorted({0, mid, L - 1})
+
+
+def fig2_voronoi(
+    probes_npz: str | Path, prefix: str | Path, probe: int | None = None, n_panels: int = 3
+) -> list[Path]:
+    """Voronoi cells of the candidate set at one probe state at several training steps.
+
+    2-D actions are drawn as they are; larger action spaces are projected on the first two
+    principal components of the probe's dataset actions (cells then are those of the
+    projected candidates).
+    """
+    _style()
+    path = Path(probes_npz)
+    if not path.is_file():
+        return _empty(prefix, f"Fig. 2: no probe diagnostics ({path})")
+    with np.load(path) as z:
+        steps, cands, owners, data = z["steps"], z["candidates"], z["owners"], z["data_actions"]
+    if len(steps) == 0:
+        return _empty(prefix, "Fig. 2: probes.npz holds no logs")
+    L, P, K, A = cands.shape
+    if probe is None:  # the probe state whose ownership changed most: hand-off is visible there
+        probe = int(np.argmax((owners[1:] != owners[:-1]).mean(axis=(0, 2)))) if L > 1 else 0
+    c, o, d = cands[:, probe], owners[:, probe], data[probe]
+    basis = center = None
+    if A > 2:
+        center = d.mean(axis=0)
+        _, _, vt = np.linalg.svd(d - center, full_matrices=False)
+        basis = vt[:2].T
+    d2, c2 = _project(d, basis, center), _project(c, basis, center)
+    allp = np.concatenate([d2, c2.reshape(-1, 2)])
+    lo, hi = allp.min(axis=0), allp.max(axis=0)
+    pad = 0.1 * np.maximum(hi - lo, 1e-3)
+    lo, hi = lo - pad, hi + pad
+    gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], 300), np.linspace(lo[1], hi[1], 300))
+    grid = np.stack([gx.ravel(), gy.ravel()], axis=1)
+    idx = pick_steps(o, n_panels)
+    cmap = plt.get_cmap("tab20", max(K, 2))
+    fig, axes = plt.subplots(1, len(idx), figsize=(3.4 * len(idx), 3.4), squeeze=False)
+    for j, (ax, li) in enumerate(zip(axes[0], idx, strict=True)):
+        cc = c2[li]
+        cell = ((grid[:, None, :] - cc[None]) ** 2).sum(-1).argmin(1).reshape(gx.shape)
+        ax.imshow(
+            cell,
+            origin="lower",
+            extent=(lo[0], hi[0], lo[1], hi[1]),
+            cmap=cmap,
+            vmin=-0.5,
+            vmax=max(K, 2) - 0.5,
+            alpha=0.35,
+            aspect="auto",
+            interpolation="nearest",
+        )
+        ax.scatter(
+            d2[:, 0],
+            d2[:, 1],
+            c=o[li],
+            cmap=cmap,
+            vmin=-0.5,
+            vmax=max(K, 2) - 0.5,
+            s=8,
+            edgecolors="none",
+        )
+        ax.scatter(
+            cc[:, 0],
+            cc[:, 1],
+            c=np.arange(K),
+            cmap=cmap,
+            vmin=-0.5,
+            vmax=max(K, 2) - 0.5,
+            s=60,
+            marker="*",
+            edgecolors="k",
+            linewidths=0.6,
+        )
+        if j > 0:
+            prev = c2[idx[j - 1]]
+            for k in range(K):
+                ax.annotate(
+                    "",
+                    xy=cc[k],
+                    xytext=prev[k],
+                    arrowprops=dict(arrowstyle="->", color="k", lw=0.6, alpha=0.6),
+                )
+        spread = float(((cc[:, None] - cc[None]) ** 2).sum(-1).sum() / max(K * (K - 1), 1) / 2)
+        title = f"step {int(steps[li])}: spread {spread:.3f}"
+        if j > 0:
+            handoff = float((o[li] != o[idx[j - 1]]).mean())
+            moved = float(np.linalg.norm(cc - c2[idx[j - 1]], axis=-1).mean())
+            title += f"\nhand-off {100 * handoff:.0f}% of data, moved {moved:.3f}"
+        ax.set_title(title, fontsize=8)
+        ax.set_xlim(lo[0], hi[0])
+        ax.set_ylim(lo[1], hi[1])
+        ax.set_xlabel("a[0]" if basis is None else "PC 1")
+        ax.set_ylabel("a[1]" if basis is None else "PC 2")
+        ax.grid(False)
+    fig.suptitle(
+        f"Voronoi cells of the {K} candidates at probe state {probe} (colours: owner)", fontsize=9
+    )
+    fig.tight_layout()
+    return save(fig, prefix)
+
+
+# ------------------------------------------------------------------------------ curves
+
+
+def learning_curves(
+    runs: pd.DataFrame, prefix: str | Path, labels: Sequence[str] = REPRODUCED_LABELS
+) -> list[Path]:
+    """Success rate (×100) vs training step, mean ± std over seeds, per task and method."""
+    _style()
+    curves = curve_frame(runs[runs["status"].isin(["done", "running"])])
+    curves = curves[curves["label"].isin(labels)]
+    if curves.empty:
+        return _empty(prefix, "learning curves: no eval.csv in any run")
+    tasks = list(dict.fromkeys(explode_labels(runs).query("label in @labels")["task"]))
+    tasks = [t for t in tasks if t in set(curves["task"])]
+    fig, axes = _grid(len(tasks), ncols=4)
+    for ax, task in zip(axes.flat, tasks, strict=False):
+        for label in labels:
+            g = curves[(curves["task"] == task) & (curves["label"] == label)]
+            if g.empty:
+                continue
+            s = g.groupby("step")["success"].agg(["mean", "std", "count"]).reset_index().fillna(0.0)
+            color = METHOD_COLORS.get(label)
+            ax.plot(s["step"], s["mean"], label=f"{label} (n={int(s['count'].max())})", color=color)
+            ax.fill_between(
+                s["step"], s["mean"] - s["std"], s["mean"] + s["std"], alpha=0.2, color=color
+            )
+        ax.set_title(short_task(task), fontsize=9)
+        ax.set_xlabel("step")
+        ax.set_ylabel("success (%)")
+        ax.set_ylim(-3, 103)
+        ax.legend(fontsize=6)
+    fig.tight_layout()
+    return save(fig, prefix)

@@ -1,0 +1,446 @@
+"""Table 4 (per task) and Table 1 (per family) of the paper, with our reproduced columns.
+
+The paper's reported numbers (``config/table4_reported.csv``) and our runs' numbers are put
+in one long frame (``suite, family, task, method, mean, std, n_seeds, source``); bold and
+underline are computed per row over every column shown (reported and reproduced):
+
+* bold: ``mean >= 0.95 * max(row)``, on the means rounded as printed (integers)
+* underline: bold and a one-step method (FQL, DROL(16), DROL* and every reproduced column).
+
+Each table is written as ``.csv`` (tidy), ``.tex`` (booktabs), ``.md`` and ``.html`` from the
+jinja2 templates in ``drol/report/templates``.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+import numpy as np
+import pandas as pd
+
+from drol.io import atomic_write_text
+from drol.report.aggregate import REPRODUCED_LABELS, family_summary, not_done, task_summary
+from drol.tasks import D4RL_FAMILIES, UnknownTaskError, parse_task
+
+log = logging.getLogger(__name__)
+
+REPORTED = "reported"
+REPRODUCED = "reproduced"
+REPORTED_METHODS = (
+    "BC",
+    "IQL",
+    "ReBRAC",
+    "FAWAC",
+    "FBRAC",
+    "IFQL",
+    "DeFlow",
+    "SORL",
+    "FQL",
+    "DROL(16)",
+    "DROL*",
+)
+ONE_STEP_REPORTED = {"FQL", "DROL(16)", "DROL*"}
+BOLD_FRACTION = 0.95
+TABLE_COLUMNS = [
+    "suite",
+    "family",
+    "task",
+    "method",
+    "mean",
+    "std",
+    "n_seeds",
+    "bold",
+    "underline",
+    "source",
+]
+SUITE_TITLE = {"ogbench": "OGBench", "d4rl": "D4RL"}
+FORMATS = ("tex", "md", "html")
+
+
+# ------------------------------------------------------------------------------ data
+
+
+def read_reported(path: str | Path) -> pd.DataFrame:
+    """The paper's Table 4 as a long frame with ``suite, family, task`` resolved."""
+    rep = pd.read_csv(path)
+    need = {"task", "method", "mean", "std"}
+    if missing := need - set(rep.columns):
+        raise ValueError(f"{path}: missing columns {sorted(missing)}")
+    suites, families = [], []
+    for task in rep["task"]:
+        t = parse_task(task)
+        suites.append(t.suite)
+        families.append(t.family)
+    out = pd.DataFrame(
+        {
+            "suite": suites,
+            "family": families,
+            "task": rep["task"],
+            "method": rep["method"],
+            "mean": pd.to_numeric(rep["mean"], errors="coerce"),
+            "std": pd.to_numeric(rep["std"], errors="coerce"),
+            "n_seeds": np.nan,
+            "source": REPORTED,
+        }
+    )
+    return out
+
+
+def reproduced_tasks(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per-task rows of our table columns, in the long table format."""
+    ts = task_summary(runs)
+    ts = ts[ts["label"].isin(REPRODUCED_LABELS)]
+    return pd.DataFrame(
+        {
+            "suite": ts["suite"],
+            "family": ts["family"],
+            "task": ts["task"],
+            "method": ts["label"],
+            "mean": ts["mean"],
+            "std": ts["std"],
+            "n_seeds": ts["n_seeds"],
+            "source": REPRODUCED,
+        }
+    ).reset_index(drop=True)
+
+
+def family_size(family: str) -> int:
+    """Number of tasks of a family in the paper's grid (5 per OGBench family)."""
+    return len(D4RL_FAMILIES.get(family, range(5)))
+
+
+def mark_best(df: pd.DataFrame, row_key: list[str]) -> pd.DataFrame:
+    """Add ``bold`` and ``underline`` (0/1) per row identified by ``row_key``."""
+    df = df.copy()
+    # compare the numbers as printed (integers), as the paper does: 65 vs 0.95 x 68 = 64.6
+    shown = df["mean"].round(0)
+    best = shown.groupby([df[k] for k in row_key], sort=False).transform("max")
+    bold = shown.notna() & (shown >= BOLD_FRACTION * best - 1e-9)
+    one_step = (df["source"] == REPRODUCED) | df["method"].isin(ONE_STEP_REPORTED)
+    df["bold"] = bold.astype(int)
+    df["underline"] = (bold & one_step).astype(int)
+    return df
+
+
+def _order(df: pd.DataFrame, reported: pd.DataFrame) -> pd.DataFrame:
+    """Rows in the paper's task order (new tasks after their family or at the suite's end)."""
+    task_order = list(dict.fromkeys(reported["task"]))
+    fam_order = list(dict.fromkeys(reported["family"]))
+    for fam in df["family"]:
+        if fam not in fam_order:
+            fam_order.append(fam)
+    has_task = "task" in df.columns
+    for task in df["task"] if has_task else ():
+        if task not in task_order:
+            task_order.append(task)
+    suite_rank = {"ogbench": 0, "d4rl": 1}
+    df = df.assign(
+        _s=df["suite"].map(suite_rank).fillna(2),
+        _f=df["family"].map({f: i for i, f in enumerate(fam_order)}),
+        _t=df["task"].map({t: i for i, t in enumerate(task_order)}) if has_task else 0,
+        _src=(df["source"] == REPRODUCED).astype(int),
+    )
+    keys = ["_s", "_f", "_t", "_src"] if has_task else ["_s", "_f", "_src"]
+    return df.sort_values(keys, kind="stable").drop(
+        columns=["_s", "_f", "_t", "_src"], errors="ignore"
+    )
+
+
+def build_table4(reported: pd.DataFrame, reproduced: pd.DataFrame) -> pd.DataFrame:
+    """Long Table 4: every (task, method, source) cell with bold/underline."""
+    df = pd.concat([reported, reproduced], ignore_index=True)
+    df = mark_best(df, ["task"])
+    return _order(df, reported)[TABLE_COLUMNS].reset_index(drop=True)
+
+
+def build_table1(table4: pd.DataFrame) -> pd.DataFrame:
+    """Long Table 1: per (family, method, source) the mean over the family's tasks.
+
+    Reported families with a missing task get no mean ("-", as in the paper); reproduced
+    families average the tasks that have runs, and ``n_tasks`` says how many.
+    """
+    rows = []
+    for source, part in table4.groupby("source", sort=False):
+        tasks = part.rename(columns={"method": "label"})
+        fam = family_summary(tasks, {f: family_size(f) for f in tasks["family"].unique()})
+        if source == REPORTED:
+            fam.loc[fam["n_tasks"] < fam["n_tasks_expected"], "mean"] = np.nan
+            fam["n_seeds"] = np.nan
+        fam["source"] = source
+        rows.append(fam.rename(columns={"label": "method"}))
+    t1 = pd.concat(rows, ignore_index=True)
+    t1 = mark_best(t1, ["family"])
+    reported = table4[table4["source"] == REPORTED]
+    cols = [c for c in TABLE_COLUMNS if c != "task"] + ["n_tasks", "n_tasks_expected"]
+    return _order(t1, reported)[cols].reset_index(drop=True)
+
+
+# ------------------------------------------------------------------------------ layout
+
+
+@dataclass
+class Cell:
+    mean: float
+    std: float
+    bold: bool = False
+    underline: bool = False
+    note: str = ""  # e.g. "n=1" when fewer seeds than the column's maximum
+
+    @property
+    def empty(self) -> bool:
+        return bool(np.isnan(self.mean))
+
+    def number(self) -> str:
+        m = self.mean
+        return f"{m:.0f}" if abs(m - round(m)) < 0.05 or abs(m) >= 10 else f"{m:.1f}"
+
+    def spread(self) -> str:
+        return "" if np.isnan(self.std) else f"{self.std:.0f}"
+
+
+def family_title(family: str, suite: str) -> str:
+    """Paper-style family label: 'antmaze-large-singletask', 'D4RL antmaze'."""
+    if suite == "ogbench":
+        return family.removesuffix("-navigate").removesuffix("-play") + "-singletask"
+    return family
+
+
+def _columns(df: pd.DataFrame) -> list[tuple[str, str]]:
+    present = set(zip(df["source"], df["method"], strict=True))
+    cols = [(REPORTED, m) for m in REPORTED_METHODS if (REPORTED, m) in present]
+    cols += [
+        (REPORTED, m)
+        for s, m in dict.fromkeys(zip(df["source"], df["method"], strict=True))
+        if s == REPORTED and m not in REPORTED_METHODS
+    ]
+    cols += [(REPRODUCED, m) for m in REPRODUCED_LABELS if (REPRODUCED, m) in present]
+    return cols
+
+
+def layout(
+    df: pd.DataFrame, row_key: str, title: str, caption: str, missing: pd.DataFrame | None
+) -> dict:
+    """Structure shared by the three templates: column groups, sections, rows of cells."""
+    cols = _columns(df)
+    headers = []
+    max_seeds: dict[tuple[str, str], int] = {}
+    for src, m in cols:
+        if src == REPRODUCED:
+            n = df[(df["source"] == src) & (df["method"] == m) & df["mean"].notna()]["n_seeds"]
+            max_seeds[(src, m)] = int(n.max()) if len(n) else 0
+            lo = int(n.min()) if len(n) else 0
+            nn = f"n={lo}" if lo == max_seeds[(src, m)] else f"n={lo}–{max_seeds[(src, m)]}"
+            headers.append({"name": m, "sub": nn})
+        else:
+            headers.append({"name": m, "sub": ""})
+    groups = []
+    for src in (REPORTED, REPRODUCED):
+        span = sum(1 for s, _ in cols if s == src)
+        if span:
+            groups.append(
+                {
+                    "name": "Paper (reported)" if src == REPORTED else "This reproduction",
+                    "span": span,
+                }
+            )
+    cells = {(r.source, r.method, getattr(r, row_key)): r for r in df.itertuples(index=False)}
+    sections = []
+    for (suite, family), g in df.groupby(["suite", "family"], sort=False):
+        rows = []
+        for key in dict.fromkeys(g[row_key]):
+            sample = g[g[row_key] == key].iloc[0]
+            rcells = []
+            for src, m in cols:
+                r = cells.get((src, m, key))
+                if r is None:
+                    rcells.append(Cell(np.nan, np.nan))
+                    continue
+                note = ""
+                if src == REPRODUCED and not np.isnan(r.mean):
+                    if r.n_seeds < max_seeds[(src, m)]:
+                        note = f"n={int(r.n_seeds)}"
+                    if row_key == "family" and r.n_tasks < r.n_tasks_expected:
+                        note = (
+                            note + " " if note else ""
+                        ) + f"{int(r.n_tasks)}/{int(r.n_tasks_expected)} tasks"
+                rcells.append(Cell(r.mean, r.std, bool(r.bold), bool(r.underline), note))
+            if row_key == "task":
+                try:
+                    rep = parse_task(key).representative
+                except UnknownTaskError:
+                    rep = False
+                label = key + (" (*)" if rep else "")
+            else:
+                n_exp = int(sample["n_tasks_expected"])
+                label = f"{family_title(key, suite)} ({n_exp} tasks)"
+            rows.append({"label": label, "cells": rcells})
+        name = SUITE_TITLE.get(suite, suite) + " " + family_title(family, suite)
+        sections.append({"suite": SUITE_TITLE.get(suite, suite), "name": name, "rows": rows})
+    if row_key == "family":  # Table 1: one section per suite, no per-family headings
+        merged: dict[str, dict] = {}
+        for s in sections:
+            merged.setdefault(s["suite"], {"suite": s["suite"], "name": s["suite"], "rows": []})[
+                "rows"
+            ] += s["rows"]
+        sections = list(merged.values())
+    missing_rows = [] if missing is None else missing.to_dict("records")
+    return {
+        "title": title,
+        "caption": caption,
+        "groups": groups,
+        "headers": headers,
+        "sections": sections,
+        "ncols": len(cols) + 1,
+        "missing": missing_rows,
+    }
+
+
+# ------------------------------------------------------------------------------ rendering
+
+
+def _tex_escape(s: str) -> str:
+    for a, b in (
+        ("\\", r"\textbackslash{}"),
+        ("&", r"\&"),
+        ("%", r"\%"),
+        ("_", r"\_"),
+        ("#", r"\#"),
+        ("*", r"$^{*}$"),
+    ):
+        s = s.replace(a, b)
+    return s
+
+
+def cell_tex(c: Cell) -> str:
+    if c.empty:
+        return "-"
+    num = c.number()
+    if c.bold:
+        num = rf"\textbf{{{num}}}"
+    if c.underline:
+        num = rf"\underline{{{num}}}"
+    sd = c.spread()
+    out = num + (rf"{{\scriptsize$\pm${sd}}}" if sd else "")
+    return out + (rf"\textsuperscript{{\tiny {_tex_escape(c.note)}}}" if c.note else "")
+
+
+def cell_md(c: Cell) -> str:
+    if c.empty:
+        return "-"
+    num = c.number()
+    if c.bold:
+        num = f"**{num}**"
+    if c.underline:
+        num = f"<u>{num}</u>"
+    sd = c.spread()
+    return num + (f" ± {sd}" if sd else "") + (f" <sup>{c.note}</sup>" if c.note else "")
+
+
+def cell_html(c: Cell) -> str:
+    if c.empty:
+        return "-"
+    num = c.number()
+    if c.bold:
+        num = f"<b>{num}</b>"
+    if c.underline:
+        num = f"<u>{num}</u>"
+    sd = c.spread()
+    note = f"<sup>{html.escape(c.note)}</sup>" if c.note else ""
+    return num + (f"<small>&nbsp;±&nbsp;{sd}</small>" if sd else "") + note
+
+
+def _env(fmt: str) -> jinja2.Environment:
+    # LaTeX is full of braces: its template uses << expr >> and <% statement %> instead
+    delims = (
+        dict(
+            variable_start_string="<<",
+            variable_end_string=">>",
+            block_start_string="<%",
+            block_end_string="%>",
+            comment_start_string="<#",
+            comment_end_string="#>",
+        )
+        if fmt == "tex"
+        else {}
+    )
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("drol.report", "templates"),
+        **delims,
+        autoescape=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    env.filters.update(
+        cell_tex=cell_tex, cell_md=cell_md, cell_html=cell_html, tex=_tex_escape, e=html.escape
+    )
+    return env
+
+
+def render(lay: dict, fmt: str) -> str:
+    """Render a layout as 'tex', 'md' or 'html'."""
+    return _env(fmt).get_template(f"table.{fmt}.j2").render(**lay)
+
+
+TABLE4_CAPTION = (
+    "Full task-level results (success rate ×100, mean ± std over seeds; OGBench: mean of the last "
+    "three evaluations). Left: the paper's reported numbers; right: this reproduction. "
+    "Bold: at least 0.95× the row's best; underlined: bold and a one-step method. (*) marks the "
+    "task on which DROL*'s K is chosen."
+)
+TABLE1_CAPTION = (
+    "Per-family results (mean over the family's tasks of the per-task means; ± is the mean of the "
+    "per-task stds). Left: the paper's reported numbers; right: this reproduction. Bold: at least "
+    "0.95× the row's best; underlined: bold and a one-step method. A note k/N tasks marks a "
+    "family with runs on only k of its N tasks."
+)
+
+
+def write_tables(
+    runs: pd.DataFrame, reported_csv: str | Path, out_dir: str | Path
+) -> dict[str, Path]:
+    """Write table4/table1 as .csv/.tex/.md/.html and ``missing_runs.csv``; return the paths."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    reported = read_reported(reported_csv)
+    t4 = build_table4(reported, reproduced_tasks(runs))
+    t1 = build_table1(t4)
+    missing = (
+        not_done(runs)
+        if len(runs)
+        else pd.DataFrame(
+            columns=["task", "method", "K", "seed", "labels", "status", "reason", "run_dir"]
+        )
+    )
+    written: dict[str, Path] = {}
+    for name, df, key, title, cap in (
+        ("table4", t4, "task", "Table 4: task-level results", TABLE4_CAPTION),
+        (
+            "table1",
+            t1,
+            "family",
+            "Table 1: OGBench and D4RL results per task family",
+            TABLE1_CAPTION,
+        ),
+    ):
+        path = out / f"{name}.csv"
+        atomic_write_text(path, df.to_csv(index=False, float_format="%.4g"))
+        written[f"{name}.csv"] = path
+        lay = layout(df, key, title, cap, missing)
+        for fmt in FORMATS:
+            path = out / f"{name}.{fmt}"
+            atomic_write_text(path, render(lay, fmt))
+            written[f"{name}.{fmt}"] = path
+    path = out / "missing_runs.csv"
+    atomic_write_text(path, missing.to_csv(index=False))
+    written["missing_runs.csv"] = path
+    if len(missing):
+        log.warning(
+            "%d runs missing or failed: listed in %s and under each table", len(missing), path
+        )
+    return written

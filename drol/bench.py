@@ -1,5 +1,143 @@
-"""(being written)"""
+"""``drol bench``: training steps/s and inference latency on synthetic batches.
+
+A benchmark, not a test: it feeds the runtime panel of Fig. 3 and the speed claims in the
+notes. Sizes default to the paper's (4x512 MLPs, batch 256).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+
+import torch
+
+from drol.agents import METHOD_DEFAULTS, METHODS, ConfigError, make_agent, make_config
+from drol.cli import UserError
+from drol.trainer import split_overrides
 
 
-def register(subparsers) -> None:  # replaced by the real command
-    pass
+def register(subparsers) -> None:
+    p = subparsers.add_parser("bench", help="benchmark training steps/s and inference latency")
+    p.add_argument("--method", required=True, choices=METHODS)
+    p.add_argument("--K", type=int, default=16)
+    p.add_argument("--obs-dim", type=int, default=28)
+    p.add_argument("--action-dim", type=int, default=5)
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    p.add_argument("--repeats", type=int, default=3, help="timed repeats; the median is reported")
+    p.add_argument("--steps", type=int, default=20, help="training steps per repeat")
+    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--hidden", type=int, default=512)
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument(
+        "--impl",
+        default="winner",
+        choices=["winner", "full"],
+        help="DROL actor graph: winner-only recompute or the official full-K graph",
+    )
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=run)
+
+
+def synthetic_batch(
+    n: int, obs_dim: int, action_dim: int, num_data: int, device, gen: torch.Generator
+) -> dict[str, torch.Tensor]:
+    return {
+        "observations": torch.randn(n, obs_dim, generator=gen).to(device),
+        "next_observations": torch.randn(n, obs_dim, generator=gen).to(device),
+        "actions": (torch.rand(n, action_dim, generator=gen) * 2 - 1).to(device),
+        "rewards": -torch.rand(n, generator=gen).round().to(device),
+        "masks": torch.ones(n).to(device),
+        "indices": torch.randint(0, num_data, (n,), generator=gen).to(device),
+    }
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def benchmark(args: argparse.Namespace) -> dict:
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise UserError("--device cuda, but torch sees no CUDA device")
+    _, agent_keys = split_overrides(args.overrides)
+    base = {
+        "num_candidates": args.K,
+        "hidden": args.hidden,
+        "batch_size": args.batch_size,
+        "impl": args.impl,
+    }
+    cfg = make_config(METHOD_DEFAULTS[args.method], base, agent_keys)
+    num_data = 100_000
+    agent = make_agent(
+        args.method, args.obs_dim, args.action_dim, cfg, device=device, seed=0, num_data=num_data
+    )
+    gen = torch.Generator().manual_seed(0)
+    batches = [
+        synthetic_batch(args.batch_size, args.obs_dim, args.action_dim, num_data, device, gen)
+        for _ in range(4)
+    ]
+    for i in range(args.warmup):
+        agent.update(batches[i % 4])
+    rates = []
+    for _ in range(args.repeats):
+        _sync(device)
+        t = time.perf_counter()
+        for i in range(args.steps):
+            agent.update(batches[i % 4])
+        _sync(device)
+        rates.append(args.steps / (time.perf_counter() - t))
+    obs1 = batches[0]["observations"][:1]
+    lat = []
+    for i in range(50 + 10):
+        _sync(device)
+        t = time.perf_counter()
+        agent.act(obs1)
+        _sync(device)
+        if i >= 10:
+            lat.append((time.perf_counter() - t) * 1000)
+    rate = statistics.median(rates)
+    return {
+        "method": args.method,
+        "K": args.K,
+        "device": str(device) if device.type == "cpu" else torch.cuda.get_device_name(device),
+        "obs_dim": args.obs_dim,
+        "action_dim": args.action_dim,
+        "batch_size": args.batch_size,
+        "hidden": args.hidden,
+        "impl": args.impl,
+        "candidate_dtype": cfg.candidate_dtype,
+        "train_steps_per_s": rate,
+        "train_step_ms": 1000.0 / rate,
+        "train_steps_per_s_repeats": rates,
+        "inference_ms": statistics.median(lat),
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "repeats": args.repeats,
+        "steps_per_repeat": args.steps,
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    for key in ("K", "repeats", "steps", "hidden", "batch_size", "obs_dim", "action_dim"):
+        if getattr(args, key) < 1:
+            raise UserError(f"--{key.replace('_', '-')} must be >= 1")
+    try:
+        result = benchmark(args)
+    except (ConfigError, ValueError) as err:
+        raise UserError(str(err)) from None
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(
+            f"{result['method']} K={result['K']} ({result['impl']}, {result['device']}, {result['threads']} threads): "
+            f"{result['train_steps_per_s']:.2f} train steps/s ({result['train_step_ms']:.1f} ms/step), "
+            f"inference {result['inference_ms']:.3f} ms/action"
+        )
+    return 0

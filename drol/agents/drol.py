@@ -77,7 +77,26 @@ class DROLAgent(OfflineAgent):
         z = self.sample_latents(obs.shape[0], self.cfg.num_candidates)
         cand = self.candidates(obs, z)
         d2, idx = self.route(cand, act)
+        if self.cfg.candidate_dtype == "bfloat16":
+            idx = self.refine_route(obs, act, z, d2)
         return z[torch.arange(obs.shape[0], device=obs.device), idx], cand, d2, idx
+
+    @torch.no_grad()
+    def refine_route(
+        self, obs: Tensor, act: Tensor, z: Tensor, d2_low: Tensor, shortlist: int = 3
+    ) -> Tensor:
+        """Exact float32 routing among the ``shortlist`` nearest low-precision candidates.
+
+        bf16 rounding (~1e-3) can swap near-ties; re-scoring the few closest candidates in
+        float32 gives the float32 routing unless the true winner is ranked below the
+        shortlist in bf16, which a test checks does not happen on a test batch.
+        """
+        m = min(shortlist, z.shape[1])
+        short = d2_low.topk(m, dim=1, largest=False).indices  # (B, m)
+        z_short = z.gather(1, short.unsqueeze(-1).expand(-1, -1, z.shape[-1]))
+        cand = self.actor.candidates(obs, z_short).clamp(-1.0, 1.0)
+        _, j = self.route(cand, act)
+        return short.gather(1, j[:, None]).squeeze(1)
 
     def actor_loss(self, batch: Batch, diagnostics: bool) -> tuple[Tensor, dict[str, Tensor]]:
         if self.cfg.impl == "full":

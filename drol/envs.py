@@ -55,7 +55,7 @@ def load_task(task: Task, data_dir: str | os.PathLike | None) -> TaskData:
 def _load_d4rl(task: Task, data_dir: str | os.PathLike | None) -> TaskData:
     from drol.data import d4rl as d4rl_data
 
-    path = d4rl_data.find_d4rl_file(task.name, data_dir)
+    path = d4rl_data.find_d4rl_dataset(task.name, data_dir)
     train = d4rl_data.load_d4rl_hdf5(path, task.name)
     try:
         import d4rl  # noqa: F401

@@ -244,6 +244,9 @@ class Trainer:
             dynamic_ncols=True,
         )
         nonfinite = torch.zeros((), dtype=torch.bool, device=self.device)
+        val_tensors = None
+        if data.val is not None and len(data.val["observations"]):
+            val_tensors = {k: torch.as_tensor(data.val[k], device=self.device) for k in tensors}
         for step in range(state["step"] + 1, s.steps + 1):
             idx = torch.as_tensor(rng.integers(0, n, size=B), device=self.device)
             batch = {k: v[idx] for k, v in tensors.items()}
@@ -261,6 +264,8 @@ class Trainer:
                     "steps_per_s": (step - last_log_step) / max(now - last_log_t, 1e-9),
                 }
                 row.update({k: float(v) for k, v in info.items()})
+                if val_tensors is not None:
+                    row.update(self.validation(agent, val_tensors, step))
                 if probes is not None:
                     row.update(probes.record(agent, step))
                     atomic_write_with(
@@ -282,6 +287,17 @@ class Trainer:
                 self.save_checkpoint(agent, rng, probes, state)
         bar.close()
         log.info("trained %d steps in %.1fs", s.steps - step0, state["elapsed"])
+
+    def validation(self, agent: OfflineAgent, val_tensors, step: int) -> dict[str, float]:
+        """Losses on a batch of the ``-val`` dataset (diagnostic only, as the official logs)."""
+        seed = [self.s.seed, step, 31]
+        idx = np.random.default_rng(seed).integers(
+            0, len(val_tensors["observations"]), size=self.cfg.batch_size
+        )
+        batch = {k: v[torch.as_tensor(idx, device=self.device)] for k, v in val_tensors.items()}
+        gen = torch.Generator(device=self.device).manual_seed(self.s.seed * 1_000_033 + step)
+        with use_generator(agent, gen):
+            return {k: float(v) for k, v in agent.validation_losses(batch).items()}
 
     def check_finite(self, flag: torch.Tensor, info: dict[str, torch.Tensor], step: int) -> None:
         if bool(flag):

@@ -101,6 +101,17 @@ class OfflineAgent(nn.Module):
         return info
 
     @torch.no_grad()
+    def validation_losses(self, batch: Batch) -> dict[str, Tensor]:
+        """Critic and actor losses on held-out data, without an update (logging only)."""
+        critic_loss, _ = self.critic_loss(batch)
+        actor_loss, info = self.actor_loss(batch, diagnostics=False)
+        out = {"val_critic_loss": critic_loss, "val_actor_loss": actor_loss}
+        out.update(
+            {f"val_{k}": info[k] for k in ("bc_loss", "flow_loss", "distill_loss") if k in info}
+        )
+        return out
+
+    @torch.no_grad()
     def act(self, obs: Tensor) -> Tensor:
         return self.policy(obs)
 

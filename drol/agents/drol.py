@@ -164,6 +164,8 @@ class StaticRoutingAgent(DROLAgent):
         self.register_buffer("assigned", torch.zeros(self.num_data, dtype=torch.bool))
 
     def winner_latents(self, batch: Batch):
+        if "indices" not in batch:  # held-out data has no stored owner: route dynamically
+            return super().winner_latents(batch)
         indices = batch["indices"]
         fresh = ~self.assigned[indices]
         if bool(fresh.any()):

@@ -8,7 +8,9 @@ def tiny_cube_single(tmp_path_factory):
     from drol.data.generate import generate
 
     out = tmp_path_factory.mktemp("cube_single")
-    return generate("cube-single-play-v0", out, episodes=2, seed=0, jobs=1, progress=False).train_path
+    return generate(
+        "cube-single-play-v0", out, episodes=2, seed=0, jobs=1, progress=False
+    ).train_path
 
 
 @pytest.fixture(scope="session")
@@ -17,4 +19,6 @@ def tiny_pointmaze(tmp_path_factory):
     from drol.data.generate import generate
 
     out = tmp_path_factory.mktemp("pointmaze")
-    return generate("pointmaze-medium-navigate-v0", out, episodes=3, seed=0, jobs=1, progress=False).train_path
+    return generate(
+        "pointmaze-medium-navigate-v0", out, episodes=3, seed=0, jobs=1, progress=False
+    ).train_path

@@ -39,7 +39,14 @@ def test_files_have_the_official_layout_and_load_unchanged(tiny_cube_single):
         "cube-single-play-singletask-task2-v0", dataset_path=str(tiny_cube_single)
     )
     assert train["rewards"].shape == (2000,) and val["observations"].shape == (1000, 28)
-    assert set(train) == {"observations", "actions", "terminals", "next_observations", "rewards", "masks"}
+    assert set(train) == {
+        "observations",
+        "actions",
+        "terminals",
+        "next_observations",
+        "rewards",
+        "masks",
+    }
 
 
 def test_val_count_is_official_with_a_minimum_of_one():
@@ -49,13 +56,19 @@ def test_val_count_is_official_with_a_minimum_of_one():
 
 
 def test_same_seed_gives_byte_identical_files_and_seed_matters(tmp_path, tiny_pointmaze):
-    a = generate("pointmaze-medium-navigate-v0", tmp_path / "a", episodes=3, seed=0, jobs=1, progress=False)
-    b = generate("pointmaze-medium-navigate-v0", tmp_path / "b", episodes=3, seed=1, jobs=1, progress=False)
+    a = generate(
+        "pointmaze-medium-navigate-v0", tmp_path / "a", episodes=3, seed=0, jobs=1, progress=False
+    )
+    b = generate(
+        "pointmaze-medium-navigate-v0", tmp_path / "b", episodes=3, seed=1, jobs=1, progress=False
+    )
     assert a.train_path.read_bytes() == tiny_pointmaze.read_bytes()
     assert a.val_path.read_bytes() == npzfile.val_path_for(tiny_pointmaze).read_bytes()
     assert a.train_path.read_bytes() != b.train_path.read_bytes()
     # episodes are a function of (seed, split, index): a longer run extends a shorter one
-    c = generate("pointmaze-medium-navigate-v0", tmp_path / "c", episodes=4, seed=0, jobs=1, progress=False)
+    c = generate(
+        "pointmaze-medium-navigate-v0", tmp_path / "c", episodes=4, seed=0, jobs=1, progress=False
+    )
     short, longer = np.load(a.train_path), np.load(c.train_path)
     assert np.array_equal(short["actions"], longer["actions"][: len(short["actions"])])
 
@@ -88,7 +101,9 @@ def _replay_open_loop(env, raw, steps):
     _set_state(env.unwrapped, raw, 0)
     rewards, qpos = [], []
     for t in range(steps):
-        _, reward, _, _, info = env.unwrapped.step(raw["actions"][t])  # success_timing 'pre': reward of s_t
+        _, reward, _, _, info = env.unwrapped.step(
+            raw["actions"][t]
+        )  # success_timing 'pre': reward of s_t
         rewards.append(reward)
         qpos.append(info["prev_qpos"])
     return np.array(rewards, dtype=np.float32), np.array(qpos)
@@ -117,7 +132,9 @@ def test_cube_single_relabelled_rewards_equal_replayed_env_rewards(tiny_cube_sin
     raw = np.load(tiny_cube_single)
     for task in range(1, 6):
         env, data = _relabelled(tiny_cube_single, f"cube-single-singletask-task{task}-v0")
-        if task == 2:  # the paper's task: open-loop replay of episode 0 reproduces states and rewards
+        if (
+            task == 2
+        ):  # the paper's task: open-loop replay of episode 0 reproduces states and rewards
             rewards, qpos = _replay_open_loop(env, raw, 1000)
             assert np.abs(qpos - raw["qpos"][:1000]).max() < 1e-3
             np.testing.assert_array_equal(rewards, data["rewards"][:1000])
@@ -171,7 +188,7 @@ def test_generate_rejects_bad_arguments(tmp_path, capsys, argv, needle):
 
 def test_a_failed_write_leaves_nothing(tmp_path, monkeypatch):
     def broken(path, arrays):
-        open(path, "wb").write(b"PK\x03\x04 half")
+        path.write_bytes(b"PK\x03\x04 half")
         raise OSError("disk full")
 
     monkeypatch.setattr(npzfile, "write_npz", broken)
@@ -201,7 +218,10 @@ def test_a_killed_generation_leaves_nothing_that_looks_finished(tmp_path, capsys
     assert proc.returncode == -signal.SIGKILL
     names = sorted(p.name for p in tmp_path.iterdir())
     assert names and all(n.startswith(".") and n.endswith(".tmp.npz") for n in names)
-    assert not (tmp_path / f"{dataset}.npz").exists() and not (tmp_path / f"{dataset}-val.npz").exists()
+    assert (
+        not (tmp_path / f"{dataset}.npz").exists()
+        and not (tmp_path / f"{dataset}-val.npz").exists()
+    )
 
     with pytest.raises(MissingDatasetError, match="half-written") as err:
         find_ogbench_dataset(dataset, tmp_path)
@@ -214,13 +234,17 @@ def test_a_killed_generation_leaves_nothing_that_looks_finished(tmp_path, capsys
     assert find_ogbench_dataset(dataset, tmp_path) == tmp_path / f"{dataset}.npz"
 
 
-def test_find_looks_in_the_data_root_then_ogbench_default_dir(tmp_path, monkeypatch, tiny_pointmaze):
+def test_find_looks_in_the_data_root_then_ogbench_default_dir(
+    tmp_path, monkeypatch, tiny_pointmaze
+):
     from drol.data import paths
 
     dataset = "pointmaze-medium-navigate-v0"
     monkeypatch.setattr(paths, "OGBENCH_DEFAULT_DIR", tiny_pointmaze.parent)
     assert find_ogbench_dataset(dataset, tmp_path) == tiny_pointmaze
-    with pytest.raises(MissingDatasetError, match=f"drol data generate cube-double-play-v0 --out {tmp_path}"):
+    with pytest.raises(
+        MissingDatasetError, match=f"drol data generate cube-double-play-v0 --out {tmp_path}"
+    ):
         find_ogbench_dataset("cube-double-play-v0", tmp_path)
 
 

@@ -94,7 +94,9 @@ def qlearning_rows(
             step = 0
             continue
         keep.append(i)
-        step = 1 if terminals[i] else step + 1  # D4RL resets to 0 on a terminal, then counts the row
+        step = (
+            1 if terminals[i] else step + 1
+        )  # D4RL resets to 0 on a terminal, then counts the row
     return np.asarray(keep, dtype=np.int64)
 
 

@@ -122,11 +122,11 @@ def generate(
     retries = 0
     bar = tqdm(total=len(items), desc=dataset, unit="ep", disable=not progress, dynamic_ncols=True)
     start = time.perf_counter()
+    pool = None
     try:
         if jobs == 1:
             _init_worker(dataset, seed)
             stream = map(_run, items)
-            pool = None
         else:
             # spawn: workers start clean (no inherited MuJoCo or thread state)
             pool = mp.get_context("spawn").Pool(
@@ -142,7 +142,7 @@ def generate(
             pool.join()
     finally:
         bar.close()
-        if jobs > 1 and pool is not None:
+        if pool is not None:
             pool.terminate()
     seconds = time.perf_counter() - start
 

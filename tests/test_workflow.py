@@ -1,0 +1,159 @@
+"""The Snakemake workflow: config validation, DAG shape of the paper grid, lint/format, and
+(slow) the tiny configuration end to end through all_tables and all_figures."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from drol.tasks import family_kstar, parse_task
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+SNAKEMAKE = str(BIN / "snakemake")
+
+pytestmark = pytest.mark.workflow
+
+
+def _snakemake(*args: str, cwd: Path = ROOT, timeout: int = 600) -> subprocess.CompletedProcess:
+    env = {"PATH": f"{BIN}:/usr/bin:/bin", "HOME": str(Path.home())}
+    return subprocess.run(
+        [SNAKEMAKE, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env
+    )
+
+
+def job_stats(output: str) -> dict[str, int]:
+    """Parse the 'Job stats' table of `snakemake -n --quiet rules`."""
+    stats: dict[str, int] = {}
+    block = output.split("Job stats:", 1)[1]
+    for line in block.splitlines()[3:]:
+        m = re.match(r"^(\S+)\s+(\d+)$", line.strip())
+        if not m:
+            break
+        stats[m[1]] = int(m[2])
+    return stats
+
+
+def expected_runs(cfg: dict) -> set[tuple[str, str, int, int]]:
+    """The grid's arithmetic, from the config alone (Table 3 K*)."""
+    tasks = [
+        f"{f}-singletask-task{i}-v0"
+        for f in cfg["ogbench"]["families"]
+        for i in cfg["ogbench"]["tasks"]
+    ] + cfg["d4rl"]["tasks"]
+    runs = set()
+    for t in tasks:
+        for s in cfg["seeds"]:
+            runs |= {(t, "drol", 16, s), (t, "drol", family_kstar(parse_task(t)), s)}
+            runs |= {(t, "fql", cfg["fql_k"], s), (t, "drol_static", cfg["static_k"], s)}
+    reps = [t for t in tasks if parse_task(t).representative]
+    runs |= {(t, "drol", k, s) for t in reps for k in cfg["ksweep"]["Ks"] for s in cfg["seeds"]}
+    return runs
+
+
+def test_paper_grid_dag_matches_arithmetic():
+    cfg = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    res = _snakemake("-n", "--quiet", "rules", "--forceall", "--configfile", "config/config.yaml")
+    assert res.returncode == 0, res.stderr[-2000:]
+    stats = job_stats(res.stdout + res.stderr)
+    runs = expected_runs(cfg)
+    # 68 tasks x 8 seeds x {DROL(16), FQL, static} + 42 tasks with K* != 16 + 59 sweep-only (task, K)
+    assert len(runs) == 68 * 8 * 3 + 42 * 8 + 59 * 8 == 2440
+    assert stats["train"] == len(runs)
+    n_datasets = len(cfg["ogbench"]["families"])  # one dataset per OGBench family, all fetched
+    assert stats["fetch_data"] == n_datasets and "generate_data" not in stats
+    assert stats["bench"] == len(cfg["bench"]["Ks"]) + 1
+    for rule in ("manifest", "aggregate", "tables", "all", "fig2_voronoi", "fig3_metrics"):
+        assert stats[rule] == 1, rule
+    for rule in ("fig3_runtime", "fig4_ksweep", "learning_curves"):
+        assert stats[rule] == 1, rule
+    assert "select_k" not in stats  # k_selection: table3
+
+
+def test_quick_grid_dag_before_k_selection():
+    res = _snakemake("-n", "--quiet", "rules", "--forceall")
+    assert res.returncode == 0, res.stderr[-2000:]
+    stats = job_stats(res.stdout + res.stderr)
+    cfg = yaml.safe_load((ROOT / "config" / "quick.yaml").read_text())
+    reps = [
+        t
+        for t in (
+            f"{f}-singletask-task{i}-v0"
+            for f in cfg["ogbench"]["families"]
+            for i in cfg["ogbench"]["tasks"]
+        )
+        if parse_task(t).representative
+    ]
+    # before the select_k checkpoints only the K sweeps are known
+    assert stats["select_k"] == len(reps) == 2
+    assert stats["train"] == len(reps) * len(cfg["ksweep"]["Ks"]) * len(cfg["seeds"])
+    assert stats["generate_data"] == len(cfg["data"]["generate"])
+
+
+@pytest.mark.parametrize(
+    ("override", "needle"),
+    [("bogus=1", "bogus"), ("seeds=3", "seeds"), ("k_selection=best", "k_selection")],
+)
+def test_bad_config_is_one_line_error(override, needle):
+    res = _snakemake("-n", "--config", override)
+    assert res.returncode != 0
+    line = next(ln for ln in res.stderr.splitlines() if ln.startswith("invalid config"))
+    assert needle in line
+
+
+def test_lint_and_format():
+    res = _snakemake("--lint")
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    fmt = subprocess.run(
+        [str(BIN / "snakefmt"), "--check", "workflow"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert fmt.returncode == 0, fmt.stderr[-2000:]
+
+
+@pytest.mark.slow
+def test_tiny_config_end_to_end(tmp_path):
+    """`.test/config/config.yaml` through all_tables and all_figures, then check the outputs."""
+    (tmp_path / "config").mkdir()
+    shutil.copy(ROOT / "config" / "table4_reported.csv", tmp_path / "config")
+    args = [
+        "--snakefile",
+        str(ROOT / "workflow" / "Snakefile"),
+        "--directory",
+        str(tmp_path),
+        "--configfile",
+        str(ROOT / ".test" / "config" / "config.yaml"),
+        "--cores",
+        "2",
+        "--scheduler",
+        "greedy",
+        "--show-failed-logs",
+    ]
+    res = _snakemake(*args, "all_tables", "all_figures", timeout=1200)
+    assert res.returncode == 0, res.stderr[-4000:]
+    runs = pd.read_csv(tmp_path / "results" / "tables" / "runs.csv")
+    assert (runs["status"] == "done").all(), runs[runs["status"] != "done"]
+    t4 = pd.read_csv(tmp_path / "results" / "tables" / "table4.csv")
+    ours = t4[t4["source"] == "reproduced"]
+    assert set(ours["method"]) == {"FQL", "DROL(16)", "DROL*", "DROL-static"}
+    # the tables hold the runs' numbers: FQL on each task = mean of its seeds' score.json
+    for task, g in runs[runs["method"] == "fql"].groupby("task"):
+        cell = ours[(ours["task"] == task) & (ours["method"] == "FQL")]
+        assert cell["mean"].iloc[0] == pytest.approx(g["score"].mean(), abs=1e-3)
+    for name in ("table1", "table4"):
+        for ext in ("csv", "tex", "md", "html"):
+            assert (tmp_path / "results" / "tables" / f"{name}.{ext}").stat().st_size > 0
+    for fig in ("fig2_voronoi", "fig3_metrics", "fig3_runtime", "fig4_ksweep", "learning_curves"):
+        for ext in ("pdf", "png"):
+            assert (tmp_path / "paper_figs" / f"{fig}.{ext}").stat().st_size > 1000
+    kstar = list((tmp_path / "results" / "kstar").glob("*.json"))
+    assert len(kstar) == 2
+    # a second invocation has nothing to do
+    res = _snakemake(*args, "all_tables", "all_figures", "-n")
+    assert "Nothing to be done" in res.stdout + res.stderr

@@ -1,0 +1,36 @@
+# The grid's manifest (which run fills which table column) and the tidy CSV of all runs.
+
+
+rule manifest:
+    input:
+        kstar_files,
+    output:
+        f"{RESULTS}/tables/manifest.csv",
+    log:
+        "logs/aggregate/manifest.log",
+    localrule: True
+    conda:
+        "../../envs/report.yaml"
+    params:
+        rows=lambda wc, input: manifest_rows(),
+    script:
+        "../scripts/write_manifest.py"
+
+
+rule aggregate:
+    input:
+        runs=report_inputs,
+        manifest=f"{RESULTS}/tables/manifest.csv",
+    output:
+        runs=f"{RESULTS}/tables/runs.csv",
+        summary=f"{RESULTS}/tables/task_summary.csv",
+    log:
+        "logs/aggregate/aggregate.log",
+    localrule: True
+    conda:
+        "../../envs/report.yaml"
+    params:
+        runs=RUNS,
+    shell:
+        "drol aggregate --runs {params.runs} --manifest {input.manifest}"
+        " --out {output.runs} --summary {output.summary} > {log} 2>&1"

@@ -1,0 +1,43 @@
+# Table 4 (per task) and Table 1 (per family): paper's reported columns next to ours.
+
+
+rule tables:
+    input:
+        runs=report_inputs,
+        manifest=f"{RESULTS}/tables/manifest.csv",
+        reported=config["tables"]["reported"],
+    output:
+        report(
+            f"{RESULTS}/tables/table1.html",
+            caption="../report/table1.rst",
+            category="Tables",
+            labels={"table": "Table 1"},
+        ),
+        report(
+            f"{RESULTS}/tables/table4.html",
+            caption="../report/table4.rst",
+            category="Tables",
+            labels={"table": "Table 4"},
+        ),
+        report(
+            f"{RESULTS}/tables/missing_runs.csv",
+            caption="../report/missing_runs.rst",
+            category="Tables",
+            labels={"table": "missing or failed runs"},
+        ),
+        expand(
+            f"{RESULTS}/tables/{{name}}.{{ext}}",
+            name=["table1", "table4"],
+            ext=["csv", "tex", "md"],
+        ),
+    log:
+        "logs/tables/tables.log",
+    localrule: True
+    conda:
+        "../../envs/report.yaml"
+    params:
+        runs=RUNS,
+        out=lambda wc, output: os.path.dirname(output[0]),
+    shell:
+        "drol tables --runs {params.runs} --reported {input.reported}"
+        " --manifest {input.manifest} --out {params.out} > {log} 2>&1"

@@ -1,0 +1,54 @@
+# One offline training run = one job; `drol train` writes the run directory
+# (docs/run_format.md) and score.json last, so score.json marks a finished run.
+# DROL(16) and DROL* share the run directory when K* = 16: it is trained once.
+
+
+rule train:
+    input:
+        dataset_files,
+    output:
+        ensure(
+            f"{RUNS}/{{task}}/{{method}}/K{{K}}/seed{{seed}}/score.json",
+            non_empty=True,
+        ),
+    log:
+        "logs/train/{task}/{method}/K{K}/seed{seed}.log",
+    benchmark:
+        "benchmarks/train/{task}/{method}/K{K}/seed{seed}.tsv"
+    conda:
+        "../../envs/train.yaml"
+    threads: TRAIN["threads"]
+    resources:
+        **train_resources(),
+    params:
+        run_dir=lambda wc: run_dir(wc.task, wc.method, wc.K, wc.seed),
+        steps=train_steps,
+        eval_every=TRAIN["eval_every"],
+        eval_episodes=TRAIN["eval_episodes"],
+        device=TRAIN["device"],
+        data_dir=DATA,
+        sets=set_args,
+    shell:
+        "drol train --task {wildcards.task} --method {wildcards.method}"
+        " --K {wildcards.K} --seed {wildcards.seed} --steps {params.steps}"
+        " --eval-every {params.eval_every} --eval-episodes {params.eval_episodes}"
+        " --data-dir {params.data_dir} --device {params.device} --threads {threads}"
+        " {params.sets} --out {params.run_dir} > {log} 2>&1"
+
+
+checkpoint select_k:
+    # DROL* with k_selection: sweep -- K* of a family = the best K of its (*) task's sweep.
+    input:
+        lambda wc: [f"{d}/score.json" for d in sweep_dirs_of(wc.task)],
+    output:
+        f"{RESULTS}/kstar/{{task}}.json",
+    log:
+        "logs/select_k/{task}.log",
+    localrule: True
+    conda:
+        "../../envs/report.yaml"
+    params:
+        dirs=lambda wc: sweep_dirs_of(wc.task),
+        default_k=DEFAULT_K,
+    shell:
+        "drol select-k {params.dirs} --default-k {params.default_k} --out {output} > {log} 2>&1"

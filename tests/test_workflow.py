@@ -104,7 +104,9 @@ def test_quick_grid_dag_before_k_selection():
 def test_bad_config_is_one_line_error(override, needle):
     res = _snakemake("-n", "--config", override)
     assert res.returncode != 0
-    line = next(ln for ln in res.stderr.splitlines() if ln.startswith("invalid config"))
+    line = next(
+        ln for ln in (res.stdout + res.stderr).splitlines() if ln.startswith("invalid config")
+    )
     assert needle in line
 
 

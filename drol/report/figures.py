@@ -114,7 +114,8 @@ def sweep_runs(runs: pd.DataFrame) -> pd.DataFrame:
 
 def ksweep_summary(runs: pd.DataFrame) -> pd.DataFrame:
     """Per (task, K): mean/std of the score over done seeds of the sweep runs."""
-    sw = sweep_runs(runs).assign(labels="sweep")
+    sw = sweep_runs(runs)
+    sw = sw.assign(labels=[f"K={k}" for k in sw["K"]])  # one summary row per (task, K)
     ts = task_summary(sw)
     return ts.sort_values(["task", "K"]).reset_index(drop=True)
 

@@ -7,7 +7,7 @@ rule manifest:
     output:
         f"{RESULTS}/tables/manifest.csv",
     log:
-        "logs/aggregate/manifest.log",
+        f"{LOGS}/aggregate/manifest.log",
     localrule: True
     conda:
         "../../envs/report.yaml"
@@ -25,7 +25,7 @@ rule aggregate:
         runs=f"{RESULTS}/tables/runs.csv",
         summary=f"{RESULTS}/tables/task_summary.csv",
     log:
-        "logs/aggregate/aggregate.log",
+        f"{LOGS}/aggregate/aggregate.log",
     localrule: True
     conda:
         "../../envs/report.yaml"

@@ -5,9 +5,9 @@ rule bench:
     output:
         f"{RESULTS}/bench/{{method}}_K{{K}}.json",
     log:
-        "logs/bench/{method}_K{K}.log",
+        f"{LOGS}/bench/{{method}}_K{{K}}.log",
     benchmark:
-        "benchmarks/bench/{method}_K{K}.tsv"
+        f"{BENCHMARKS}/bench/{{method}}_K{{K}}.tsv"
     conda:
         "../../envs/train.yaml"
     threads: config["bench"]["threads"]

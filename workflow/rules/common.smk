@@ -36,6 +36,8 @@ validate_config(config, workflow.source_path("../schemas/config.schema.yaml"))
 
 RESULTS = config["results_dir"]
 RUNS = f"{RESULTS}/runs"
+LOGS = f"{RESULTS}/logs"  # per results_dir: two configurations never share a log
+BENCHMARKS = f"{RESULTS}/benchmarks"
 DATA = config["data_dir"]
 FIGS = config["figures_dir"]
 SEEDS = list(config["seeds"])

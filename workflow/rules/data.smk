@@ -6,9 +6,9 @@ rule generate_data:
         f"{DATA}/{{dataset}}.npz",
         f"{DATA}/{{dataset}}-val.npz",
     log:
-        "logs/data/generate_{dataset}.log",
+        f"{LOGS}/data/generate_{{dataset}}.log",
     benchmark:
-        "benchmarks/data/generate_{dataset}.tsv"
+        f"{BENCHMARKS}/data/generate_{{dataset}}.tsv"
     wildcard_constraints:
         dataset=_alternatives(GENERATED),
     conda:
@@ -33,7 +33,7 @@ rule fetch_data:
         f"{DATA}/{{dataset}}.npz",
         f"{DATA}/{{dataset}}-val.npz",
     log:
-        "logs/data/fetch_{dataset}.log",
+        f"{LOGS}/data/fetch_{{dataset}}.log",
     wildcard_constraints:
         dataset=_alternatives(USER_DATASETS),
     localrule: True

@@ -14,7 +14,7 @@ rule fig4_ksweep:
         ),
         f"{FIGS}/fig4_ksweep.pdf",
     log:
-        "logs/figures/fig4_ksweep.log",
+        f"{LOGS}/figures/fig4_ksweep.log",
     localrule: True
     conda:
         "../../envs/report.yaml"
@@ -40,7 +40,7 @@ rule fig3_metrics:
         ),
         f"{FIGS}/fig3_metrics.pdf",
     log:
-        "logs/figures/fig3_metrics.log",
+        f"{LOGS}/figures/fig3_metrics.log",
     localrule: True
     conda:
         "../../envs/report.yaml"
@@ -65,7 +65,7 @@ rule fig3_runtime:
         ),
         f"{FIGS}/fig3_runtime.pdf",
     log:
-        "logs/figures/fig3_runtime.log",
+        f"{LOGS}/figures/fig3_runtime.log",
     localrule: True
     conda:
         "../../envs/report.yaml"
@@ -87,7 +87,7 @@ rule fig2_voronoi:
         ),
         f"{FIGS}/fig2_voronoi.pdf",
     log:
-        "logs/figures/fig2_voronoi.log",
+        f"{LOGS}/figures/fig2_voronoi.log",
     localrule: True
     conda:
         "../../envs/report.yaml"
@@ -117,7 +117,7 @@ rule learning_curves:
         ),
         f"{FIGS}/learning_curves.pdf",
     log:
-        "logs/figures/learning_curves.log",
+        f"{LOGS}/figures/learning_curves.log",
     localrule: True
     conda:
         "../../envs/report.yaml"
@@ -137,7 +137,7 @@ rule report:
     output:
         f"{RESULTS}/report.html",
     log:
-        "logs/report/report.log",
+        f"{LOGS}/report/report.log",
     localrule: True
     conda:
         "../../envs/report.yaml"

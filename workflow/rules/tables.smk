@@ -31,7 +31,7 @@ rule tables:
             ext=["csv", "tex", "md"],
         ),
     log:
-        "logs/tables/tables.log",
+        f"{LOGS}/tables/tables.log",
     localrule: True
     conda:
         "../../envs/report.yaml"

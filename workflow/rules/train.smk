@@ -12,9 +12,9 @@ rule train:
             non_empty=True,
         ),
     log:
-        "logs/train/{task}/{method}/K{K}/seed{seed}.log",
+        f"{LOGS}/train/{{task}}/{{method}}/K{{K}}/seed{{seed}}.log",
     benchmark:
-        "benchmarks/train/{task}/{method}/K{K}/seed{seed}.tsv"
+        f"{BENCHMARKS}/train/{{task}}/{{method}}/K{{K}}/seed{{seed}}.tsv"
     conda:
         "../../envs/train.yaml"
     threads: TRAIN["threads"]
@@ -43,7 +43,7 @@ checkpoint select_k:
     output:
         f"{RESULTS}/kstar/{{task}}.json",
     log:
-        "logs/select_k/{task}.log",
+        f"{LOGS}/select_k/{{task}}.log",
     localrule: True
     conda:
         "../../envs/report.yaml"

@@ -138,6 +138,15 @@ kill_wait() {
 
 stop() {
   local f pid c
+  # cancel what is still queued or running, so no job step outlives the daemons
+  if is_up && [ -n "$(squeue -h -o %i 2>/dev/null)" ]; then
+    echo "cancelling jobs: $(squeue -h -o %i | tr '\n' ' ')"
+    scancel --full $(squeue -h -o %i) 2>/dev/null || true
+    for _ in $(seq 30); do
+      [ -z "$(squeue -h -t RUNNING,COMPLETING,PENDING -o %i 2>/dev/null)" ] && break
+      sleep 0.5
+    done
+  fi
   for d in slurmd slurmctld; do
     f="$SLURM_DIR/$d.daemon.pid"
     if [ -f "$f" ]; then

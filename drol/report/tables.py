@@ -234,7 +234,7 @@ def layout(
             max_seeds[(src, m)] = int(n.max()) if len(n) else 0
             lo = int(n.min()) if len(n) else 0
             nn = f"n={lo}" if lo == max_seeds[(src, m)] else f"n={lo}–{max_seeds[(src, m)]}"
-            headers.append({"name": m, "sub": nn})
+            headers.append({"name": f"{m} (ours)", "sub": nn})
         else:
             headers.append({"name": m, "sub": ""})
     groups = []

@@ -276,3 +276,10 @@ def train_metric_summary(
             row[m] = float(pd.to_numeric(tail[m], errors="coerce").mean()) if m in tail else np.nan
         rows.append(row)
     return pd.DataFrame(rows, columns=["task", "family", "K", "seed", *metrics])
+
+
+def choose_k(mean_by_k: dict[int, float], default_k: int = 16) -> int:
+    """K* rule: the highest mean score; ties go to ``default_k``, then to the smallest K."""
+    best = max(mean_by_k.values())
+    tied = sorted(k for k, v in mean_by_k.items() if v >= best - 1e-9)
+    return default_k if default_k in tied else tied[0]

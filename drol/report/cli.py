@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from drol.io import atomic_write_json, atomic_write_text
+from drol.report.aggregate import choose_k
 
 log = logging.getLogger(__name__)
 
@@ -117,9 +118,7 @@ def select_k(run_dirs: list[str], default_k: int = 16) -> dict:
         )
     df = pd.DataFrame(rows)
     means = df.groupby("K")["score"].mean()
-    best = means.max()
-    tied = sorted(k for k, v in means.items() if v >= best - 1e-9)
-    kstar = default_k if default_k in tied else tied[0]
+    kstar = choose_k({int(k): float(v) for k, v in means.items()}, default_k)
     return {
         "task": df["task"].iloc[0],
         "kstar": int(kstar),

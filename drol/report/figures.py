@@ -29,6 +29,7 @@ import seaborn as sns  # noqa: E402
 from drol.io import atomic_write_with  # noqa: E402
 from drol.report.aggregate import (  # noqa: E402
     REPRODUCED_LABELS,
+    choose_k,
     explode_labels,
     task_summary,
     train_metric_summary,
@@ -120,12 +121,13 @@ def ksweep_summary(runs: pd.DataFrame) -> pd.DataFrame:
     return ts.sort_values(["task", "K"]).reset_index(drop=True)
 
 
-def best_k(summary: pd.DataFrame) -> dict[str, int]:
-    """Best K per task (highest mean; ties go to the smaller K)."""
+def best_k(summary: pd.DataFrame, default_k: int = 16) -> dict[str, int]:
+    """Best K per task, by the same rule as ``drol select-k`` (:func:`choose_k`)."""
     out = {}
     for task, g in summary.dropna(subset=["mean"]).groupby("task"):
-        g = g.sort_values("K")
-        out[task] = int(g.loc[g["mean"].idxmax(), "K"])
+        out[task] = choose_k(
+            {int(k): float(m) for k, m in zip(g["K"], g["mean"], strict=True)}, default_k
+        )
     return out
 
 
@@ -137,7 +139,7 @@ def fig4_ksweep(runs: pd.DataFrame, prefix: str | Path, default_k: int = 16) -> 
     if summ.empty:
         return _empty(prefix, "Fig. 4: no finished K-sweep runs")
     tasks = list(dict.fromkeys(summ["task"]))
-    best = best_k(summ)
+    best = best_k(summ, default_k)
     fig, axes = _grid(len(tasks), ncols=4)
     for ax, task in zip(axes.flat, tasks, strict=False):
         g = summ[summ["task"] == task]

@@ -31,8 +31,30 @@ T0=$SECONDS
 
 say() { printf '[slurm_test %3ss] %s\n' "$((SECONDS - T0))" "$*"; }
 
+exec 3>&1 4>&2
+# bounded LIMIT CMD...: run CMD in the background under `timeout -s KILL` (Snakemake can hang on
+# SIGTERM) and wait for it; waiting in the background lets a TERM to this script run the cleanup
+CHILD=
+bounded() {
+  local limit=$1 rc=0
+  shift
+  timeout -s KILL "$limit" "$@" &
+  CHILD=$!
+  wait "$CHILD" || rc=$?
+  CHILD=
+  [ "$rc" -ne 137 ] || say "timed out after ${limit}s: $*"
+  return "$rc"
+}
+
 cleanup() {
   local rc=$?
+  trap '' TERM INT HUP # ignore the repeated signals of an outer timeout while cleaning up
+  exec 1>&3 2>&4 # a signal may arrive inside a redirected command: report to the original outputs
+  if [ -n "$CHILD" ]; then
+    say "killing the running command (timeout pid $CHILD)"
+    pkill -KILL -P "$CHILD" 2>/dev/null || true
+    kill -KILL "$CHILD" 2>/dev/null || true
+  fi
   if [ "$rc" -ne 0 ]; then
     say "FAILED (rc=$rc); cluster state and log tails follow"
     timeout -k 5 20 bash .ci/local_slurm.sh status 2>&1 | tail -n 20 || true
@@ -41,18 +63,19 @@ cleanup() {
     done
   fi
   say "stopping the cluster"
-  timeout -k 5 90 bash .ci/local_slurm.sh stop || true
+  timeout -k 5 60 bash .ci/local_slurm.sh stop || true
   say "total ${SECONDS}s"
   exit "$rc"
 }
 trap cleanup EXIT
+trap "exit 143" TERM INT HUP
 
 # snakemake with the CI profile; output goes to a log file, whose tail is shown
 smk() {
   local name=$1 limit=$2 rc=0
   shift 2
   say "snakemake ($name): $*"
-  timeout -k 20 "$limit" snakemake --workflow-profile slurm-ci --slurm-logdir "$SLOGS" "$@" >"$OUT/snakemake_$name.log" 2>&1 || rc=$?
+  bounded "$limit" snakemake --workflow-profile slurm-ci --slurm-logdir "$SLOGS" "$@" >"$OUT/snakemake_$name.log" 2>&1 || rc=$?
   grep -E "submitted with SLURM jobid|SLURM status is|of [0-9]+ steps|Error in rule" "$OUT/snakemake_$name.log" || true
   if [ "$rc" -ne 0 ]; then
     say "snakemake ($name) failed with rc=$rc"
@@ -61,7 +84,7 @@ smk() {
 }
 
 say "starting the local SLURM cluster"
-timeout -k 10 900 bash .ci/local_slurm.sh start
+bounded 900 bash .ci/local_slurm.sh start
 rm -rf "$OUT"
 mkdir -p "$OUT"
 
@@ -69,7 +92,7 @@ mkdir -p "$OUT"
 # `snakemake --profile slurm` from the repository root (the ./slurm link): parsed, training
 # jobs get the GPU request. Dry run only: it asks for 4 CPUs per GPU, more than this node has.
 say "snakemake --profile slurm -n (profiles/slurm through ./slurm)"
-timeout -k 10 120 snakemake all_tables --profile slurm -n --configfile "$CFG" >"$OUT/dryrun_profile_slurm.log" 2>&1 || {
+bounded 120 snakemake all_tables --profile slurm -n --configfile "$CFG" >"$OUT/dryrun_profile_slurm.log" 2>&1 || {
   tail -n 30 "$OUT/dryrun_profile_slurm.log"
   exit 1
 }
@@ -80,7 +103,7 @@ grep -q "Using profile slurm for" "$OUT/dryrun_profile_slurm.log" &&
 }
 
 # ---------------------------------------------------------------- 2. grid
-smk grid 600 all_tables --configfile "$CFG"
+smk grid 400 all_tables --configfile "$CFG"
 python .ci/slurm_check.py grid --results "$OUT" --snakemake-log "$OUT/snakemake_grid.log"
 
 # ---------------------------------------------------------------- 3. preemption
@@ -89,7 +112,7 @@ python .ci/slurm_check.py grid --results "$OUT" --snakemake-log "$OUT/snakemake_
 # .test/config/slurm.yaml, outside SLURM). Evaluation only at the first and last step; 50 checkpoints.
 CAL=$OUT/calibration
 say "calibration run (2000 steps, local)"
-timeout -k 10 180 drol train --task "$TASK" --method drol --K 16 --seed 0 --steps 2000 \
+bounded 180 drol train --task "$TASK" --method drol --K 16 --seed 0 --steps 2000 \
   --eval-every 2000 --eval-episodes 1 --data-dir "$OUT/data" --device cpu --threads 1 \
   --set hidden=32 --set batch_size=32 --set log_every=100 --set checkpoint_every=2000 \
   --out "$CAL" >"$OUT/calibration.log" 2>&1 || {

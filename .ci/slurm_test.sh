@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# SLURM test, run by .ci/run (needs root and apt access on Debian 12; ~5 min).
+# SLURM test, run by .ci/run (needs root and apt access on Debian 12; 5-7 min).
 #
 # 1. Starts the localhost SLURM cluster (.ci/local_slurm.sh; installs slurm-wlm + munge if missing).
 # 2. Grid: .test/config/slurm.yaml (3 training jobs submitted as one SLURM job array, data
 #    generation, then manifest/aggregate/tables as local rules) through the SLURM executor with
 #    profiles/slurm-ci. Checks that every training run was a COMPLETED SLURM job whose log names
 #    its output, and that the tables hold the runs' scores.
-# 3. Preemption: one longer training run (~180 s at the speed of a calibration run) with a SLURM time
+# 3. Preemption: one longer training run (~150 s at the speed of a calibration run) with a SLURM time
 #    limit of 1 minute on its first attempt. SLURM kills it (TIMEOUT), Snakemake resubmits it
 #    (--retries 1, runtime 10 min on attempt 2), and the second attempt logs "resuming from step N"
 #    with N > 0 and finishes. Checked from Snakemake's log, SLURM's job records and the run's log.
@@ -108,7 +108,7 @@ python .ci/slurm_check.py grid --results "$OUT" --snakemake-log "$OUT/snakemake_
 
 # ---------------------------------------------------------------- 3. preemption
 # The run must outlive SLURM's 1-minute limit (enforced 60-90 s after the start) but not by much:
-# ~180 s of training at the speed of a short calibration run on this host (same settings as
+# ~150 s of training at the speed of a short calibration run on this host (same settings as
 # .test/config/slurm.yaml, outside SLURM). Evaluation only at the first and last step; 50 checkpoints.
 CAL=$OUT/calibration
 say "calibration run (2000 steps, local)"
@@ -119,7 +119,7 @@ bounded 180 drol train --task "$TASK" --method drol --K 16 --seed 0 --steps 2000
   tail -n 20 "$OUT/calibration.log"
   exit 1
 }
-read -r STEPS EVERY < <(python .ci/slurm_check.py plan --calibration "$CAL" --seconds 180)
+read -r STEPS EVERY < <(python .ci/slurm_check.py plan --calibration "$CAL" --seconds 150)
 [ -n "${STEPS:-}" ] || { say "could not plan the preemption run"; exit 1; }
 PRE=$OUT/preempt
 RUN=$PRE/runs/$TASK/drol/K16/seed0

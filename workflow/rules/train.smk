@@ -29,11 +29,12 @@ rule train:
         data_dir=DATA,
         sets=set_args,
     shell:
-        "drol train --task {wildcards.task} --method {wildcards.method}"
+        "echo SLURM_JOB_ID=${{SLURM_JOB_ID:-local}} > {log};"
+        " drol train --task {wildcards.task} --method {wildcards.method}"
         " --K {wildcards.K} --seed {wildcards.seed} --steps {params.steps}"
         " --eval-every {params.eval_every} --eval-episodes {params.eval_episodes}"
         " --data-dir {params.data_dir} --device {params.device} --threads {threads}"
-        " {params.sets} --out {params.run_dir} > {log} 2>&1"
+        " {params.sets} --out {params.run_dir} >> {log} 2>&1"
 
 
 checkpoint select_k:

@@ -75,6 +75,8 @@ class DROLAgent(OfflineAgent):
         """Latent of the routed winner per state, plus (candidates, d2, idx) for diagnostics."""
         obs, act = batch["observations"], batch["actions"]
         z = self.sample_latents(obs.shape[0], self.cfg.num_candidates)
+        if self.cfg.num_candidates == 1:  # a single candidate always wins: skip the routing pass
+            return z[:, 0], None, None, None
         cand = self.candidates(obs, z)
         d2, idx = self.route(cand, act)
         if self.cfg.candidate_dtype == "bfloat16":
@@ -105,6 +107,9 @@ class DROLAgent(OfflineAgent):
         z_win, cand, d2, idx = self.winner_latents(batch)
         winner = self.actor(obs, z_win).clamp(-1.0, 1.0)
         bc = (winner - act).pow(2).sum(-1).mean() / self.action_dim
+        if diagnostics and cand is None and self.method == "drol":  # K = 1: the winner is the set
+            cand = winner.detach().unsqueeze(1)
+            d2, idx = self.route(cand, act)
         q = aggregate(self.critic(obs, winner, frozen=True), self.cfg.actor_q_agg)
         return self._finish(bc, q, obs, act, cand, d2, idx, diagnostics)
 

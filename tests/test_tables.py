@@ -12,6 +12,7 @@ from drol.report.aggregate import RUN_COLUMNS, collect_runs, task_summary, write
 from drol.report.cli import select_k
 from drol.report.synthetic import make_run
 from drol.report.tables import (
+    REPORTED_METHODS,
     build_table1,
     build_table4,
     read_reported,
@@ -21,19 +22,7 @@ from drol.report.tables import (
 
 ROOT = Path(__file__).resolve().parents[1]
 REPORTED = ROOT / "config" / "table4_reported.csv"
-METHODS = [
-    "BC",
-    "IQL",
-    "ReBRAC",
-    "FAWAC",
-    "FBRAC",
-    "IFQL",
-    "DeFlow",
-    "SORL",
-    "FQL",
-    "DROL(16)",
-    "DROL*",
-]
+METHODS = list(REPORTED_METHODS)  # the column order of PAPER_TABLE1 below
 # The paper's Table 1 (means; None = "-"), transcribed from the paper's text.
 PAPER_TABLE1 = {
     "antmaze-large-navigate": [11, 53, 81, 6, 60, 28, 81, 89, 79, 90, 89],

@@ -1,0 +1,41 @@
+"""``drol bench --json`` prints one JSON object with the documented fields."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from drol.cli import main
+
+FIELDS = {
+    "method",
+    "K",
+    "device",
+    "train_steps_per_s",
+    "train_step_ms",
+    "inference_ms",
+    "torch",
+    "threads",
+    "repeats",
+    "impl",
+}
+
+
+@pytest.mark.parametrize("method", ["drol", "drol_static", "fql"])
+def test_bench_json(method, capsys):
+    argv = ["bench", "--method", method, "--K", "4", "--obs-dim", "6", "--action-dim", "2", "--hidden", "16",
+            "--batch-size", "8", "--repeats", "2", "--steps", "2", "--warmup", "1", "--json"]  # fmt: skip
+    assert main(argv) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1
+    result = json.loads(out[0])
+    assert result.keys() >= FIELDS
+    assert result["method"] == method and result["K"] == 4 and result["device"] == "cpu"
+    assert result["train_steps_per_s"] > 0 and result["inference_ms"] > 0
+    assert len(result["train_steps_per_s_repeats"]) == 2
+
+
+def test_bench_rejects_bad_k(capsys):
+    assert main(["bench", "--method", "drol", "--K", "0", "--json"]) == 2
+    assert "--K must be >= 1" in capsys.readouterr().err

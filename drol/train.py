@@ -12,7 +12,7 @@ from drol.agents import METHODS, ConfigError
 from drol.cli import UserError
 from drol.data.paths import MissingDatasetError
 from drol.envs import EnvUnavailableError
-from drol.tasks import UnknownTaskError
+from drol.tasks import UnknownTaskError, default_steps, parse_task
 from drol.trainer import RunSettings, Trainer, TrainingError, split_overrides
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,10 @@ def register(subparsers) -> None:
     )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
-        "--steps", type=int, default=1_000_000, help="gradient steps (paper: 1M OGBench, 500k D4RL)"
+        "--steps",
+        type=int,
+        default=None,
+        help="gradient steps (default: the paper's 1M for OGBench, 500k for D4RL)",
     )
     p.add_argument("--eval-every", type=int, default=100_000)
     p.add_argument("--eval-episodes", type=int, default=50)
@@ -76,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
             method=args.method,
             K=args.K,
             seed=args.seed,
-            steps=args.steps,
+            steps=args.steps if args.steps is not None else default_steps(parse_task(args.task)),
             eval_every=args.eval_every,
             eval_episodes=args.eval_episodes,
             data_dir=args.data_dir,

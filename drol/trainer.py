@@ -24,8 +24,8 @@ from drol.agents.base import OfflineAgent, use_generator
 from drol.diagnostics import ProbeSet
 from drol.envs import TaskData, load_task
 from drol.evaluation import evaluate
-from drol.io import atomic_path, atomic_write_json, atomic_write_with
-from drol.tasks import Task, default_steps, parse_task, task_defaults
+from drol.io import atomic_write_json, atomic_write_text, atomic_write_with
+from drol.tasks import Task, parse_task, task_defaults
 
 log = logging.getLogger(__name__)
 
@@ -303,7 +303,7 @@ class Trainer:
         if bool(flag):
             bad = {k: float(v) for k, v in info.items() if not math.isfinite(float(v))}
             reason = f"non-finite loss at step {step} (or in the 100 steps before): {bad or 'loss'}"
-            (self.out / FAILED).write_text(reason + "\n")
+            atomic_write_text(self.out / FAILED, reason + "\n")
             raise TrainingError(f"{reason}; stopped, reason written to {self.out / FAILED}")
 
     def run_evaluation(self, agent: OfflineAgent, data: TaskData, step: int, state) -> None:
@@ -381,8 +381,4 @@ class Trainer:
         return score
 
 
-def default_run_steps(task_name: str) -> int:
-    return default_steps(parse_task(task_name))
-
-
-__all__ = ["RunSettings", "Trainer", "TrainingError", "split_overrides", "atomic_path"]
+__all__ = ["RunSettings", "Trainer", "TrainingError", "split_overrides"]

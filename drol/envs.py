@@ -9,12 +9,12 @@ from typing import Any
 
 import numpy as np
 
+from drol.data.d4rl import ACTION_CLIP
 from drol.data.paths import find_ogbench_dataset
 from drol.tasks import D4RL, OGBENCH, Task
 
 log = logging.getLogger(__name__)
 
-ACTION_CLIP = 1 - 1e-5
 DATA_KEYS = ("observations", "actions", "next_observations", "rewards", "masks", "terminals")
 
 

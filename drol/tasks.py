@@ -7,7 +7,7 @@ The numbers are the paper's Table 3 (DROL) and FQL's own per-environment flags
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 OGBENCH = "ogbench"
@@ -29,7 +29,6 @@ OGBENCH_FAMILIES: dict[str, tuple[int, str]] = {
     "pointmaze-medium-navigate": (1, "pointmaze-medium-navigate-v0"),
     "pointmaze-large-navigate": (1, "pointmaze-large-navigate-v0"),
 }
-PAPER_OGBENCH_FAMILIES = tuple(f for f in OGBENCH_FAMILIES if not f.startswith("pointmaze"))
 
 D4RL_FAMILIES: dict[str, tuple[str, ...]] = {
     "antmaze": (
@@ -59,7 +58,6 @@ class Task:
     family: str
     dataset: str  # dataset file stem (OGBench) or D4RL dataset id
     representative: bool  # the family's (*) task, on which K* is chosen
-    extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
     def eval_protocol(self) -> str:
@@ -89,10 +87,6 @@ def parse_task(name: str) -> Task:
         + ", ".join(OGBENCH_FAMILIES)
         + ") or a D4RL id such as 'antmaze-large-play-v2' or 'pen-human-v1'"
     )
-
-
-def ogbench_tasks(family: str) -> list[str]:
-    return [f"{family}-singletask-task{i}-v0" for i in range(1, 6)]
 
 
 def d4rl_group(task: str) -> str:

@@ -64,8 +64,6 @@ class RunSettings:
         for key in ("steps", "eval_every", "eval_episodes", "log_every", "checkpoint_every"):
             if getattr(self, key) < 1:
                 raise ValueError(f"bad setting {key}={getattr(self, key)}: must be >= 1")
-        if self.K < 1:
-            raise ValueError(f"bad setting K={self.K}: K must be >= 1")
         if self.method not in METHODS:
             raise ValueError(f"unknown method {self.method!r}: choose one of {', '.join(METHODS)}")
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -131,17 +133,12 @@ class OfflineAgent(nn.Module):
         self.generator.set_state(state["generator"])
 
 
-class use_generator:  # noqa: N801 - used as a context manager
-    """Temporarily sample an agent's latents from another generator (e.g. for evaluation),
+@contextmanager
+def use_generator(agent: OfflineAgent, generator: torch.Generator) -> Iterator[OfflineAgent]:
+    """Sample the agent's latents from ``generator`` for a while (e.g. evaluation),
     leaving the training random stream untouched."""
-
-    def __init__(self, agent: OfflineAgent, generator: torch.Generator):
-        self.agent, self.generator = agent, generator
-
-    def __enter__(self) -> OfflineAgent:
-        self.saved = self.agent.generator
-        self.agent.generator = self.generator
-        return self.agent
-
-    def __exit__(self, *exc) -> None:
-        self.agent.generator = self.saved
+    saved, agent.generator = agent.generator, generator
+    try:
+        yield agent
+    finally:
+        agent.generator = saved

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from typing import Any
 
 Q_AGGS = ("mean", "min")
@@ -39,7 +39,6 @@ class AgentConfig:
         "winner"  # 'winner': route under no_grad, recompute the winner; 'full': official graph
     )
     candidate_dtype: str = "float32"  # 'bfloat16': autocast the no-grad candidate pass (opt-in)
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def hidden_dims(self) -> tuple[int, ...]:
@@ -94,7 +93,7 @@ def _coerce(key: str, value: Any, typ: type) -> Any:
 
 def make_config(*overrides: dict[str, Any]) -> AgentConfig:
     """Build a validated config from defaults plus successive override dicts."""
-    types = {f.name: f.type for f in fields(AgentConfig) if f.name != "extra"}
+    types = {f.name: f.type for f in fields(AgentConfig)}
     pytypes = {"float": float, "int": int, "bool": bool, "str": str}
     cfg = AgentConfig()
     for mapping in overrides:

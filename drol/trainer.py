@@ -250,9 +250,10 @@ class Trainer:
             batch = {k: v[idx] for k, v in tensors.items()}
             batch["indices"] = idx
             is_log = step % s.log_every == 0 or step == s.steps
+            is_eval = step == 1 or step % s.eval_every == 0 or step == s.steps
             info = agent.update(batch, diagnostics=is_log)
             nonfinite |= ~torch.isfinite(info["loss"])
-            if step % 100 == 0 or is_log:
+            if step % 100 == 0 or is_log or is_eval:  # never evaluate a diverged policy
                 self.check_finite(nonfinite, info, step)
             if is_log:
                 now = time.perf_counter()
@@ -275,7 +276,7 @@ class Trainer:
                     lambda p: pd.DataFrame(state["train_rows"]).to_csv(p, index=False),
                 )
                 last_log_t, last_log_step = time.perf_counter(), step
-            if step == 1 or step % s.eval_every == 0 or step == s.steps:
+            if is_eval:
                 self.run_evaluation(agent, data, step, state)
             state["step"] = step
             bar.update(1)

@@ -301,12 +301,20 @@ class Trainer:
     def check_finite(self, flag: torch.Tensor, info: dict[str, torch.Tensor], step: int) -> None:
         if bool(flag):
             bad = {k: float(v) for k, v in info.items() if not math.isfinite(float(v))}
-            reason = f"non-finite loss at step {step} (or in the 100 steps before): {bad or 'loss'}"
-            atomic_write_text(self.out / FAILED, reason + "\n")
-            raise TrainingError(f"{reason}; stopped, reason written to {self.out / FAILED}")
+            self.fail(
+                f"non-finite loss at step {step} (or in the 100 steps before): {bad or 'loss'}"
+            )
+
+    def fail(self, reason: str) -> None:
+        """Write the reason to RUN_DIR/FAILED and stop."""
+        atomic_write_text(self.out / FAILED, reason + "\n")
+        raise TrainingError(f"{reason}; stopped, reason written to {self.out / FAILED}")
 
     def run_evaluation(self, agent: OfflineAgent, data: TaskData, step: int, state) -> None:
         s = self.s
+        # the loss is that of the weights *before* the step: the updated ones may have diverged
+        if not all(bool(torch.isfinite(p).all()) for p in agent.parameters()):
+            self.fail(f"non-finite network parameters after step {step}")
         gen = torch.Generator(device=self.device).manual_seed(s.seed * 1_000_003 + step)
         with use_generator(agent, gen):
             episodes = evaluate(

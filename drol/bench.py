@@ -13,14 +13,14 @@ import time
 
 import torch
 
-from drol.agents import METHOD_DEFAULTS, METHODS, ConfigError, make_agent, make_config
-from drol.cli import UserError
-from drol.trainer import split_overrides
+from drol.agents import get_method, make_agent, make_config, method_names
+from drol.agents.config import parse_overrides
+from drol.errors import UserError
 
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("bench", help="benchmark training steps/s and inference latency")
-    p.add_argument("--method", required=True, choices=METHODS)
+    p.add_argument("--method", required=True, choices=method_names())
     p.add_argument("--K", type=int, default=16)
     p.add_argument("--obs-dim", type=int, default=28)
     p.add_argument("--action-dim", type=int, default=5)
@@ -66,14 +66,10 @@ def benchmark(args: argparse.Namespace) -> dict:
     device = torch.device(args.device)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise UserError("--device cuda, but torch sees no CUDA device")
-    _, agent_keys = split_overrides(args.overrides)
-    base = {
-        "num_candidates": args.K,
-        "hidden": args.hidden,
-        "batch_size": args.batch_size,
-        "impl": args.impl,
-    }
-    cfg = make_config(METHOD_DEFAULTS[args.method], base, agent_keys)
+    base = {"hidden": args.hidden, "batch_size": args.batch_size}
+    if get_method(args.method).uses_candidates:
+        base["impl"] = args.impl
+    cfg = make_config(args.method, base, parse_overrides(args.overrides), K=args.K)
     num_data = 100_000
     agent = make_agent(
         args.method, args.obs_dim, args.action_dim, cfg, device=device, seed=0, num_data=num_data
@@ -112,7 +108,7 @@ def benchmark(args: argparse.Namespace) -> dict:
         "batch_size": args.batch_size,
         "hidden": args.hidden,
         "impl": args.impl,
-        "candidate_dtype": cfg.candidate_dtype,
+        "candidate_dtype": getattr(cfg, "candidate_dtype", "float32"),
         "train_steps_per_s": rate,
         "train_step_ms": 1000.0 / rate,
         "train_steps_per_s_repeats": rates,
@@ -130,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
             raise UserError(f"--{key.replace('_', '-')} must be >= 1")
     try:
         result = benchmark(args)
-    except (ConfigError, ValueError) as err:
+    except ValueError as err:
         raise UserError(str(err)) from None
     if args.json:
         print(json.dumps(result))

@@ -12,6 +12,8 @@ import importlib
 import logging
 import sys
 
+from drol.errors import UserError
+
 # sub-command -> module exposing register(subparsers)
 COMMAND_MODULES: tuple[str, ...] = (
     "drol.train",
@@ -19,10 +21,6 @@ COMMAND_MODULES: tuple[str, ...] = (
     "drol.data.cli",
     "drol.report.cli",
 )
-
-
-class UserError(Exception):
-    """An error caused by the user's input: printed as one line, exit code 2."""
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -9,17 +9,14 @@ from typing import Any
 
 import numpy as np
 
-from drol.data.d4rl import ACTION_CLIP
 from drol.data.paths import find_ogbench_dataset
+from drol.data.transitions import ACTION_CLIP
+from drol.errors import EnvUnavailableError
 from drol.tasks import D4RL, OGBENCH, Task
 
 log = logging.getLogger(__name__)
 
 DATA_KEYS = ("observations", "actions", "next_observations", "rewards", "masks", "terminals")
-
-
-class EnvUnavailableError(RuntimeError):
-    """The task's simulator cannot be built on this machine; the message says what is missing."""
 
 
 @dataclass

@@ -139,12 +139,6 @@ class CriticEnsemble(nn.Module):
         return h.squeeze(-1)
 
 
-def hard_update(target: nn.Module, source: nn.Module) -> None:
-    with torch.no_grad():
-        for t, s in zip(target.parameters(), source.parameters(), strict=True):
-            t.copy_(s)
-
-
 def soft_update_(target: nn.Module, source: nn.Module, tau: float) -> None:
     """``target <- tau * source + (1 - tau) * target`` in place."""
     with torch.no_grad():

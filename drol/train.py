@@ -8,11 +8,9 @@ from pathlib import Path
 
 import torch
 
-from drol.agents import METHODS, ConfigError
-from drol.cli import UserError
-from drol.data.paths import MissingDatasetError
-from drol.envs import EnvUnavailableError
-from drol.tasks import UnknownTaskError, default_steps, parse_task
+from drol.agents import method_names
+from drol.errors import UserError
+from drol.tasks import default_steps, parse_task
 from drol.trainer import RunSettings, Trainer, TrainingError, split_overrides
 
 log = logging.getLogger(__name__)
@@ -31,7 +29,7 @@ def register(subparsers) -> None:
         required=True,
         help="e.g. cube-single-play-singletask-task2-v0 or antmaze-large-play-v2",
     )
-    p.add_argument("--method", required=True, choices=METHODS)
+    p.add_argument("--method", required=True, choices=method_names())
     p.add_argument(
         "--K", type=int, default=16, help="number of latent candidates (DROL); recorded for FQL"
     )
@@ -89,13 +87,6 @@ def run(args: argparse.Namespace) -> int:
             **{k: int(v) for k, v in run_keys.items()},
         )
         Trainer(settings, args.out).run()
-    except (
-        UnknownTaskError,
-        ConfigError,
-        MissingDatasetError,
-        EnvUnavailableError,
-        TrainingError,
-        ValueError,
-    ) as err:
+    except (TrainingError, ValueError) as err:
         raise UserError(str(err)) from None
     return 0

@@ -19,13 +19,14 @@ import torch
 from tqdm import tqdm
 
 import drol
-from drol.agents import METHOD_DEFAULTS, METHODS, make_agent, make_config
+from drol.agents import get_method, make_agent, make_config, method_names
 from drol.agents.base import OfflineAgent, use_generator
+from drol.agents.config import parse_overrides
 from drol.diagnostics import ProbeSet
 from drol.envs import TaskData, load_task
 from drol.evaluation import evaluate
 from drol.io import atomic_write_json, atomic_write_text, atomic_write_with
-from drol.tasks import Task, parse_task, task_defaults
+from drol.tasks import Task, parse_task
 
 log = logging.getLogger(__name__)
 
@@ -64,17 +65,14 @@ class RunSettings:
         for key in ("steps", "eval_every", "eval_episodes", "log_every", "checkpoint_every"):
             if getattr(self, key) < 1:
                 raise ValueError(f"bad setting {key}={getattr(self, key)}: must be >= 1")
-        if self.method not in METHODS:
-            raise ValueError(f"unknown method {self.method!r}: choose one of {', '.join(METHODS)}")
+        if self.method not in method_names():
+            get_method(self.method)  # raises, naming the choices
 
 
 def split_overrides(pairs: list[str]) -> tuple[dict[str, str], dict[str, str]]:
     """``key=value`` strings -> (run-level settings, agent hyperparameters)."""
     run, agent = {}, {}
-    for pair in pairs:
-        if "=" not in pair:
-            raise ValueError(f"bad --set {pair!r}: expected key=value")
-        key, value = (s.strip() for s in pair.split("=", 1))
+    for key, value in parse_overrides(pairs).items():
         (run if key in RunSettings.RUN_KEYS else agent)[key] = value
     return run, agent
 
@@ -113,12 +111,7 @@ class Trainer:
         settings.validate()
         self.s, self.out = settings, out
         self.task: Task = parse_task(settings.task)
-        self.cfg = make_config(
-            METHOD_DEFAULTS[settings.method],
-            task_defaults(self.task, settings.method),
-            {"num_candidates": settings.K},
-            settings.overrides,
-        )
+        self.cfg = make_config(settings.method, settings.overrides, task=self.task, K=settings.K)
         self.device = torch.device(settings.device)
 
     # ------------------------------------------------------------------ files
@@ -203,7 +196,7 @@ class Trainer:
             s.method, obs_dim, action_dim, self.cfg, device=self.device, seed=s.seed, num_data=n
         )
         probes = None
-        if s.method in ("drol", "drol_static"):
+        if get_method(s.method).uses_candidates:
             probes = ProbeSet(
                 train["observations"],
                 train["actions"],

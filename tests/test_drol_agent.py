@@ -7,14 +7,15 @@ import copy
 import pytest
 import torch
 
-from drol.agents import DROLAgent, make_agent, make_config
+from drol.agents import make_agent, make_config
+from drol.agents.drol import DROLAgent
 from drol.sampling import sample_ball
 
 OBS, ACT, B = 7, 3, 32
 
 
 def small(method="drol", **over):
-    cfg = make_config({"hidden": 32, "depth": 2, "batch_size": B, **over})
+    cfg = make_config(method, {"hidden": 32, "depth": 2, "batch_size": B, **over})
     return make_agent(method, OBS, ACT, cfg, seed=0, num_data=100)
 
 

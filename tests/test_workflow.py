@@ -12,8 +12,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from snakemake.utils import validate
 
-from drol.tasks import family_kstar, parse_task
+from drol.agents.registry import methods
+from drol.grid import table3_kstar
+from drol.tasks import parse_task
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -41,8 +44,16 @@ def job_stats(output: str) -> dict[str, int]:
     return stats
 
 
+def load_config(path: Path) -> dict:
+    """A workflow config with the schema's defaults filled in, as the workflow sees it."""
+    cfg = yaml.safe_load(path.read_text()) or {}
+    validate(cfg, str(ROOT / "workflow" / "schemas" / "config.schema.yaml"))
+    return cfg
+
+
 def expected_runs(cfg: dict) -> set[tuple[str, str, int, int]]:
-    """The grid's arithmetic, from the config alone (Table 3 K*)."""
+    """The grid's arithmetic, from the config alone (Table 3 K*): DROL at K=16 and K*, every
+    other registered method once (candidate methods at static_k, the others at baseline_k)."""
     tasks = [
         f"{f}-singletask-task{i}-v0"
         for f in cfg["ogbench"]["families"]
@@ -51,21 +62,26 @@ def expected_runs(cfg: dict) -> set[tuple[str, str, int, int]]:
     runs = set()
     for t in tasks:
         for s in cfg["seeds"]:
-            runs |= {(t, "drol", 16, s), (t, "drol", family_kstar(parse_task(t)), s)}
-            runs |= {(t, "fql", cfg["fql_k"], s), (t, "drol_static", cfg["static_k"], s)}
+            runs |= {(t, "drol", 16, s), (t, "drol", table3_kstar(t), s)}
+            for name, cls in methods().items():
+                if name != "drol":
+                    k = cfg["static_k"] if cls.uses_candidates else cfg["baseline_k"]
+                    runs.add((t, name, k, s))
     reps = [t for t in tasks if parse_task(t).representative]
     runs |= {(t, "drol", k, s) for t in reps for k in cfg["ksweep"]["Ks"] for s in cfg["seeds"]}
     return runs
 
 
 def test_paper_grid_dag_matches_arithmetic():
-    cfg = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    cfg = load_config(ROOT / "config" / "config.yaml")
     res = _snakemake("-n", "--quiet", "rules", "--forceall", "--configfile", "config/config.yaml")
     assert res.returncode == 0, res.stderr[-2000:]
     stats = job_stats(res.stdout + res.stderr)
     runs = expected_runs(cfg)
-    # 68 tasks x 8 seeds x {DROL(16), FQL, static} + 42 tasks with K* != 16 + 59 sweep-only (task, K)
-    assert len(runs) == 68 * 8 * 3 + 42 * 8 + 59 * 8 == 2440
+    # 68 tasks x 8 seeds x {DROL(16), every other method} + 42 tasks with K* != 16
+    # + 59 sweep-only (task, K) pairs
+    others = len(methods()) - 1
+    assert len(runs) == 68 * 8 * (1 + others) + 42 * 8 + 59 * 8
     assert stats["train"] == len(runs)
     n_datasets = len(cfg["ogbench"]["families"])  # one dataset per OGBench family, all fetched
     assert stats["fetch_data"] == n_datasets and "generate_data" not in stats
@@ -81,7 +97,7 @@ def test_quick_grid_dag_before_k_selection():
     res = _snakemake("-n", "--quiet", "rules", "--forceall")
     assert res.returncode == 0, res.stderr[-2000:]
     stats = job_stats(res.stdout + res.stderr)
-    cfg = yaml.safe_load((ROOT / "config" / "quick.yaml").read_text())
+    cfg = load_config(ROOT / "config" / "quick.yaml")
     reps = [
         t
         for t in (

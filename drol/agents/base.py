@@ -5,13 +5,16 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 from torch import Tensor, nn
 
-from drol.agents.config import AgentConfig
-from drol.networks import CriticEnsemble, hard_update, soft_update_
+from drol.agents.config import AgentConfig, build_config
+from drol.networks import CriticEnsemble, soft_update_
+
+if TYPE_CHECKING:
+    from drol.tasks import Task
 
 Batch = dict[str, Tensor]
 
@@ -40,7 +43,21 @@ class OfflineAgent(nn.Module):
     that step (``target <- tau * theta_old + (1 - tau) * target``), a one-step lag.
     """
 
-    method: str = "base"
+    # identity, read by the registry (drol/agents/registry.py) and everything that asks it
+    name: ClassVar[str] = ""  # the method's name on the command line and in run paths
+    label: ClassVar[str] = ""  # its column in the tables ("(ours)" is added there)
+    uses_candidates: ClassVar[bool] = False  # K latent candidates: K is a hyperparameter, probes
+    Config: ClassVar[type[AgentConfig]] = AgentConfig  # its hyperparameters and defaults
+
+    @classmethod
+    def task_defaults(cls, task: Task) -> dict[str, Any]:
+        """Per-family overrides of ``Config``'s defaults (the papers' tables)."""
+        return {}
+
+    @classmethod
+    def make_config(cls, *overrides: dict[str, Any]) -> AgentConfig:
+        """A validated :attr:`Config` from its defaults plus successive override dicts."""
+        return build_config(cls.Config, *overrides)
 
     def __init__(
         self,
@@ -49,6 +66,7 @@ class OfflineAgent(nn.Module):
         cfg: AgentConfig,
         device: torch.device | str = "cpu",
         seed: int = 0,
+        num_data: int | None = None,
     ):
         super().__init__()
         self.obs_dim, self.action_dim, self.cfg = obs_dim, action_dim, cfg
@@ -57,7 +75,6 @@ class OfflineAgent(nn.Module):
             obs_dim, action_dim, cfg.hidden_dims, n=2, layer_norm=cfg.layer_norm
         )
         self.target_critic = copy.deepcopy(self.critic)
-        hard_update(self.target_critic, self.critic)
         self.target_critic.requires_grad_(False)
         self.build_actor()
         self.to(self.device_)

@@ -1,21 +1,33 @@
-"""Agent hyperparameters: the official ``get_config()`` defaults, typed and validated."""
+"""Agent hyperparameters: typed dataclasses with the official ``get_config()`` defaults.
+
+:class:`AgentConfig` holds what every method shares (optimiser, networks, TD target); each
+agent module subclasses it with its own keys (``DROLConfig``, ``FQLConfig``, ...), extends
+:meth:`AgentConfig.validate`, and names the subclass in its ``Config`` class attribute.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, TypeVar
+
+from drol.errors import ConfigError
 
 Q_AGGS = ("mean", "min")
+MAX_HIDDEN = 16384  # wider MLPs are a typo, not an experiment (and would exhaust memory)
+
+C = TypeVar("C", bound="AgentConfig")
 
 
-class ConfigError(ValueError):
-    """A bad hyperparameter: the message names the key and the allowed values."""
+def need(cfg: AgentConfig, ok: bool, key: str, rule: str) -> None:
+    """Raise a :class:`ConfigError` naming ``key``, its value and ``rule`` unless ``ok``."""
+    if not ok:
+        raise ConfigError(f"bad hyperparameter {key}={getattr(cfg, key)!r}: {rule}")
 
 
 @dataclass
 class AgentConfig:
-    """Shared by DROL, its static-routing ablation and FQL (official defaults)."""
+    """Shared by every method (official defaults)."""
 
     lr: float = 3e-4
     batch_size: int = 256
@@ -25,57 +37,45 @@ class AgentConfig:
     discount: float = 0.99
     tau: float = 0.005
     q_agg: str = "mean"  # target aggregation over the 2 critics
-    # DROL
-    num_candidates: int = 16  # K
-    bc_coef: float = 1.0
-    q_coef: float = 1.0
-    actor_q_agg: str = "min"
-    normalize_q_loss: bool = True
-    # FQL
-    alpha: float = 10.0
-    flow_steps: int = 10
-    # implementation choices (same math, see tests/test_drol_agent.py)
-    impl: str = (
-        "winner"  # 'winner': route under no_grad, recompute the winner; 'full': official graph
-    )
-    candidate_dtype: str = "float32"  # 'bfloat16': autocast the no-grad candidate pass (opt-in)
 
     @property
     def hidden_dims(self) -> tuple[int, ...]:
         return (self.hidden,) * self.depth
 
     def validate(self) -> None:
-        def need(ok: bool, key: str, rule: str) -> None:
-            if not ok:
-                raise ConfigError(f"bad hyperparameter {key}={getattr(self, key)!r}: {rule}")
-
-        need(self.lr > 0, "lr", "must be > 0")
-        need(self.batch_size >= 1, "batch_size", "must be >= 1")
-        need(self.hidden >= 1, "hidden", "must be >= 1")
-        need(self.depth >= 1, "depth", "must be >= 1")
-        need(0 < self.discount <= 1, "discount", "must be in (0, 1]")
-        need(0 < self.tau <= 1, "tau", "must be in (0, 1]")
-        need(self.q_agg in Q_AGGS, "q_agg", f"must be one of {Q_AGGS}")
-        need(self.actor_q_agg in Q_AGGS, "actor_q_agg", f"must be one of {Q_AGGS}")
-        need(self.num_candidates >= 1, "num_candidates", "K must be >= 1")
-        need(self.bc_coef >= 0, "bc_coef", "must be >= 0")
-        need(self.q_coef >= 0, "q_coef", "must be >= 0")
-        need(self.alpha >= 0, "alpha", "must be >= 0")
-        need(self.flow_steps >= 1, "flow_steps", "must be >= 1")
-        need(self.impl in ("winner", "full"), "impl", "must be 'winner' or 'full'")
-        need(
-            self.candidate_dtype in ("float32", "bfloat16"),
-            "candidate_dtype",
-            "must be 'float32' or 'bfloat16'",
-        )
+        """Check every value; subclasses call ``super().validate()`` and add their keys."""
+        need(self, self.lr > 0, "lr", "must be > 0")
+        need(self, self.batch_size >= 1, "batch_size", "must be >= 1")
+        need(self, 1 <= self.hidden <= MAX_HIDDEN, "hidden", f"must be in [1, {MAX_HIDDEN}]")
+        need(self, 1 <= self.depth <= 64, "depth", "must be in [1, 64]")
+        need(self, 0 < self.discount <= 1, "discount", "must be in (0, 1]")
+        need(self, 0 < self.tau <= 1, "tau", "must be in (0, 1]")
+        need(self, self.q_agg in Q_AGGS, "q_agg", f"must be one of {Q_AGGS}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    @classmethod
+    def keys(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in fields(cls))
 
-def _coerce(key: str, value: Any, typ: type) -> Any:
+
+_PYTYPES: dict[str, type] = {"float": float, "int": int, "bool": bool, "str": str}
+
+
+def coerce(key: str, value: Any, typ: type) -> Any:
+    """``value`` (a string from the command line or YAML, or a number) as ``typ``."""
+    if isinstance(value, bool) and typ is not bool:
+        raise ConfigError(f"bad hyperparameter {key}={value!r}: expected {typ.__name__}")
     if not isinstance(value, str):
-        return typ(value)
+        try:
+            if typ is int and isinstance(value, float) and not value.is_integer():
+                raise ValueError
+            return typ(value)
+        except (TypeError, ValueError):
+            raise ConfigError(
+                f"bad hyperparameter {key}={value!r}: expected {typ.__name__}"
+            ) from None
     text = value.strip()
     try:
         if typ is bool:
@@ -85,22 +85,35 @@ def _coerce(key: str, value: Any, typ: type) -> Any:
                 return False
             raise ValueError
         if typ is int:
-            return int(float(text)) if "e" in text.lower() else int(text)
+            number = float(text) if "e" in text.lower() else int(text)
+            if isinstance(number, float) and not number.is_integer():
+                raise ValueError
+            return int(number)
         return typ(text)
-    except ValueError:
+    except (ValueError, OverflowError):
         raise ConfigError(f"bad hyperparameter {key}={value!r}: expected {typ.__name__}") from None
 
 
-def make_config(*overrides: dict[str, Any]) -> AgentConfig:
-    """Build a validated config from defaults plus successive override dicts."""
-    types = {f.name: f.type for f in fields(AgentConfig)}
-    pytypes = {"float": float, "int": int, "bool": bool, "str": str}
-    cfg = AgentConfig()
+def build_config(cls: type[C], *overrides: dict[str, Any]) -> C:
+    """A validated ``cls`` from its defaults plus successive override dicts."""
+    types = {f.name: _PYTYPES[str(f.type)] for f in fields(cls)}
+    cfg = cls()
     for mapping in overrides:
         for key, value in mapping.items():
             if key not in types:
                 known = ", ".join(sorted(types))
                 raise ConfigError(f"unknown hyperparameter {key!r} (known: {known})")
-            setattr(cfg, key, _coerce(key, value, pytypes[str(types[key])]))
+            setattr(cfg, key, coerce(key, value, types[key]))
     cfg.validate()
     return cfg
+
+
+def parse_overrides(pairs: list[str]) -> dict[str, str]:
+    """``--set key=value`` strings -> ``{key: value}`` (values stay strings until coerced)."""
+    out: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"bad --set {pair!r}: expected KEY=VALUE")
+        out[key.strip()] = value.strip()
+    return out

@@ -10,12 +10,92 @@ and the critic is per-sample); ``impl='full'`` keeps the official graph for refe
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import torch
 from torch import Tensor
 
 from drol.agents.base import Batch, OfflineAgent, aggregate, normalized_q_loss
+from drol.agents.config import Q_AGGS, AgentConfig, need
+from drol.agents.registry import register
+from drol.errors import ConfigError
 from drol.networks import LatentActor
 from drol.sampling import sample_ball
+from drol.tasks import OGBENCH, Task, d4rl_group
+
+
+@dataclass
+class DROLConfig(AgentConfig):
+    """The official ``agents/drol.py`` defaults."""
+
+    num_candidates: int = 16  # K
+    bc_coef: float = 1.0
+    q_coef: float = 1.0
+    actor_q_agg: str = "min"
+    normalize_q_loss: bool = True
+    # implementation choices (same math, see tests/test_drol_agent.py)
+    impl: str = "winner"  # 'winner': route under no_grad, recompute the winner; 'full': official
+    candidate_dtype: str = "float32"  # 'bfloat16': autocast the no-grad candidate pass (opt-in)
+
+    def validate(self) -> None:
+        super().validate()
+        need(self, self.num_candidates >= 1, "num_candidates", "K must be >= 1")
+        need(self, self.bc_coef >= 0, "bc_coef", "must be >= 0")
+        need(self, self.q_coef >= 0, "q_coef", "must be >= 0")
+        need(self, self.actor_q_agg in Q_AGGS, "actor_q_agg", f"must be one of {Q_AGGS}")
+        need(self, self.impl in ("winner", "full"), "impl", "must be 'winner' or 'full'")
+        need(
+            self,
+            self.candidate_dtype in ("float32", "bfloat16"),
+            "candidate_dtype",
+            "must be 'float32' or 'bfloat16'",
+        )
+
+
+# The paper's Table 3: family -> (bc_coef, K* of DROL*, other flags). Every value is a
+# default: ``drol train --set`` overrides it.
+TABLE3_OGBENCH: dict[str, tuple[float, int, dict[str, Any]]] = {
+    "antmaze-giant-navigate": (0.03, 1, {"discount": 0.995, "q_agg": "min"}),
+    "antmaze-large-navigate": (0.03, 16, {"discount": 0.995, "q_agg": "min"}),
+    "antsoccer-arena-navigate": (0.1, 4, {"discount": 0.995}),
+    "humanoidmaze-medium-navigate": (0.3, 16, {"discount": 0.995}),
+    "humanoidmaze-large-navigate": (0.3, 4, {"discount": 0.995}),
+    "cube-single-play": (10.0, 16, {}),
+    "cube-double-play": (3.0, 64, {}),
+    "scene-play": (3.0, 64, {}),
+    "puzzle-3x3-play": (0.3, 32, {}),
+    "puzzle-4x4-play": (10.0, 64, {}),
+    # not in the paper's grid (the Fig. 2 Voronoi testbed): untuned
+    "pointmaze-medium-navigate": (1.0, 16, {}),
+    "pointmaze-large-navigate": (1.0, 16, {}),
+}
+TABLE3_D4RL: dict[str, tuple[float, int, dict[str, Any]]] = {
+    "antmaze-umaze": (0.3, 16, {}),
+    "antmaze-umaze-diverse": (0.1, 16, {}),
+    "antmaze-medium-play": (0.1, 16, {}),
+    "antmaze-medium-diverse": (0.1, 16, {}),
+    "antmaze-large-play": (0.03, 16, {}),
+    "antmaze-large-diverse": (0.03, 16, {}),
+    "pen": (1.0, 16, {"q_agg": "min"}),  # pen-human uses K* = 4 (below)
+    "door": (10.0, 8, {"q_agg": "min"}),
+    "hammer": (3.0, 16, {"q_agg": "min"}),
+    "relocate": (10.0, 32, {"q_agg": "min"}),
+}
+TABLE3_KSTAR_OVERRIDES = {"pen-human-v1": 4}
+
+
+def _table3_row(task: Task) -> tuple[float, int, dict[str, Any]]:
+    if task.suite == OGBENCH:
+        return TABLE3_OGBENCH[task.family]
+    return TABLE3_D4RL[d4rl_group(task.name)]
+
+
+def table3_kstar(task: Task) -> int:
+    """K* of the paper's DROL* column for this task's family (Table 3)."""
+    if task.name in TABLE3_KSTAR_OVERRIDES:
+        return TABLE3_KSTAR_OVERRIDES[task.name]
+    return _table3_row(task)[1]
 
 
 def candidate_diagnostics(cand: Tensor, d2: Tensor, idx: Tensor) -> dict[str, Tensor]:
@@ -41,8 +121,18 @@ def candidate_diagnostics(cand: Tensor, d2: Tensor, idx: Tensor) -> dict[str, Te
     }
 
 
+@register
 class DROLAgent(OfflineAgent):
-    method = "drol"
+    name = "drol"
+    label = "DROL"
+    uses_candidates = True
+    Config = DROLConfig
+    cfg: DROLConfig
+
+    @classmethod
+    def task_defaults(cls, task: Task) -> dict[str, Any]:
+        bc_coef, _, extra = _table3_row(task)
+        return {"bc_coef": bc_coef, **extra}
 
     def build_actor(self) -> None:
         self.actor = LatentActor(self.obs_dim, self.action_dim, self.cfg.hidden_dims)
@@ -107,7 +197,7 @@ class DROLAgent(OfflineAgent):
         z_win, cand, d2, idx = self.winner_latents(batch)
         winner = self.actor(obs, z_win).clamp(-1.0, 1.0)
         bc = (winner - act).pow(2).sum(-1).mean() / self.action_dim
-        if diagnostics and cand is None and self.method == "drol":  # K = 1: the winner is the set
+        if diagnostics and cand is None and self.name == "drol":  # K = 1: the winner is the set
             cand = winner.detach().unsqueeze(1)
             d2, idx = self.route(cand, act)
         q = aggregate(self.critic(obs, winner, frozen=True), self.cfg.actor_q_agg)
@@ -148,6 +238,7 @@ class DROLAgent(OfflineAgent):
         return loss, info
 
 
+@register
 class StaticRoutingAgent(DROLAgent):
     """Ablation: the routing is frozen per dataset sample.
 
@@ -157,11 +248,18 @@ class StaticRoutingAgent(DROLAgent):
     Needs ``batch['indices']``.
     """
 
-    method = "drol_static"
+    name = "drol_static"
+    label = "DROL-static"
 
-    def __init__(self, *args, num_data: int, **kwargs):
+    def __init__(self, *args: Any, num_data: int | None = None, **kwargs: Any):
+        if num_data is None:
+            raise ConfigError("drol_static needs the dataset size (num_data)")
         self.num_data = num_data
         super().__init__(*args, **kwargs)
+        if self.cfg.impl != "winner":
+            raise ConfigError(
+                "bad hyperparameter impl='full': drol_static supports only impl=winner"
+            )
 
     def build_actor(self) -> None:
         super().build_actor()

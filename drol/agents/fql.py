@@ -7,16 +7,88 @@ student output, Q (mean of the 2 critics) on the clipped student action.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import torch
 from torch import Tensor
 
 from drol.agents.base import Batch, OfflineAgent, aggregate, normalized_q_loss
+from drol.agents.config import AgentConfig, need
+from drol.agents.registry import register
 from drol.networks import MLP, LatentActor
 from drol.sampling import sample_gaussian
+from drol.tasks import OGBENCH, Task, d4rl_group
 
 
+@dataclass
+class FQLConfig(AgentConfig):
+    """The official ``agents/fql.py`` defaults."""
+
+    alpha: float = 10.0  # distillation coefficient
+    flow_steps: int = 10
+    normalize_q_loss: bool = False
+
+    def validate(self) -> None:
+        super().validate()
+        need(self, self.alpha >= 0, "alpha", "must be >= 0")
+        need(self, 1 <= self.flow_steps <= 1000, "flow_steps", "must be in [1, 1000]")
+
+
+# FQL's own per-environment flags (its paper's appendix; spec/algorithms.md §2.5):
+# OGBench family -> (alpha, discount, q_agg)
+FQL_OGBENCH: dict[str, tuple[float, float, str]] = {
+    "antmaze-large-navigate": (10.0, 0.99, "min"),
+    "antmaze-giant-navigate": (10.0, 0.995, "min"),
+    "humanoidmaze-medium-navigate": (30.0, 0.995, "mean"),
+    "humanoidmaze-large-navigate": (30.0, 0.995, "mean"),
+    "antsoccer-arena-navigate": (10.0, 0.995, "mean"),
+    "cube-single-play": (300.0, 0.99, "mean"),
+    "cube-double-play": (300.0, 0.99, "mean"),
+    "scene-play": (300.0, 0.99, "mean"),
+    "puzzle-3x3-play": (1000.0, 0.99, "mean"),
+    "puzzle-4x4-play": (1000.0, 0.99, "mean"),
+    "pointmaze-medium-navigate": (10.0, 0.99, "mean"),  # not in FQL's grid: untuned
+    "pointmaze-large-navigate": (10.0, 0.99, "mean"),
+}
+# D4RL task (or antmaze group) -> (alpha, q_agg)
+FQL_D4RL: dict[str, tuple[float, str]] = {
+    "antmaze-umaze": (10.0, "mean"),
+    "antmaze-umaze-diverse": (10.0, "mean"),
+    "antmaze-medium-play": (10.0, "mean"),
+    "antmaze-medium-diverse": (10.0, "mean"),
+    "antmaze-large-play": (3.0, "mean"),
+    "antmaze-large-diverse": (3.0, "mean"),
+    "pen-human-v1": (10000.0, "min"),
+    "pen-cloned-v1": (10000.0, "min"),
+    "pen-expert-v1": (3000.0, "min"),
+    "door-human-v1": (30000.0, "min"),
+    "door-cloned-v1": (30000.0, "min"),
+    "door-expert-v1": (30000.0, "min"),
+    "hammer-human-v1": (30000.0, "min"),
+    "hammer-cloned-v1": (10000.0, "min"),
+    "hammer-expert-v1": (30000.0, "min"),
+    "relocate-human-v1": (10000.0, "min"),
+    "relocate-cloned-v1": (30000.0, "min"),
+    "relocate-expert-v1": (30000.0, "min"),
+}
+
+
+@register
 class FQLAgent(OfflineAgent):
-    method = "fql"
+    name = "fql"
+    label = "FQL"
+    Config = FQLConfig
+    cfg: FQLConfig
+
+    @classmethod
+    def task_defaults(cls, task: Task) -> dict[str, Any]:
+        if task.suite == OGBENCH:
+            alpha, discount, q_agg = FQL_OGBENCH[task.family]
+            return {"alpha": alpha, "discount": discount, "q_agg": q_agg}
+        key = task.name if task.name in FQL_D4RL else d4rl_group(task.name)
+        alpha, q_agg = FQL_D4RL[key]
+        return {"alpha": alpha, "q_agg": q_agg}
 
     def build_actor(self) -> None:
         A, hidden = self.action_dim, self.cfg.hidden_dims

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from drol.cli import UserError
 from drol.data.npzfile import is_temp_name, val_path_for
 from drol.data.registry import DatasetSpec, dataset_name_from_path, get_spec
+from drol.errors import UserError
 
 log = logging.getLogger(__name__)
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 
 from drol.data.paths import MissingDatasetError
+from drol.data.transitions import ACTION_CLIP
 
 D4RL_URL = "http://rail.eecs.berkeley.edu/datasets/offline_rl"
-ACTION_CLIP = 1 - 1e-5
 OBS_GAP_TOL = 1e-6
 
 _ANTMAZE_FILES = {  # task stem -> (maze file name, multistart, multigoal)
@@ -154,7 +154,7 @@ def load_d4rl_hdf5(path: str | os.PathLike | None, task_name: str) -> dict[str, 
     """
     import h5py
 
-    from drol.cli import UserError
+    from drol.errors import UserError
 
     path = find_d4rl_dataset(task_name) if path is None else Path(path)
     if not path.is_file():

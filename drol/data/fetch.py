@@ -9,9 +9,9 @@ import threading
 from pathlib import Path
 from urllib.parse import urlparse
 
-from drol.cli import UserError
 from drol.data.paths import OGBENCH_DEFAULT_DIR
 from drol.data.registry import get_spec
+from drol.errors import UserError
 
 log = logging.getLogger(__name__)
 

@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from drol.cli import UserError
 from drol.data.npzfile import temp_files_for, write_dataset_pair
 from drol.data.registry import DatasetSpec, get_spec
 from drol.data.seeding import TRAIN, VAL
+from drol.errors import UserError
 
 log = logging.getLogger(__name__)
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from drol.cli import UserError
 from drol.data.d4rl import fql_transitions
 from drol.data.paths import MissingDatasetError
+from drol.errors import UserError
 
 
 def minari_hdf5(path: str | os.PathLike) -> Path:

@@ -11,13 +11,10 @@ import os
 from pathlib import Path
 
 from drol.data.npzfile import temp_files_for
+from drol.errors import MissingDatasetError
 
 DEFAULT_DATA_DIR = Path(os.environ.get("DROL_DATA_DIR", "data"))
 OGBENCH_DEFAULT_DIR = Path(os.environ.get("OGBENCH_DATA_DIR", "~/.ogbench/data")).expanduser()
-
-
-class MissingDatasetError(FileNotFoundError):
-    """A dataset file is not where it should be; the message says how to make it."""
 
 
 def data_root(data_dir: str | os.PathLike | None = None) -> Path:

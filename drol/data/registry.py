@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from drol.cli import UserError
+from drol.errors import UserError
 from drol.tasks import OGBENCH_FAMILIES
 
 

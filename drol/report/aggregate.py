@@ -4,7 +4,7 @@
   manifest of the runs the workflow expects, lists every expected run with its status
   (``done``, ``failed``, ``running``, ``missing``): nothing is dropped silently.
 * :func:`task_summary` gives the per-task mean ± std over seeds of each table column
-  (``DROL(16)``, ``DROL*``, ``FQL``, ``DROL-static``, or ``DROL(K=k)`` for sweep-only runs).
+  (:func:`drol.grid.columns`, or ``DROL(K=k)`` for sweep-only runs).
 * :func:`family_summary` gives the per-family mean over its tasks.
 
 A *manifest* is a CSV with columns ``label, task, method, K, seed`` (optionally ``run_dir``);
@@ -15,24 +15,18 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from drol.errors import UnknownTaskError, UserError
+from drol.grid import default_labels, discover_runs, run_dir
 from drol.io import atomic_write_text
-from drol.tasks import UnknownTaskError, family_kstar, parse_task
+from drol.tasks import parse_task
 
 log = logging.getLogger(__name__)
-
-# table column labels of the reproduced methods, in display order
-LABEL_DROL16 = "DROL(16)"
-LABEL_DROL_STAR = "DROL*"
-LABEL_FQL = "FQL"
-LABEL_STATIC = "DROL-static"
-REPRODUCED_LABELS = (LABEL_FQL, LABEL_DROL16, LABEL_DROL_STAR, LABEL_STATIC)
 
 RUN_COLUMNS = [
     "suite",
@@ -52,38 +46,17 @@ RUN_COLUMNS = [
     "reason",
     "run_dir",
 ]
-_RUN_DIR = re.compile(r"^K(?P<K>\d+)$")
-_SEED_DIR = re.compile(r"^seed(?P<seed>\d+)$")
-
-
-def run_dir(root: str | Path, task: str, method: str, K: int, seed: int) -> Path:
-    """The run directory of one (task, method, K, seed) under ``root``."""
-    return Path(root) / task / method / f"K{int(K)}" / f"seed{int(seed)}"
-
-
-def default_labels(task: str, method: str, K: int) -> list[str]:
-    """Table columns a run belongs to when no manifest says otherwise (Table 3's K*)."""
-    if method == "fql":
-        return [LABEL_FQL]
-    if method == "drol_static":
-        return [LABEL_STATIC]
-    labels = []
-    if K == 16:
-        labels.append(LABEL_DROL16)
-    try:
-        if family_kstar(parse_task(task)) == K:
-            labels.append(LABEL_DROL_STAR)
-    except (UnknownTaskError, KeyError):
-        pass
-    return labels or [f"DROL(K={K})"]
 
 
 def read_manifest(path: str | Path) -> pd.DataFrame:
     """Read a manifest CSV (``label, task, method, K, seed``)."""
-    df = pd.read_csv(path)
+    try:
+        df = pd.read_csv(path)
+    except (OSError, ValueError) as err:
+        raise UserError(f"manifest {path}: unreadable ({err})") from None
     need = {"label", "task", "method", "K", "seed"}
     if missing := need - set(df.columns):
-        raise ValueError(f"manifest {path} lacks columns {sorted(missing)}")
+        raise UserError(f"manifest {path} lacks columns {sorted(missing)}")
     df["K"] = df["K"].astype(int)
     df["seed"] = df["seed"].astype(int)
     return df
@@ -94,20 +67,6 @@ def write_manifest(rows: Iterable[dict], path: str | Path) -> None:
     df = pd.DataFrame(list(rows), columns=["label", "task", "method", "K", "seed"])
     df = df.drop_duplicates().sort_values(["task", "label", "method", "K", "seed"])
     atomic_write_text(path, df.to_csv(index=False))
-
-
-def _discover(root: Path) -> list[tuple[str, str, int, int]]:
-    """(task, method, K, seed) of every run directory under ``root``."""
-    found = []
-    if not root.is_dir():
-        return found
-    for seed_dir in sorted(root.glob("*/*/K*/seed*")):
-        k_m, s_m = _RUN_DIR.match(seed_dir.parent.name), _SEED_DIR.match(seed_dir.name)
-        if not (k_m and s_m and seed_dir.is_dir()):
-            continue
-        task, method = seed_dir.parent.parent.parent.name, seed_dir.parent.parent.name
-        found.append((task, method, int(k_m["K"]), int(s_m["seed"])))
-    return found
 
 
 def read_run(path: Path) -> dict:
@@ -150,7 +109,7 @@ def collect_runs(runs_dir: str | Path, manifest: pd.DataFrame | None = None) -> 
             labels.setdefault(key, [])
             if r.label not in labels[key]:
                 labels[key].append(r.label)
-    discovered = _discover(root)
+    discovered = discover_runs(root)
     for key in discovered:
         if key not in labels:
             labels[key] = [] if manifest is not None else default_labels(key[0], key[1], key[2])
@@ -276,10 +235,3 @@ def train_metric_summary(
             row[m] = float(pd.to_numeric(tail[m], errors="coerce").mean()) if m in tail else np.nan
         rows.append(row)
     return pd.DataFrame(rows, columns=["task", "family", "K", "seed", *metrics])
-
-
-def choose_k(mean_by_k: dict[int, float], default_k: int = 16) -> int:
-    """K* rule: the highest mean score; ties go to ``default_k``, then to the smallest K."""
-    best = max(mean_by_k.values())
-    tied = sorted(k for k, v in mean_by_k.items() if v >= best - 1e-9)
-    return default_k if default_k in tied else tied[0]

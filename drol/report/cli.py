@@ -3,39 +3,30 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 from pathlib import Path
 
 import pandas as pd
 
+from drol.errors import UserError
+from drol.grid import select_k
 from drol.io import atomic_write_json, atomic_write_text
-from drol.report.aggregate import choose_k
 
 log = logging.getLogger(__name__)
 
 FIGURES = ("fig2_voronoi", "fig3_metrics", "fig3_runtime", "fig4_ksweep", "learning_curves")
 
 
-def _user_error(msg: str) -> Exception:
-    from drol.cli import UserError
-
-    return UserError(msg)
-
-
 def _load_runs(runs_dir: str, manifest: str | None) -> pd.DataFrame:
     from drol.report.aggregate import collect_runs, read_manifest
 
     if not Path(runs_dir).is_dir() and manifest is None:
-        raise _user_error(f"--runs {runs_dir}: no such directory")
+        raise UserError(f"--runs {runs_dir}: no such directory")
     man = None
     if manifest is not None:
         if not Path(manifest).is_file():
-            raise _user_error(f"--manifest {manifest}: no such file")
-        try:
-            man = read_manifest(manifest)
-        except ValueError as err:
-            raise _user_error(str(err)) from err
+            raise UserError(f"--manifest {manifest}: no such file")
+        man = read_manifest(manifest)
     return collect_runs(runs_dir, man)
 
 
@@ -51,7 +42,7 @@ def cmd_aggregate(args: argparse.Namespace) -> int:
     for r in missing.itertuples(index=False):
         log.warning("not done: %s [%s] %s", r.run_dir, r.status, r.reason)
     if args.strict and len(missing):
-        raise _user_error(
+        raise UserError(
             f"{len(missing)} of {len(runs)} runs are missing or failed (see {args.out})"
         )
     return 0
@@ -61,7 +52,7 @@ def cmd_tables(args: argparse.Namespace) -> int:
     from drol.report.tables import write_tables
 
     if not Path(args.reported).is_file():
-        raise _user_error(f"--reported {args.reported}: no such file")
+        raise UserError(f"--reported {args.reported}: no such file")
     runs = _load_runs(args.runs, args.manifest)
     written = write_tables(runs, args.reported, args.out)
     log.info("wrote %s", ", ".join(sorted(written)))
@@ -74,22 +65,22 @@ def cmd_figures(args: argparse.Namespace) -> int:
     name = args.name
     if name == "fig3_runtime":
         if not args.bench:
-            raise _user_error(
+            raise UserError(
                 "fig3_runtime needs --bench FILE [FILE ...] (drol bench --json outputs)"
             )
         for p in args.bench:
             if not Path(p).is_file():
-                raise _user_error(f"--bench {p}: no such file")
+                raise UserError(f"--bench {p}: no such file")
         figures.fig3_runtime(figures.read_bench(args.bench), args.out)
         return 0
     if name == "fig2_voronoi":
         probes = args.probes or (Path(args.run) / "probes.npz" if args.run else None)
         if probes is None:
-            raise _user_error("fig2_voronoi needs --run RUN_DIR or --probes FILE")
+            raise UserError("fig2_voronoi needs --run RUN_DIR or --probes FILE")
         figures.fig2_voronoi(probes, args.out, probe=args.probe)
         return 0
     if args.runs is None:
-        raise _user_error(f"{name} needs --runs DIR")
+        raise UserError(f"{name} needs --runs DIR")
     runs = _load_runs(args.runs, args.manifest)
     if name == "fig4_ksweep":
         figures.fig4_ksweep(runs, args.out, default_k=args.default_k)
@@ -98,34 +89,6 @@ def cmd_figures(args: argparse.Namespace) -> int:
     else:
         figures.learning_curves(runs, args.out)
     return 0
-
-
-def select_k(run_dirs: list[str], default_k: int = 16) -> dict:
-    """Best K among K-sweep runs (mean score over seeds); ties go to ``default_k``, then smaller K."""
-    rows = []
-    for d in run_dirs:
-        score = Path(d) / "score.json"
-        if not score.is_file():
-            raise _user_error(f"{score}: missing (the K sweep must finish before K* is chosen)")
-        s = json.loads(score.read_text())
-        rows.append(
-            {
-                "task": s["task"],
-                "K": int(s["K"]),
-                "seed": int(s["seed"]),
-                "score": float(s["score"]),
-            }
-        )
-    df = pd.DataFrame(rows)
-    means = df.groupby("K")["score"].mean()
-    kstar = choose_k({int(k): float(v) for k, v in means.items()}, default_k)
-    return {
-        "task": df["task"].iloc[0],
-        "kstar": int(kstar),
-        "scores": {str(k): float(v) for k, v in means.items()},
-        "n_seeds": {str(k): int(v) for k, v in df.groupby("K")["seed"].nunique().items()},
-        "rule": "argmax of the mean score over seeds; ties -> default K, then the smallest K",
-    }
 
 
 def cmd_select_k(args: argparse.Namespace) -> int:

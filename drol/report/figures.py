@@ -26,10 +26,10 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
+from drol.agents.registry import get_method, method_names  # noqa: E402
+from drol.grid import KSWEEP_LABEL, choose_k, column_labels  # noqa: E402
 from drol.io import atomic_write_with  # noqa: E402
 from drol.report.aggregate import (  # noqa: E402
-    REPRODUCED_LABELS,
-    choose_k,
     explode_labels,
     task_summary,
     train_metric_summary,
@@ -40,13 +40,13 @@ from drol.report.aggregate import (
 
 log = logging.getLogger(__name__)
 
-KSWEEP_LABEL = "K-sweep"
-METHOD_COLORS = {
-    "FQL": "#7f7f7f",
-    "DROL(16)": "#1f77b4",
-    "DROL*": "#d62728",
-    "DROL-static": "#2ca02c",
-}
+
+def method_colors() -> dict[str, tuple[float, float, float]]:
+    """One colour per reproduced column, stable across figures."""
+    labels = column_labels()
+    return dict(zip(labels, sns.color_palette("tab10", len(labels)), strict=True))
+
+
 FIG3_METRICS = ("candidate_pairwise_dist", "candidate_divergence", "bc_loss")
 
 
@@ -224,7 +224,9 @@ def read_bench(paths: Sequence[str | Path]) -> pd.DataFrame:
 
 
 def bench_label(method: str, K: int) -> str:
-    return "FQL" if method == "fql" else ("S" if method == "drol_static" else "D") + str(int(K))
+    """``FQL`` for a method without candidates, ``DROL(16)`` etc. for one with K of them."""
+    cls = get_method(method)
+    return f"{cls.label}({int(K)})" if cls.uses_candidates else cls.label
 
 
 def fig3_runtime(bench: pd.DataFrame, prefix: str | Path) -> list[Path]:
@@ -234,16 +236,14 @@ def fig3_runtime(bench: pd.DataFrame, prefix: str | Path) -> list[Path]:
         return _empty(prefix, "Fig. 3 (bottom): no drol bench results")
     b = bench.copy()
     b["name"] = [bench_label(m, k) for m, k in zip(b["method"], b["K"], strict=True)]
+    order = {m: i for i, m in enumerate(method_names())}
     b["order"] = [
-        (0 if m == "fql" else 1 if m == "drol" else 2, int(k))
-        for m, k in zip(b["method"], b["K"], strict=True)
+        (order.get(m, len(order)), int(k)) for m, k in zip(b["method"], b["K"], strict=True)
     ]
     b = b.sort_values("order")
-    fig, axes = plt.subplots(1, 2, figsize=(7.5, 2.8))
-    colors = [
-        "#7f7f7f" if n == "FQL" else "#1f77b4" if n.startswith("D") else "#2ca02c"
-        for n in b["name"]
-    ]
+    fig, axes = plt.subplots(1, 2, figsize=(max(7.5, 0.6 * len(b) + 2), 2.8))
+    palette = dict(zip(method_names(), sns.color_palette("tab10", len(order)), strict=True))
+    colors = [palette.get(m, "#7f7f7f") for m in b["method"]]
     for ax, col, title in (
         (axes[0], "train_step_ms", "training step"),
         (axes[1], "inference_ms", "inference step"),
@@ -253,9 +253,10 @@ def fig3_runtime(bench: pd.DataFrame, prefix: str | Path) -> list[Path]:
             ax.text(x, y, f"{y:.2f}", ha="center", va="bottom", fontsize=7)
         ax.set_ylabel("ms")
         ax.set_title(title, fontsize=9)
+        ax.tick_params(axis="x", labelrotation=45, labelsize=7)
     dev = ", ".join(sorted(set(map(str, b.get("device", pd.Series(["?"]))))))
     fig.suptitle(
-        f"Step time (batch {int(b['batch_size'].iloc[0])}, hidden {int(b['hidden'].iloc[0])}, {dev}); D<K> = DROL with K candidates",
+        f"Step time (batch {int(b['batch_size'].iloc[0])}, hidden {int(b['hidden'].iloc[0])}, {dev}); (K) = K candidates",
         fontsize=9,
     )
     fig.tight_layout()
@@ -383,10 +384,11 @@ def fig2_voronoi(
 
 
 def learning_curves(
-    runs: pd.DataFrame, prefix: str | Path, labels: Sequence[str] = REPRODUCED_LABELS
+    runs: pd.DataFrame, prefix: str | Path, labels: Sequence[str] | None = None
 ) -> list[Path]:
     """Success rate (×100) vs training step, mean ± std over seeds, per task and method."""
     _style()
+    labels = list(column_labels() if labels is None else labels)
     curves = curve_frame(runs[runs["status"].isin(["done", "running"])])
     curves = curves[curves["label"].isin(labels)]
     if curves.empty:
@@ -400,7 +402,7 @@ def learning_curves(
             if g.empty:
                 continue
             s = g.groupby("step")["success"].agg(["mean", "std", "count"]).reset_index().fillna(0.0)
-            color = METHOD_COLORS.get(label)
+            color = method_colors().get(label)
             ax.plot(s["step"], s["mean"], label=f"{label} (n={int(s['count'].max())})", color=color)
             ax.fill_between(
                 s["step"], s["mean"] - s["std"], s["mean"] + s["std"], alpha=0.2, color=color

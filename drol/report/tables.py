@@ -22,8 +22,9 @@ import jinja2
 import numpy as np
 import pandas as pd
 
+from drol.grid import LABEL_DROL16, LABEL_DROL_STAR, column_labels
 from drol.io import atomic_write_text
-from drol.report.aggregate import REPRODUCED_LABELS, family_summary, not_done, task_summary
+from drol.report.aggregate import family_summary, not_done, task_summary
 from drol.tasks import D4RL_FAMILIES, UnknownTaskError, parse_task
 
 log = logging.getLogger(__name__)
@@ -40,10 +41,10 @@ REPORTED_METHODS = (
     "DeFlow",
     "SORL",
     "FQL",
-    "DROL(16)",
-    "DROL*",
+    LABEL_DROL16,
+    LABEL_DROL_STAR,
 )
-ONE_STEP_REPORTED = {"FQL", "DROL(16)", "DROL*"}
+ONE_STEP_REPORTED = {"FQL", LABEL_DROL16, LABEL_DROL_STAR}
 BOLD_FRACTION = 0.95
 TABLE_COLUMNS = [
     "suite",
@@ -93,7 +94,7 @@ def read_reported(path: str | Path) -> pd.DataFrame:
 def reproduced_tasks(runs: pd.DataFrame) -> pd.DataFrame:
     """Per-task rows of our table columns, in the long table format."""
     ts = task_summary(runs)
-    ts = ts[ts["label"].isin(REPRODUCED_LABELS)]
+    ts = ts[ts["label"].isin(column_labels())]
     return pd.DataFrame(
         {
             "suite": ts["suite"],
@@ -217,7 +218,7 @@ def _columns(df: pd.DataFrame) -> list[tuple[str, str]]:
         for s, m in dict.fromkeys(zip(df["source"], df["method"], strict=True))
         if s == REPORTED and m not in REPORTED_METHODS
     ]
-    cols += [(REPRODUCED, m) for m in REPRODUCED_LABELS if (REPRODUCED, m) in present]
+    cols += [(REPRODUCED, m) for m in column_labels() if (REPRODUCED, m) in present]
     return cols
 
 

@@ -32,5 +32,5 @@ rule aggregate:
     params:
         runs=RUNS,
     shell:
-        "drol aggregate --runs {params.runs} --manifest {input.manifest}"
-        " --out {output.runs} --summary {output.summary} > {log} 2>&1"
+        "drol aggregate --runs {params.runs:q} --manifest {input.manifest:q}"
+        " --out {output.runs:q} --summary {output.summary:q} > {log:q} 2>&1"

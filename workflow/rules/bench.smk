@@ -17,9 +17,9 @@ rule bench:
     params:
         b=config["bench"],
     shell:
-        "drol bench --method {wildcards.method} --K {wildcards.K}"
-        " --obs-dim {params.b[obs_dim]} --action-dim {params.b[action_dim]}"
-        " --device {params.b[device]} --repeats {params.b[repeats]}"
-        " --steps {params.b[steps]} --hidden {params.b[hidden]}"
-        " --batch-size {params.b[batch_size]} --threads {threads} --json"
-        " > {output} 2> {log}"
+        "drol bench --method {wildcards.method:q} --K {wildcards.K:q}"
+        " --obs-dim {params.b[obs_dim]:q} --action-dim {params.b[action_dim]:q}"
+        " --device {params.b[device]:q} --repeats {params.b[repeats]:q}"
+        " --steps {params.b[steps]:q} --hidden {params.b[hidden]:q}"
+        " --batch-size {params.b[batch_size]:q} --threads {threads:q} --json"
+        " > {output:q} 2> {log:q}"

@@ -1,38 +1,25 @@
-# Config validation, the run grid, input functions and wildcard constraints.
+# Config validation and defaults, the run grid (drol.grid), input functions, wildcard constraints.
 # Everything here is plain bookkeeping: training, tables and figures live in the `drol` package.
 import json
 import os
 import re
 from pathlib import Path
 
-import jsonschema
-import yaml
+from snakemake.utils import validate
 
-from drol.tasks import OGBENCH, UnknownTaskError, family_kstar, parse_task
+from drol.agents.registry import get_method, method_names
+from drol.errors import ConfigError
+from drol.grid import Grid, run_dir as grid_run_dir, table3_kstar, unique_runs
+from drol.tasks import OGBENCH, parse_task
+from drol.workflow_config import check_schema, check_semantics, train_set_values
 
-
-def validate_config(cfg, schema_file):
-    """Validate ``cfg`` against the schema; raise a one-line error naming the key."""
-    schema = yaml.safe_load(Path(schema_file).read_text())
-    validator = jsonschema.Draft202012Validator(schema)
-    errors = sorted(
-        validator.iter_errors(cfg), key=lambda e: len(list(e.absolute_path))
-    )
-    if errors:
-        err = errors[0]
-        where = ".".join(str(p) for p in err.absolute_path) or "(top level)"
-        raise ValueError(f"invalid config at '{where}': {err.message}")
-    for name in [*cfg["ogbench"]["families"], *cfg["d4rl"]["tasks"]]:
-        try:
-            if name in cfg["d4rl"]["tasks"]:
-                parse_task(name)
-            else:
-                parse_task(f"{name}-singletask-task1-v0")
-        except UnknownTaskError as err:
-            raise ValueError(f"invalid config: {err}") from None
-
-
-validate_config(config, workflow.source_path("../schemas/config.schema.yaml"))
+SCHEMA = workflow.source_path("../schemas/config.schema.yaml")
+try:
+    check_schema(config, SCHEMA)  # one-line error naming the key
+    validate(config, SCHEMA)  # fills in the schema's defaults (the paper's settings)
+    check_semantics(config)  # task names, columns, train.set values per method
+except ConfigError as err:
+    raise ValueError(str(err)) from None
 
 RESULTS = config["results_dir"]
 RUNS = f"{RESULTS}/runs"
@@ -40,20 +27,11 @@ LOGS = f"{RESULTS}/logs"  # per results_dir: two configurations never share a lo
 BENCHMARKS = f"{RESULTS}/benchmarks"
 DATA = config["data_dir"]
 FIGS = config["figures_dir"]
-SEEDS = list(config["seeds"])
 DEFAULT_K = config["default_k"]
 TRAIN = config["train"]
-
-TASKS = [
-    f"{fam}-singletask-task{i}-v0"
-    for fam in config["ogbench"]["families"]
-    for i in config["ogbench"]["tasks"]
-] + list(config["d4rl"]["tasks"])
-SWEEP_TASKS = config["ksweep"]["tasks"] or [
-    t for t in TASKS if parse_task(t).representative
-]
-SWEEP_SEEDS = config["ksweep"]["seeds"] or SEEDS
-SWEEP_KS = list(config["ksweep"]["Ks"])
+GRID = Grid.from_config(config)
+TASKS = list(GRID.tasks)
+SWEEP_TASKS = list(GRID.sweep_tasks)
 FIG2 = config["figures"]["fig2"]
 ALL_TASKS = list(dict.fromkeys([*TASKS, *SWEEP_TASKS, FIG2["task"]]))
 GENERATED = dict(config["data"]["generate"])
@@ -61,13 +39,6 @@ OGBENCH_DATASETS = sorted(
     {parse_task(t).dataset for t in ALL_TASKS if parse_task(t).suite == OGBENCH}
 )
 USER_DATASETS = [d for d in OGBENCH_DATASETS if d not in GENERATED]
-METHOD_LABELS = {
-    "drol16": "DROL(16)",
-    "drol_star": "DROL*",
-    "fql": "FQL",
-    "drol_static": "DROL-static",
-}
-KSWEEP_LABEL = "K-sweep"
 
 
 def _alternatives(names):
@@ -77,7 +48,7 @@ def _alternatives(names):
 
 wildcard_constraints:
     task=_alternatives(ALL_TASKS),
-    method="drol|drol_static|fql",
+    method=_alternatives(method_names()),
     K=r"\d+",
     seed=r"\d+",
     dataset=_alternatives(OGBENCH_DATASETS),
@@ -87,7 +58,7 @@ wildcard_constraints:
 
 
 def run_dir(task, method, K, seed):
-    return f"{RUNS}/{task}/{method}/K{int(K)}/seed{int(seed)}"
+    return str(grid_run_dir(RUNS, task, method, K, seed))
 
 
 def score_file(task, method, K, seed):
@@ -132,7 +103,7 @@ def kstar(task):
     if family in config.get("kstar_overrides", {}):
         return int(config["kstar_overrides"][family])
     if config["k_selection"] == "table3":
-        return family_kstar(parse_task(task))
+        return table3_kstar(task)
     out = checkpoints.select_k.get(task=selection_task(task)).output[0]
     return int(json.loads(Path(out).read_text())["kstar"])
 
@@ -141,38 +112,13 @@ def kstar(task):
 
 
 def manifest_rows():
-    """Every run of the grid with its table column (label); runs may repeat across labels."""
-    rows = []
-    methods = config["methods"]
-    for task in TASKS:
-        for seed in SEEDS:
-            if methods["drol16"]:
-                rows.append(("DROL(16)", task, "drol", DEFAULT_K, seed))
-            if methods["drol_star"]:
-                rows.append(("DROL*", task, "drol", kstar(task), seed))
-            if methods["fql"]:
-                rows.append(("FQL", task, "fql", config["fql_k"], seed))
-            if methods["drol_static"]:
-                rows.append(
-                    ("DROL-static", task, "drol_static", config["static_k"], seed)
-                )
-    for task in SWEEP_TASKS:
-        for K in SWEEP_KS:
-            for seed in SWEEP_SEEDS:
-                rows.append((KSWEEP_LABEL, task, "drol", K, seed))
-    keys = ("label", "task", "method", "K", "seed")
-    return [dict(zip(keys, r)) for r in dict.fromkeys(rows)]
-
-
-def unique_runs(rows):
-    return list(
-        dict.fromkeys((r["task"], r["method"], r["K"], r["seed"]) for r in rows)
-    )
+    """Every (column, run) of the grid; runs may repeat across columns."""
+    return [vars(r) for r in GRID.runs(kstar)]
 
 
 def all_scores(wildcards=None):
     """score.json of every run of the grid (DROL(16)/DROL* shared runs appear once)."""
-    return [score_file(*r) for r in unique_runs(manifest_rows())]
+    return [score_file(*r) for r in unique_runs(GRID.runs(kstar))]
 
 
 def report_inputs(wildcards=None):
@@ -183,7 +129,7 @@ def report_inputs(wildcards=None):
 
 
 def kstar_files(wildcards=None):
-    if config["k_selection"] != "sweep" or not config["methods"]["drol_star"]:
+    if config["k_selection"] != "sweep" or "drol_star" not in GRID.enabled:
         return []
     return sorted({f"{RESULTS}/kstar/{selection_task(t)}.json" for t in TASKS})
 
@@ -191,21 +137,23 @@ def kstar_files(wildcards=None):
 def sweep_scores(wildcards=None):
     return [
         score_file(t, "drol", K, s)
-        for t in SWEEP_TASKS
-        for K in SWEEP_KS
-        for s in SWEEP_SEEDS
+        for t in GRID.sweep_tasks
+        for K in GRID.sweep_ks
+        for s in GRID.sweep_seeds
     ]
 
 
 def sweep_dirs_of(task):
-    return [run_dir(task, "drol", K, s) for K in SWEEP_KS for s in SWEEP_SEEDS]
+    return [
+        run_dir(task, "drol", K, s) for K in GRID.sweep_ks for s in GRID.sweep_seeds
+    ]
 
 
 def bench_files():
     b = config["bench"]
     out = []
     for m in b["methods"]:
-        for K in [config["fql_k"]] if m == "fql" else b["Ks"]:
+        for K in b["Ks"] if get_method(m).uses_candidates else [config["baseline_k"]]:
             out.append(f"{RESULTS}/bench/{m}_K{K}.json")
     return out
 
@@ -231,9 +179,9 @@ def train_steps(wildcards):
 
 
 def set_args(wildcards):
-    values = dict(TRAIN["set"])
-    values.update(TRAIN.get("set_by_method", {}).get(wildcards.method, {}))
-    return " ".join(f"--set {k}={v}" for k, v in values.items())
+    """``--set key=value`` arguments of a run, as a list (the shell rule quotes each one)."""
+    values = train_set_values(config, wildcards.method)
+    return [arg for k, v in values.items() for arg in ("--set", f"{k}={v}")]
 
 
 def train_runtime(wildcards):

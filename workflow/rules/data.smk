@@ -22,8 +22,8 @@ rule generate_data:
         seed=lambda wc: GENERATED[wc.dataset]["seed"],
         out=lambda wc, output: os.path.dirname(output[0]),
     shell:
-        "drol data generate {wildcards.dataset} --episodes {params.episodes}"
-        " --seed {params.seed} --out {params.out} --jobs {threads} > {log} 2>&1"
+        "drol data generate {wildcards.dataset:q} --episodes {params.episodes:q}"
+        " --seed {params.seed:q} --out {params.out:q} --jobs {threads:q} > {log:q} 2>&1"
 
 
 rule fetch_data:
@@ -41,9 +41,12 @@ rule fetch_data:
         "../../envs/data.yaml"
     params:
         out=lambda wc, output: os.path.dirname(output[0]),
+        hint=lambda wc, output: (
+            f"dataset {wc.dataset} is user-supplied and could not be fetched: run"
+            f" `drol data fetch {wc.dataset} --out {os.path.dirname(output[0])}` on a machine"
+            f" with network, or copy {wc.dataset}.npz and {wc.dataset}-val.npz into"
+            f" {os.path.dirname(output[0])}/ (see README, Data offline)"
+        ),
     shell:
-        "drol data fetch {wildcards.dataset} --out {params.out} > {log} 2>&1 || {{"
-        " echo 'dataset {wildcards.dataset} is user-supplied and could not be fetched:"
-        " run `drol data fetch {wildcards.dataset} --out {params.out}` on a machine with"
-        " network, or copy {wildcards.dataset}.npz and {wildcards.dataset}-val.npz into"
-        " {params.out}/ (see README, Data offline)' | tee -a {log} >&2; exit 1; }}"
+        "drol data fetch {wildcards.dataset:q} --out {params.out:q} > {log:q} 2>&1 || {{"
+        " echo {params.hint:q} | tee -a {log:q} >&2; exit 1; }}"

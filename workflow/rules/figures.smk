@@ -23,8 +23,8 @@ rule fig4_ksweep:
         prefix=lambda wc, output: output[1].removesuffix(".pdf"),
         default_k=DEFAULT_K,
     shell:
-        "drol figures fig4_ksweep --runs {params.runs} --manifest {input.manifest}"
-        " --default-k {params.default_k} --out {params.prefix} > {log} 2>&1"
+        "drol figures fig4_ksweep --runs {params.runs:q} --manifest {input.manifest:q}"
+        " --default-k {params.default_k:q} --out {params.prefix:q} > {log:q} 2>&1"
 
 
 rule fig3_metrics:
@@ -49,8 +49,8 @@ rule fig3_metrics:
         prefix=lambda wc, output: output[1].removesuffix(".pdf"),
         max_tasks=config["figures"].get("fig3_max_tasks", 3),
     shell:
-        "drol figures fig3_metrics --runs {params.runs} --manifest {input.manifest}"
-        " --max-tasks {params.max_tasks} --out {params.prefix} > {log} 2>&1"
+        "drol figures fig3_metrics --runs {params.runs:q} --manifest {input.manifest:q}"
+        " --max-tasks {params.max_tasks:q} --out {params.prefix:q} > {log:q} 2>&1"
 
 
 rule fig3_runtime:
@@ -72,7 +72,7 @@ rule fig3_runtime:
     params:
         prefix=lambda wc, output: output[1].removesuffix(".pdf"),
     shell:
-        "drol figures fig3_runtime --bench {input} --out {params.prefix} > {log} 2>&1"
+        "drol figures fig3_runtime --bench {input:q} --out {params.prefix:q} > {log:q} 2>&1"
 
 
 rule fig2_voronoi:
@@ -94,14 +94,14 @@ rule fig2_voronoi:
     params:
         run=lambda wc, input: str(Path(input[0]).parent),
         probe=(
-            ""
+            []
             if config["figures"]["fig2"].get("probe") is None
-            else f"--probe {config['figures']['fig2']['probe']}"
+            else ["--probe", str(config["figures"]["fig2"]["probe"])]
         ),
         prefix=lambda wc, output: output[1].removesuffix(".pdf"),
     shell:
-        "drol figures fig2_voronoi --run {params.run} {params.probe}"
-        " --out {params.prefix} > {log} 2>&1"
+        "drol figures fig2_voronoi --run {params.run:q} {params.probe:q}"
+        " --out {params.prefix:q} > {log:q} 2>&1"
 
 
 rule learning_curves:
@@ -125,8 +125,8 @@ rule learning_curves:
         runs=RUNS,
         prefix=lambda wc, output: output[1].removesuffix(".pdf"),
     shell:
-        "drol figures learning_curves --runs {params.runs} --manifest {input.manifest}"
-        " --out {params.prefix} > {log} 2>&1"
+        "drol figures learning_curves --runs {params.runs:q} --manifest {input.manifest:q}"
+        " --out {params.prefix:q} > {log:q} 2>&1"
 
 
 rule report:
@@ -143,7 +143,7 @@ rule report:
         "../../envs/report.yaml"
     params:
         snakefile=workflow.main_snakefile,
-        configfiles=" ".join(f"--configfile {f}" for f in workflow.configfiles),
+        configfiles=[a for f in workflow.configfiles for a in ("--configfile", str(f))],
     shell:
-        "snakemake --snakefile {params.snakefile} --nolock {params.configfiles}"
-        " --report {output} > {log} 2>&1"
+        "snakemake --snakefile {params.snakefile:q} --nolock {params.configfiles:q}"
+        " --report {output:q} > {log:q} 2>&1"

@@ -39,5 +39,5 @@ rule tables:
         runs=RUNS,
         out=lambda wc, output: os.path.dirname(output[0]),
     shell:
-        "drol tables --runs {params.runs} --reported {input.reported}"
-        " --manifest {input.manifest} --out {params.out} > {log} 2>&1"
+        "drol tables --runs {params.runs:q} --reported {input.reported:q}"
+        " --manifest {input.manifest:q} --out {params.out:q} > {log:q} 2>&1"

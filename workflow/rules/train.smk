@@ -29,12 +29,13 @@ rule train:
         data_dir=DATA,
         sets=set_args,
     shell:
-        "echo SLURM_JOB_ID=${{SLURM_JOB_ID:-local}} > {log};"
-        " drol train --task {wildcards.task} --method {wildcards.method}"
-        " --K {wildcards.K} --seed {wildcards.seed} --steps {params.steps}"
-        " --eval-every {params.eval_every} --eval-episodes {params.eval_episodes}"
-        " --data-dir {params.data_dir} --device {params.device} --threads {threads}"
-        " {params.sets} --out {params.run_dir} >> {log} 2>&1"
+        # every value is quoted (:q): a config or path never reaches the shell as code
+        "echo SLURM_JOB_ID=${{SLURM_JOB_ID:-local}} > {log:q};"
+        " drol train --task {wildcards.task:q} --method {wildcards.method:q}"
+        " --K {wildcards.K:q} --seed {wildcards.seed:q} --steps {params.steps:q}"
+        " --eval-every {params.eval_every:q} --eval-episodes {params.eval_episodes:q}"
+        " --data-dir {params.data_dir:q} --device {params.device:q} --threads {threads:q}"
+        " {params.sets:q} --out {params.run_dir:q} >> {log:q} 2>&1"
 
 
 checkpoint select_k:
@@ -52,4 +53,5 @@ checkpoint select_k:
         dirs=lambda wc: sweep_dirs_of(wc.task),
         default_k=DEFAULT_K,
     shell:
-        "drol select-k {params.dirs} --default-k {params.default_k} --out {output} > {log} 2>&1"
+        "drol select-k {params.dirs:q} --default-k {params.default_k:q} --out {output:q}"
+        " > {log:q} 2>&1"

@@ -1,0 +1,228 @@
+"""The experiment grid: run directory layout, table columns, the run -> column manifest, K*.
+
+One home for the experiment's vocabulary. The workflow (``workflow/rules/common.smk``), the
+aggregation, the tables, the figures and ``drol select-k`` import it; none re-derives it.
+
+* A *run* is one ``(task, method, K, seed)``; it lives in ``RUNS/{task}/{method}/K{K}/seed{seed}/``.
+* A *column* is what a table shows: every registered method has one (its ``label``), except
+  DROL, which has two: ``DROL(16)`` (K = the default K) and ``DROL*`` (K = K* of the family).
+* The *manifest* lists every run of a grid with the columns it belongs to; one run may serve
+  several columns (DROL(16) and DROL* share it when K* = 16) and the ``K-sweep``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from drol.agents.registry import get_method, methods
+from drol.errors import UnknownTaskError, UserError
+from drol.tasks import parse_task
+
+LABEL_DROL16 = "DROL(16)"
+LABEL_DROL_STAR = "DROL*"
+KSWEEP_LABEL = "K-sweep"
+DROL = "drol"  # the method behind DROL(16), DROL* and the K sweep
+KSTAR_RULE = "argmax of the mean score over seeds; ties -> default K, then the smallest K"
+
+_K_DIR = re.compile(r"^K(?P<K>\d+)$")
+_SEED_DIR = re.compile(r"^seed(?P<seed>\d+)$")
+
+
+# ---------------------------------------------------------------- run layout
+
+
+def run_dir(root: str | Path, task: str, method: str, K: int, seed: int) -> Path:
+    """The run directory of one (task, method, K, seed) under the runs root."""
+    return Path(root) / task / method / f"K{int(K)}" / f"seed{int(seed)}"
+
+
+def discover_runs(root: str | Path) -> list[tuple[str, str, int, int]]:
+    """(task, method, K, seed) of every run directory under ``root``."""
+    found: list[tuple[str, str, int, int]] = []
+    root = Path(root)
+    if not root.is_dir():
+        return found
+    for seed_dir in sorted(root.glob("*/*/K*/seed*")):
+        k_m, s_m = _K_DIR.match(seed_dir.parent.name), _SEED_DIR.match(seed_dir.name)
+        if k_m and s_m and seed_dir.is_dir():
+            task, method = seed_dir.parent.parent.parent.name, seed_dir.parent.parent.name
+            found.append((task, method, int(k_m["K"]), int(s_m["seed"])))
+    return found
+
+
+# ---------------------------------------------------------------- columns
+
+
+@dataclass(frozen=True)
+class Column:
+    """One reproduced table column: its config key (``methods:``), label and method."""
+
+    key: str
+    label: str
+    method: str
+
+
+def columns() -> list[Column]:
+    """Every reproduced column, in display order (the registry's order)."""
+    out: list[Column] = []
+    for name, cls in methods().items():
+        if name == DROL:
+            out += [
+                Column("drol16", LABEL_DROL16, DROL),
+                Column("drol_star", LABEL_DROL_STAR, DROL),
+            ]
+        else:
+            out.append(Column(name, cls.label, name))
+    return out
+
+
+def column_keys() -> tuple[str, ...]:
+    return tuple(c.key for c in columns())
+
+
+def column_labels() -> tuple[str, ...]:
+    return tuple(c.label for c in columns())
+
+
+def default_labels(task: str, method: str, K: int) -> list[str]:
+    """The columns a run belongs to when no manifest says otherwise (Table 3's K*)."""
+    if method != DROL:
+        try:
+            return [get_method(method).label]
+        except UserError:
+            return [method]
+    labels = [LABEL_DROL16] if K == 16 else []
+    try:
+        if table3_kstar(task) == K:
+            labels.append(LABEL_DROL_STAR)
+    except (UnknownTaskError, KeyError):
+        pass
+    return labels or [f"DROL(K={K})"]
+
+
+# ---------------------------------------------------------------- K*
+
+
+def table3_kstar(task: str) -> int:
+    """K* of the paper's DROL* column for ``task`` (its Table 3)."""
+    from drol.agents.drol import table3_kstar as kstar_of
+
+    return kstar_of(parse_task(task))
+
+
+def choose_k(mean_by_k: Mapping[int, float], default_k: int = 16) -> int:
+    """The K* rule: the highest mean score; ties go to ``default_k``, then to the smallest K."""
+    best = max(mean_by_k.values())
+    tied = sorted(k for k, v in mean_by_k.items() if v >= best - 1e-9)
+    return default_k if default_k in tied else tied[0]
+
+
+def select_k(run_dirs: Iterable[str | Path], default_k: int = 16) -> dict[str, Any]:
+    """K* of a finished K sweep (its runs' ``score.json``), with the per-K means."""
+    scores: dict[int, dict[int, float]] = {}
+    task = None
+    for d in run_dirs:
+        path = Path(d) / "score.json"
+        if not path.is_file():
+            raise UserError(f"{path}: missing (the K sweep must finish before K* is chosen)")
+        try:
+            s = json.loads(path.read_text())
+            task = s["task"]
+            scores.setdefault(int(s["K"]), {})[int(s["seed"])] = float(s["score"])
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            raise UserError(f"{path}: unreadable score ({err})") from None
+    if not scores:
+        raise UserError("select-k: no run directories given")
+    means = {k: sum(v.values()) / len(v) for k, v in sorted(scores.items())}
+    return {
+        "task": task,
+        "kstar": choose_k(means, default_k),
+        "scores": {str(k): v for k, v in means.items()},
+        "n_seeds": {str(k): len(v) for k, v in sorted(scores.items())},
+        "rule": KSTAR_RULE,
+    }
+
+
+# ---------------------------------------------------------------- the grid
+
+
+@dataclass(frozen=True)
+class Run:
+    """One expected run and the column (or the K sweep) it serves."""
+
+    label: str
+    task: str
+    method: str
+    K: int
+    seed: int
+
+
+@dataclass(frozen=True)
+class Grid:
+    """Which runs an experiment needs: tasks × seeds × enabled columns, plus the K sweep."""
+
+    tasks: tuple[str, ...]
+    seeds: tuple[int, ...]
+    enabled: tuple[str, ...]  # column keys
+    default_k: int = 16
+    static_k: int = 16  # K of the candidate methods other than DROL (the static ablation)
+    baseline_k: int = 1  # K in the run path of methods without candidates (not used by them)
+    sweep_tasks: tuple[str, ...] = ()
+    sweep_ks: tuple[int, ...] = ()
+    sweep_seeds: tuple[int, ...] = ()
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> Grid:
+        """The grid of a validated workflow config (``config/*.yaml``)."""
+        tasks = [
+            f"{fam}-singletask-task{i}-v0"
+            for fam in config["ogbench"]["families"]
+            for i in config["ogbench"]["tasks"]
+        ] + list(config["d4rl"]["tasks"])
+        sweep = config["ksweep"]
+        sweep_tasks = sweep["tasks"] or [t for t in tasks if parse_task(t).representative]
+        return cls(
+            tasks=tuple(tasks),
+            seeds=tuple(config["seeds"]),
+            enabled=tuple(k for k, on in config["methods"].items() if on),
+            default_k=int(config["default_k"]),
+            static_k=int(config["static_k"]),
+            baseline_k=int(config["baseline_k"]),
+            sweep_tasks=tuple(sweep_tasks),
+            sweep_ks=tuple(sweep["Ks"]),
+            sweep_seeds=tuple(sweep["seeds"] or config["seeds"]),
+        )
+
+    def column_k(self, column: Column, task: str, kstar: Callable[[str], int]) -> int:
+        if column.key == "drol16":
+            return self.default_k
+        if column.key == "drol_star":
+            return kstar(task)
+        return self.static_k if get_method(column.method).uses_candidates else self.baseline_k
+
+    def runs(self, kstar: Callable[[str], int] = table3_kstar) -> list[Run]:
+        """Every (label, run) of the grid, each once; ``kstar(task)`` gives DROL*'s K."""
+        cols = [c for c in columns() if c.key in self.enabled]
+        rows = [
+            Run(c.label, task, c.method, self.column_k(c, task, kstar), seed)
+            for task in self.tasks
+            for seed in self.seeds
+            for c in cols
+        ]
+        rows += [
+            Run(KSWEEP_LABEL, task, DROL, K, seed)
+            for task in self.sweep_tasks
+            for K in self.sweep_ks
+            for seed in self.sweep_seeds
+        ]
+        return list(dict.fromkeys(rows))
+
+
+def unique_runs(rows: Iterable[Run]) -> list[tuple[str, str, int, int]]:
+    """(task, method, K, seed) of each distinct run (shared runs appear once)."""
+    return list(dict.fromkeys((r.task, r.method, r.K, r.seed) for r in rows))

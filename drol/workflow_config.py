@@ -1,0 +1,114 @@
+"""Checks of a workflow config (``config/*.yaml``) that make a mistake fail once, at DAG build.
+
+``workflow/rules/common.smk`` calls :func:`check_schema` (one-line error naming the key),
+then Snakemake's ``validate`` (which fills in the schema's defaults: the paper's settings),
+then :func:`check_semantics` (what a JSON schema cannot say: task names, table columns,
+``train.set`` keys and values against each method's hyperparameters).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from drol.agents.registry import get_method, make_config, method_names
+from drol.errors import ConfigError, UserError
+from drol.grid import Grid, column_keys, columns
+from drol.tasks import parse_task
+from drol.trainer import RunSettings
+
+
+def check_schema(config: Mapping[str, Any], schema_file: str | Path) -> None:
+    """Raise a one-line :class:`ConfigError` for the first schema violation."""
+    schema = yaml.safe_load(Path(schema_file).read_text())
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda e: len(list(e.absolute_path)))
+    if errors:
+        err = errors[0]
+        where = ".".join(str(p) for p in err.absolute_path) or "(top level)"
+        raise ConfigError(f"invalid config at '{where}': {err.message}")
+
+
+def _fail(where: str, message: str) -> None:
+    raise ConfigError(f"invalid config at '{where}': {message}")
+
+
+def check_semantics(config: Mapping[str, Any]) -> None:
+    """Task names, table columns, methods and ``train.set`` values of a defaulted config."""
+    for name in config["ogbench"]["families"]:
+        try:
+            parse_task(f"{name}-singletask-task1-v0")
+        except UserError as err:
+            _fail("ogbench.families", str(err))
+    for name in config["d4rl"]["tasks"]:
+        try:
+            parse_task(name)
+        except UserError as err:
+            _fail("d4rl.tasks", str(err))
+    known = column_keys()
+    for key in config["methods"]:
+        if key not in known:
+            _fail("methods", f"unknown column {key!r} (known: {', '.join(known)})")
+    for i, name in enumerate(config["bench"]["methods"]):
+        if name not in method_names():
+            _fail(
+                f"bench.methods.{i}",
+                f"unknown method {name!r} (known: {', '.join(method_names())})",
+            )
+    fig2 = config["figures"]["fig2"]
+    if fig2["method"] not in method_names() or not get_method(fig2["method"]).uses_candidates:
+        _fail("figures.fig2.method", f"{fig2['method']!r} has no candidates to draw")
+    check_train_sets(config)
+
+
+def trained_methods(config: Mapping[str, Any]) -> list[str]:
+    """The methods the grid trains (its enabled columns, plus DROL for the K sweep)."""
+    enabled = Grid.from_config(config).enabled
+    out = {c.method for c in columns() if c.key in enabled}
+    out.add("drol")
+    return [m for m in method_names() if m in out]
+
+
+def train_set_values(config: Mapping[str, Any], method: str) -> dict[str, str]:
+    """``--set`` key -> value of one method's runs (``train.set`` then ``set_by_method``)."""
+    values = dict(config["train"]["set"])
+    values.update(config["train"]["set_by_method"].get(method, {}))
+    return {str(k): _yaml_scalar(v) for k, v in values.items()}
+
+
+def _yaml_scalar(value: Any) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def check_train_sets(config: Mapping[str, Any]) -> None:
+    """Every ``train.set``/``set_by_method`` key and value is valid for every method it reaches."""
+    for method in config["train"]["set_by_method"]:
+        if method not in method_names():
+            _fail(
+                "train.set_by_method",
+                f"unknown method {method!r} (known: {', '.join(method_names())})",
+            )
+    for method in trained_methods(config):
+        values = train_set_values(config, method)
+        run_keys = {k: v for k, v in values.items() if k in RunSettings.RUN_KEYS}
+        agent_keys = {k: v for k, v in values.items() if k not in RunSettings.RUN_KEYS}
+        for key, value in run_keys.items():
+            try:
+                ok = int(value) >= 1
+            except ValueError:
+                ok = False
+            if not ok:
+                _fail(f"train.set.{key}", f"{value!r} is not an integer >= 1")
+        try:
+            make_config(method, agent_keys)
+        except ConfigError as err:
+            where = (
+                "train.set_by_method." + method
+                if method in config["train"]["set_by_method"]
+                else "train.set"
+            )
+            _fail(where, f"{err} (for method {method})")

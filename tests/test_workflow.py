@@ -175,3 +175,154 @@ def test_tiny_config_end_to_end(tmp_path):
     # a second invocation has nothing to do
     res = _snakemake(*args, "all_tables", "all_figures", "-n")
     assert "Nothing to be done" in res.stdout + res.stderr
+
+
+def _write_config(path: Path, cfg: dict) -> Path:
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+TINY_POINTMAZE = {
+    "ogbench": {"families": ["pointmaze-medium-navigate"], "tasks": [1], "steps": 20},
+    "d4rl": {"tasks": []},
+    "seeds": [0],
+    "methods": {"drol_star": False, "fql": False, "drol_static": False},
+    "ksweep": {"Ks": [16]},
+    "train": {
+        "eval_every": 20,
+        "eval_episodes": 1,
+        "threads": 1,
+        "device": "cpu",
+        "set": {"hidden": 16, "batch_size": 16, "log_every": 10, "checkpoint_every": 10},
+        "gpu": 0,
+    },
+    "data": {"generate": {"pointmaze-medium-navigate-v0": {"episodes": 1, "seed": 0}}, "jobs": 1},
+    "figures": {"fig2": {"task": "pointmaze-medium-navigate-singletask-task1-v0"}},
+    "tables": {"reported": str(ROOT / "config" / "table4_reported.csv")},
+}
+
+
+@pytest.mark.parametrize(
+    ("train", "needle"),
+    [
+        ({"set": {"hiden": 64}}, "'hiden'"),  # a typo fails the DAG once, not every job
+        ({"set_by_method": {"drol": {"bc_coef": "1; touch INJECTED"}}}, "bc_coef"),
+        ({"set": {"q_agg": "$(touch INJECTED)"}}, "q_agg"),
+        ({"set": {"log_every": "abc"}}, "log_every"),
+        ({"set_by_method": {"nosuch": {"lr": 1}}}, "nosuch"),
+    ],
+)
+def test_bad_train_set_fails_the_dry_run(tmp_path, train, needle):
+    cfg = {**TINY_POINTMAZE, "train": {**TINY_POINTMAZE["train"], **train}}
+    path = _write_config(tmp_path / "c.yaml", cfg)
+    res = _snakemake("-n", "--configfile", str(path), "--directory", str(tmp_path))
+    assert res.returncode != 0
+    lines = [ln for ln in (res.stdout + res.stderr).splitlines() if "invalid config at" in ln]
+    assert lines and needle in lines[0], (res.stdout + res.stderr)[-2000:]
+    assert not (tmp_path / "INJECTED").exists()
+
+
+def test_unknown_column_fails_the_dry_run(tmp_path):
+    path = _write_config(tmp_path / "c.yaml", {**TINY_POINTMAZE, "methods": {"drol17": True}})
+    res = _snakemake("-n", "--configfile", str(path), "--directory", str(tmp_path))
+    assert res.returncode != 0 and "drol17" in res.stdout + res.stderr
+
+
+@pytest.mark.slow
+def test_paths_with_spaces_and_shell_syntax_are_quoted(tmp_path):
+    """A data_dir / results_dir with spaces and `$(...)` works and never runs as a command."""
+    marker = tmp_path / "INJECTED"
+    cfg = {
+        **TINY_POINTMAZE,
+        "data_dir": f"my data $(touch {marker})",
+        "results_dir": "my results; touch INJECTED2",
+        "figures_dir": "my figs",
+    }
+    path = _write_config(tmp_path / "c.yaml", cfg)
+    score = (
+        f"my results; touch INJECTED2/runs/pointmaze-medium-navigate-singletask-task1-v0/"
+        "drol/K16/seed0/score.json"
+    )
+    res = _snakemake(
+        "--configfile",
+        str(path),
+        "--directory",
+        str(tmp_path),
+        "--cores",
+        "2",
+        score,
+        timeout=600,
+    )
+    assert res.returncode == 0, (res.stdout + res.stderr)[-3000:]
+    assert (tmp_path / score).is_file()
+    assert (tmp_path / f"my data $(touch {marker})" / "pointmaze-medium-navigate-v0.npz").is_file()
+    assert not marker.exists() and not (tmp_path / "INJECTED2").exists()
+
+
+TOY_PLUGIN = '''
+"""A toy method registered from outside the package: BC-like actor, DROL-free."""
+from dataclasses import dataclass
+
+from drol.agents.config import AgentConfig
+from drol.agents.fql import FQLAgent
+from drol.agents.registry import register
+
+
+@dataclass
+class ToyConfig(AgentConfig):
+    alpha: float = 10.0
+    flow_steps: int = 2
+    normalize_q_loss: bool = False
+
+
+@register
+class ToyAgent(FQLAgent):
+    name = "toy"
+    label = "Toy"
+    Config = ToyConfig
+'''
+
+
+def _install_toy_plugin(root: Path) -> dict[str, str]:
+    """A `toy_drol` package with a `drol.agents` entry point, importable via PYTHONPATH."""
+    (root / "toy_drol").mkdir(parents=True)
+    (root / "toy_drol" / "__init__.py").write_text(TOY_PLUGIN)
+    dist = root / "toy_drol-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: toy-drol\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text("[drol.agents]\ntoy = toy_drol\n")
+    return {"PYTHONPATH": str(root)}
+
+
+def test_a_registered_toy_method_reaches_the_dry_run_and_the_tables(tmp_path):
+    env = _install_toy_plugin(tmp_path / "plugin")
+    cfg = {**TINY_POINTMAZE, "methods": {"toy": True}}
+    path = _write_config(tmp_path / "c.yaml", cfg)
+    res = subprocess.run(
+        [
+            SNAKEMAKE,
+            "-n",
+            "-p",
+            "--forceall",
+            "--configfile",
+            str(path),
+            "--directory",
+            str(tmp_path),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={"PATH": f"{BIN}:/usr/bin:/bin", "HOME": str(Path.home()), **env},
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "--method toy" in res.stdout
+    # the table code picks the column up from the registry too (in a fresh interpreter)
+    script = (
+        "from drol.grid import column_labels; from drol.agents import method_names;"
+        "print(column_labels(), method_names())"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env={**env}, check=True
+    ).stdout
+    assert "'Toy'" in out and "'toy'" in out

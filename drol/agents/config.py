@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, fields
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_type_hints
 
 from drol.errors import ConfigError
 
@@ -60,9 +60,6 @@ class AgentConfig:
         return tuple(f.name for f in fields(cls))
 
 
-_PYTYPES: dict[str, type] = {"float": float, "int": int, "bool": bool, "str": str}
-
-
 def coerce(key: str, value: Any, typ: type) -> Any:
     """``value`` (a string from the command line or YAML, or a number) as ``typ``."""
     if isinstance(value, bool) and typ is not bool:
@@ -96,7 +93,8 @@ def coerce(key: str, value: Any, typ: type) -> Any:
 
 def build_config(cls: type[C], *overrides: dict[str, Any]) -> C:
     """A validated ``cls`` from its defaults plus successive override dicts."""
-    types = {f.name: _PYTYPES[str(f.type)] for f in fields(cls)}
+    hints = get_type_hints(cls)
+    types = {f.name: hints[f.name] for f in fields(cls)}
     cfg = cls()
     for mapping in overrides:
         for key, value in mapping.items():

@@ -27,12 +27,6 @@ def write_npz(path: str | os.PathLike, arrays: Mapping[str, np.ndarray]) -> None
                 np.lib.format.write_array(fh, np.ascontiguousarray(arr), allow_pickle=False)
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def val_path_for(train_path: str | os.PathLike) -> Path:
     """``X.npz`` -> ``X-val.npz`` (as ``ogbench.make_env_and_datasets`` derives it)."""
     train_path = Path(train_path)
@@ -54,9 +48,7 @@ def write_dataset_pair(
     with atomic_path(train_path, suffix=".npz") as tmp_train:  # noqa: SIM117 (rename order)
         with atomic_path(val_path, suffix=".npz") as tmp_val:
             write_npz(tmp_val, val)
-            write_npz(tmp_train, train)
-            for tmp in (tmp_val, tmp_train):  # mkstemp makes 0600 files; datasets are shared
-                os.chmod(tmp, 0o666 & ~_umask())
+            write_npz(tmp_train, train)  # atomic_path gives them the usual (umask) mode
         # leaving the inner block renamed the val file; leaving the outer one renames train
     return train_path, val_path
 

@@ -240,7 +240,7 @@ def test_paths_with_spaces_and_shell_syntax_are_quoted(tmp_path):
     }
     path = _write_config(tmp_path / "c.yaml", cfg)
     score = (
-        f"my results; touch INJECTED2/runs/pointmaze-medium-navigate-singletask-task1-v0/"
+        "my results; touch INJECTED2/runs/pointmaze-medium-navigate-singletask-task1-v0/"
         "drol/K16/seed0/score.json"
     )
     res = _snakemake(

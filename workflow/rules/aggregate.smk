@@ -12,6 +12,8 @@ rule manifest:
     conda:
         "../../envs/report.yaml"
     params:
+        # a plain string Snakemake can compare: the manifest is rebuilt when the grid changes
+        grid=repr(GRID),
         rows=lambda wc, input: manifest_rows(),
     script:
         "../scripts/write_manifest.py"

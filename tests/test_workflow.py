@@ -326,3 +326,16 @@ def test_a_registered_toy_method_reaches_the_dry_run_and_the_tables(tmp_path):
         [sys.executable, "-c", script], capture_output=True, text=True, env={**env}, check=True
     ).stdout
     assert "'Toy'" in out and "'toy'" in out
+
+
+def test_manifest_is_rebuilt_when_the_grid_changes(tmp_path):
+    manifest = "results/tables/manifest.csv"
+    path = _write_config(tmp_path / "c.yaml", TINY_POINTMAZE)
+    base = ("--configfile", str(path), "--directory", str(tmp_path), "--cores", "1")
+    res = _snakemake(*base, manifest)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert set(pd.read_csv(tmp_path / manifest)["seed"]) == {0}
+    _write_config(path, {**TINY_POINTMAZE, "seeds": [0, 1]})
+    res = _snakemake(*base, manifest)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert set(pd.read_csv(tmp_path / manifest)["seed"]) == {0, 1}

@@ -19,6 +19,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "drol.train",
     "drol.bench",
     "drol.data.cli",
+    "drol.d4rl.cli",
     "drol.report.cli",
 )
 

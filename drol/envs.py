@@ -50,40 +50,11 @@ def load_task(task: Task, data_dir: str | os.PathLike | None) -> TaskData:
 
 
 def _load_d4rl(task: Task, data_dir: str | os.PathLike | None) -> TaskData:
+    """D4RL data (FQL's processing) and d4rl 1.1's own env, in a worker in the D4RL venv."""
+    from drol.d4rl.client import D4RLEnv
     from drol.data import d4rl as d4rl_data
 
     path = d4rl_data.find_d4rl_dataset(task.name, data_dir)
     train = d4rl_data.load_d4rl_hdf5(path, task.name)
-    try:
-        import d4rl  # noqa: F401
-        import gym
-    except ImportError as err:
-        raise EnvUnavailableError(
-            f"task {task.name} needs the D4RL environments: dataset {path} was found, but "
-            f"importing them failed ({err}); install d4rl with MuJoCo 2.1 (see README, 'D4RL')"
-        ) from None
-    env = _D4RLEnv(gym.make(task.name))
+    env = D4RLEnv(task.name)  # EnvUnavailableError naming `drol d4rl setup` when not built
     return TaskData(env, _prepare(train), None, str(path))
-
-
-class _D4RLEnv:
-    """gym (old API) -> gymnasium-style reset/step, with the normalised score in info."""
-
-    def __init__(self, env: Any):
-        self.env = env
-        self.action_space = env.action_space
-        self.ret = 0.0
-
-    def reset(self, seed: int | None = None, options: Any = None):
-        if seed is not None:
-            self.env.seed(seed)
-        self.ret = 0.0
-        return self.env.reset(), {}
-
-    def step(self, action):
-        ob, r, done, info = self.env.step(action)
-        self.ret += r
-        info = dict(info)
-        info["normalized_return"] = 100.0 * self.env.get_normalized_score(self.ret)
-        truncated = bool(info.get("TimeLimit.truncated", False))
-        return ob, r, done and not truncated, truncated, info

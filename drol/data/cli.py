@@ -31,10 +31,32 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _fetch(args: argparse.Namespace) -> int:
-    from drol.data.fetch import fetch
+    from drol.data.fetch import fetch, fetch_d4rl
+    from drol.tasks import D4RL, UnknownTaskError, parse_task
 
+    try:
+        is_d4rl = parse_task(args.dataset).suite == D4RL
+    except UnknownTaskError:
+        is_d4rl = False
+    if is_d4rl:
+        print(fetch_d4rl(args.dataset, args.out))
+        return 0
     train, val = fetch(args.dataset, args.out)
     print(f"{train} and {val}")
+    return 0
+
+
+def _rollout(args: argparse.Namespace) -> int:
+    from drol.d4rl.cli import ALL_TASKS
+    from drol.d4rl.rollout import rollout
+    from drol.errors import UserError
+
+    if args.task not in ALL_TASKS:
+        raise UserError(f"unknown D4RL task {args.task!r}; known: {', '.join(ALL_TASKS)}")
+    res = rollout(args.task, args.episodes, args.seed, args.out)
+    print(
+        f"{res.path}: {res.episodes} episodes, {res.rows:,} rows (random actions: for testing, not for scores)"
+    )
     return 0
 
 
@@ -81,8 +103,10 @@ def register(subparsers) -> None:
     gen.add_argument("--no-progress", action="store_true", help="no progress bar")
     gen.set_defaults(func=_generate)
 
-    fetch = sub.add_parser("fetch", help="download the official OGBench files (needs network)")
-    fetch.add_argument("dataset", metavar="DATASET")
+    fetch = sub.add_parser(
+        "fetch", help="download the official OGBench files or D4RL hdf5 (needs network)"
+    )
+    fetch.add_argument("dataset", metavar="DATASET", help="an OGBench dataset or a D4RL task id")
     fetch.add_argument(
         "--out",
         default=str(DEFAULT_DATA_DIR),
@@ -90,6 +114,22 @@ def register(subparsers) -> None:
         help="output directory (default: the data root)",
     )
     fetch.set_defaults(func=_fetch)
+
+    roll = sub.add_parser(
+        "rollout",
+        help="write a D4RL-layout hdf5 from the real d4rl env (random actions; for tests, not scores)",
+        description="Needs `drol d4rl setup`. Writes OUT/<D4RL file name of TASK>.",
+    )
+    roll.add_argument("task", metavar="TASK", help="a D4RL task id, e.g. antmaze-umaze-v2")
+    roll.add_argument("--episodes", type=int, default=10, metavar="N", help="episodes (default 10)")
+    roll.add_argument("--seed", type=int, default=0, metavar="S", help="seed (default 0)")
+    roll.add_argument(
+        "--out",
+        default=str(DEFAULT_DATA_DIR),
+        metavar="DIR",
+        help="output directory (default: the data root)",
+    )
+    roll.set_defaults(func=_rollout)
 
     check = sub.add_parser("check", help="validate a dataset file and print a summary")
     check.add_argument("path", metavar="PATH", help="<dataset>.npz (its -val.npz is checked too)")

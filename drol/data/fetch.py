@@ -70,3 +70,31 @@ def fetch(dataset: str, out: str | os.PathLike) -> tuple[Path, Path]:
             partial.unlink(missing_ok=True)
         raise OfflineError(f"download failed ({err}): {manual}") from err
     return train, val
+
+
+def fetch_d4rl(task: str, out: str | os.PathLike) -> Path:
+    """Download the official D4RL hdf5 of ``task`` into ``out`` (kept if already there)."""
+    import shutil
+    import urllib.request
+
+    from drol.data.d4rl import d4rl_dataset_dir, d4rl_url
+    from drol.io import atomic_path
+
+    url = d4rl_url(task)
+    path = Path(out) / url.rsplit("/", 1)[-1]
+    if path.is_file():
+        log.info("%s already present", path)
+        return path
+    manual = f"download {url} by hand and place it in {out} (or {d4rl_dataset_dir()})"
+    if not can_connect(url):
+        raise OfflineError(f"cannot reach {urlparse(url).hostname} (offline?): {manual}")
+    try:
+        with (
+            urllib.request.urlopen(url, timeout=60) as resp,
+            atomic_path(path) as tmp,
+            open(tmp, "wb") as fh,
+        ):
+            shutil.copyfileobj(resp, fh, 1 << 20)
+    except Exception as err:  # network errors come in many types (URLError, HTTPError, timeouts)
+        raise OfflineError(f"download failed ({err}): {manual}") from err
+    return path

@@ -1,0 +1,189 @@
+"""A gymnasium-style env whose d4rl 1.1 env lives in a worker process in the D4RL venv.
+
+The policy stays in our process; each call is one request/response over the worker's pipes
+(:mod:`drol.d4rl.protocol`). Every wait is bounded: a worker that dies, hangs or answers with
+an error raises :class:`D4RLWorkerError` naming the task and the worker's log file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from drol.d4rl import protocol
+from drol.d4rl.install import find_python
+
+WORKER = Path(__file__).with_name("worker.py")
+START_TIMEOUT_S = 300.0  # the first import of mujoco_py on a fresh venv may compile (~1 min)
+CALL_TIMEOUT_S = 60.0
+
+
+class D4RLWorkerError(RuntimeError):
+    """The worker crashed, hung or reported an error."""
+
+
+class _TimedReader:
+    """``read(n)`` on a pipe, raising TimeoutError once ``deadline`` (monotonic) has passed."""
+
+    def __init__(self, fd: int):
+        self.fd = fd
+        self.deadline = 0.0
+
+    def read(self, n: int) -> bytes:
+        left = self.deadline - time.monotonic()
+        if left <= 0 or not select.select([self.fd], [], [], left)[0]:
+            raise TimeoutError
+        return os.read(self.fd, n)
+
+
+def normalized_score(ret: float, ref_min: float, ref_max: float) -> float:
+    """D4RL's normalised score ×100: ``100 (ret - min) / (max - min)``."""
+    return 100.0 * (ret - ref_min) / (ref_max - ref_min)
+
+
+class D4RLEnv:
+    """``reset(seed=)`` / ``step(action)`` as gymnasium; ``info['normalized_return']`` ×100.
+
+    ``python`` is the D4RL venv's interpreter (default :func:`drol.d4rl.install.find_python`).
+    The worker's stderr goes to ``log_path`` (default: a temporary file, kept when it fails).
+    """
+
+    def __init__(
+        self,
+        task: str,
+        python: str | os.PathLike | None = None,
+        log_path: str | os.PathLike | None = None,
+        start_timeout: float = START_TIMEOUT_S,
+        call_timeout: float = CALL_TIMEOUT_S,
+    ):
+        import gymnasium
+
+        self.task = task
+        self.call_timeout = call_timeout
+        python = Path(python) if python else find_python(os.environ.get("DROL_D4RL_VENV_PYTHON"))
+        if log_path is None:
+            fd, log_path = tempfile.mkstemp(prefix=f"drol-d4rl-{task}-", suffix=".log")
+            os.close(fd)
+        self.log_path = Path(log_path)
+        self._log = open(self.log_path, "ab")  # noqa: SIM115 - lives as long as the worker
+        env = {**os.environ, "D4RL_SUPPRESS_IMPORT_ERROR": "1", "PYTHONUNBUFFERED": "1"}
+        env.pop("PYTHONPATH", None)  # nothing of our 3.11 stack leaks into the old venv
+        self.proc = subprocess.Popen(
+            [str(python), str(WORKER)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._log,
+            env=env,
+            cwd=str(WORKER.parent),
+            bufsize=0,
+        )
+        self._reader = _TimedReader(self.proc.stdout.fileno())
+        self.closed = False
+        self._call(None, timeout=start_timeout, what="start-up")
+        spec, _ = self._call({"cmd": "make", "task": task}, timeout=start_timeout, what="make")
+        self.obs_dim, self.act_dim = spec["obs_dim"], spec["act_dim"]
+        self.horizon = spec["horizon"]
+        self.ref_min, self.ref_max = spec["ref_min_score"], spec["ref_max_score"]
+        self.action_space = gymnasium.spaces.Box(-1.0, 1.0, (self.act_dim,), np.float32)
+        self.observation_space = gymnasium.spaces.Box(-np.inf, np.inf, (self.obs_dim,), np.float64)
+        self.ret = 0.0
+
+    # ------------------------------------------------------------------ transport
+    def _fail(self, why: str) -> D4RLWorkerError:
+        self.kill()
+        tail = ""
+        try:
+            lines = self.log_path.read_text(errors="replace").strip().splitlines()
+            tail = f"; last log line: {lines[-1][:300]}" if lines else ""
+        except OSError:
+            pass
+        return D4RLWorkerError(f"D4RL worker for {self.task} {why}; log {self.log_path}{tail}")
+
+    def _call(
+        self,
+        header: dict[str, Any] | None,
+        arrays: dict[str, np.ndarray] | None = None,
+        timeout: float | None = None,
+        what: str = "",
+    ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        if self.closed:
+            raise D4RLWorkerError(f"D4RL worker for {self.task} is closed")
+        what = what or (header or {}).get("cmd", "")
+        timeout = self.call_timeout if timeout is None else timeout
+        try:
+            if header is not None:
+                self.proc.stdin.write(protocol.encode(header, arrays))
+                self.proc.stdin.flush()
+            self._reader.deadline = time.monotonic() + timeout
+            reply, out = protocol.read(self._reader)
+        except TimeoutError:
+            raise self._fail(f"did not answer '{what}' within {timeout:.0f} s (hung)") from None
+        except (protocol.ProtocolError, BrokenPipeError, OSError) as err:
+            code = self.proc.poll()
+            state = f"exited with code {code}" if code is not None else f"broke the pipe ({err})"
+            raise self._fail(f"{state} during '{what}'") from None
+        if not reply.get("ok"):
+            err = str(reply.get("error", "")).strip().splitlines()
+            raise D4RLWorkerError(
+                f"D4RL worker for {self.task}: '{what}' failed: {err[-1] if err else '?'}; "
+                f"log {self.log_path}"
+            )
+        return reply, out
+
+    # ------------------------------------------------------------------ env API
+    def reset(self, seed: int | None = None, options: Any = None):
+        _, out = self._call({"cmd": "reset", "seed": seed})
+        self.ret = 0.0
+        return out["obs"], {}
+
+    def step(self, action):
+        action = np.asarray(action, dtype=np.float64).reshape(self.act_dim)
+        reply, out = self._call({"cmd": "step"}, {"action": action})
+        reward = float(reply["reward"])
+        self.ret += reward
+        info = dict(reply["info"])
+        info["normalized_return"] = normalized_score(self.ret, self.ref_min, self.ref_max)
+        return out["obs"], reward, bool(reply["terminated"]), bool(reply["truncated"]), info
+
+    def steps(self, actions: np.ndarray) -> dict[str, np.ndarray]:
+        """Step through ``actions`` (T, act_dim) in one call, stopping at the episode's end."""
+        actions = np.asarray(actions, dtype=np.float64).reshape(-1, self.act_dim)
+        _, out = self._call({"cmd": "steps"}, {"actions": actions})
+        self.ret += float(out["rewards"].sum())
+        return out
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        with contextlib.suppress(D4RLWorkerError):
+            self._call({"cmd": "close"}, timeout=10.0)
+        self.kill()
+
+    def kill(self) -> None:
+        """Stop the worker now (idempotent)."""
+        self.closed = True
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        for stream in (self.proc.stdin, self.proc.stdout):
+            with contextlib.suppress(OSError):
+                stream.close()
+        self._log.close()
+
+    def __enter__(self) -> D4RLEnv:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        if not getattr(self, "closed", True):
+            self.kill()

@@ -1,0 +1,1 @@
+"""``mjrl.envs``: only the MuJoCo base class (``mujoco_env``) is provided."""

@@ -54,6 +54,7 @@ class D4RLEnv:
 
     ``python`` is the D4RL venv's interpreter (default :func:`drol.d4rl.install.find_python`).
     The worker's stderr goes to ``log_path`` (default: a temporary file, kept when it fails).
+    ``worker`` replaces the worker script (tests).
     """
 
     def __init__(
@@ -63,6 +64,7 @@ class D4RLEnv:
         log_path: str | os.PathLike | None = None,
         start_timeout: float = START_TIMEOUT_S,
         call_timeout: float = CALL_TIMEOUT_S,
+        worker: str | os.PathLike = WORKER,
     ):
         import gymnasium
 
@@ -77,7 +79,7 @@ class D4RLEnv:
         env = {**os.environ, "D4RL_SUPPRESS_IMPORT_ERROR": "1", "PYTHONUNBUFFERED": "1"}
         env.pop("PYTHONPATH", None)  # nothing of our 3.11 stack leaks into the old venv
         self.proc = subprocess.Popen(
-            [str(python), str(WORKER)],
+            [str(python), str(worker)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._log,
@@ -140,9 +142,10 @@ class D4RLEnv:
 
     # ------------------------------------------------------------------ env API
     def reset(self, seed: int | None = None, options: Any = None):
-        _, out = self._call({"cmd": "reset", "seed": seed})
+        reply, out = self._call({"cmd": "reset", "seed": seed})
         self.ret = 0.0
-        return out["obs"], {}
+        info = {"target_goal": reply["target_goal"]} if "target_goal" in reply else {}
+        return out["obs"], info
 
     def step(self, action):
         action = np.asarray(action, dtype=np.float64).reshape(self.act_dim)
@@ -163,8 +166,9 @@ class D4RLEnv:
     def close(self) -> None:
         if self.closed:
             return
-        with contextlib.suppress(D4RLWorkerError):
+        with contextlib.suppress(D4RLWorkerError, subprocess.TimeoutExpired):
             self._call({"cmd": "close"}, timeout=10.0)
+            self.proc.wait(timeout=10.0)
         self.kill()
 
     def kill(self) -> None:

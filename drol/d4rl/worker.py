@@ -4,7 +4,7 @@
 anything the env libraries print goes to stderr (the worker's log). Requests:
 
 - ``{"cmd": "make", "task": T}`` -> dims, horizon, reference scores;
-- ``{"cmd": "reset", "seed": S}`` -> ``obs``; seeds the env, the inner ant env of an antmaze
+- ``{"cmd": "reset", "seed": S}`` -> ``obs`` (and antmaze's ``target_goal``); seeds the env, the inner ant env of an antmaze
   (d4rl's NormalizedBoxEnv is not a gym wrapper, so ``env.seed`` does not reach it) and
   numpy's global RNG (antmaze draws its goal from it);
 - ``{"cmd": "step"}`` with ``action`` -> ``obs``, reward, terminated, truncated, info;
@@ -58,7 +58,11 @@ class Session:
                 inner.seed(seed)
             self.env.action_space.seed(seed)
         obs = self.env.reset()
-        return {}, {"obs": np.asarray(obs, dtype=np.float64)}
+        header = {}
+        goal = getattr(self.env.unwrapped, "target_goal", None)  # antmaze: drawn at reset
+        if goal is not None:
+            header["target_goal"] = [float(g) for g in np.ravel(goal)]
+        return header, {"obs": np.asarray(obs, dtype=np.float64)}
 
     def _step(self, action):
         obs, reward, done, info = self.env.step(action)

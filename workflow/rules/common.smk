@@ -10,6 +10,7 @@ from snakemake.utils import validate
 from drol.agents.registry import get_method, method_names
 from drol.errors import ConfigError
 from drol.grid import Grid, run_dir as grid_run_dir, table3_kstar, unique_runs
+from drol.data.d4rl import d4rl_url
 from drol.tasks import OGBENCH, parse_task
 from drol.workflow_config import check_schema, check_semantics, train_set_values
 
@@ -39,6 +40,13 @@ OGBENCH_DATASETS = sorted(
     {parse_task(t).dataset for t in ALL_TASKS if parse_task(t).suite == OGBENCH}
 )
 USER_DATASETS = [d for d in OGBENCH_DATASETS if d not in GENERATED]
+# D4RL: the official hdf5 file name of each task (data_dir/d4rl/<file>)
+D4RL_FILES = {
+    d4rl_url(t).rsplit("/", 1)[-1]: t for t in ALL_TASKS if parse_task(t).suite != OGBENCH
+}
+ROLLOUT = dict(config["d4rl"]["rollout"])
+ROLLOUT_FILES = [f for f, t in D4RL_FILES.items() if t in ROLLOUT]
+FETCH_FILES = [f for f, t in D4RL_FILES.items() if t not in ROLLOUT]
 
 
 def _alternatives(names):
@@ -166,10 +174,10 @@ def fig2_score():
 
 
 def dataset_files(wildcards):
-    """The dataset pair of an OGBench task; D4RL tasks read D4RL's own files (none here)."""
+    """The dataset pair of an OGBench task; the hdf5 of a D4RL task (data_dir/d4rl/)."""
     t = parse_task(wildcards.task)
     if t.suite != OGBENCH:
-        return []
+        return [f"{DATA}/d4rl/{d4rl_url(t.name).rsplit('/', 1)[-1]}"]
     return [f"{DATA}/{t.dataset}.npz", f"{DATA}/{t.dataset}-val.npz"]
 
 

@@ -11,7 +11,7 @@ import numpy as np
 
 from drol.data.paths import find_ogbench_dataset
 from drol.data.transitions import ACTION_CLIP
-from drol.errors import EnvUnavailableError
+from drol.errors import EnvUnavailableError, MissingDatasetError
 from drol.tasks import D4RL, OGBENCH, Task
 
 log = logging.getLogger(__name__)
@@ -53,8 +53,16 @@ def _load_d4rl(task: Task, data_dir: str | os.PathLike | None) -> TaskData:
     """D4RL data (FQL's processing) and d4rl 1.1's own env, in a worker in the D4RL venv."""
     from drol.d4rl.client import D4RLEnv
     from drol.data import d4rl as d4rl_data
+    from drol.data import minari
 
-    path = d4rl_data.find_d4rl_dataset(task.name, data_dir)
-    train = d4rl_data.load_d4rl_hdf5(path, task.name)
+    try:
+        path = d4rl_data.find_d4rl_dataset(task.name, data_dir)
+        train = d4rl_data.load_d4rl_hdf5(path, task.name)
+    except MissingDatasetError:
+        path = minari.find_minari_d4rl(task.name, data_dir)  # Adroit only, when present
+        if path is None:
+            raise
+        log.warning("%s: no D4RL hdf5, using the Minari copy %s", task.name, path)
+        train = minari.load_minari_dir(path, task.name)
     env = D4RLEnv(task.name)  # EnvUnavailableError naming `drol d4rl setup` when not built
     return TaskData(env, _prepare(train), None, str(path))

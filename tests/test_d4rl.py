@@ -283,3 +283,16 @@ def test_train_on_rolled_out_data_writes_a_normalised_score(task, episodes, tmp_
     expected = np.mean([normalized_score(r, lo, hi) for r in final["return"]])
     assert score["protocol"] == "final"
     assert score["score"] == pytest.approx(expected)
+
+
+def test_minari_adroit_dirs_are_found_antmaze_never(tmp_path, monkeypatch):
+    from drol.data.minari import find_minari_d4rl, minari_d4rl_id
+
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
+    assert minari_d4rl_id("door-cloned-v1") == "D4RL/door/cloned-v2"
+    assert minari_d4rl_id("antmaze-umaze-v2") is None  # re-collected data, another simulator
+    assert find_minari_d4rl("door-cloned-v1", tmp_path / "data") is None
+    d = tmp_path / "minari" / "D4RL" / "door" / "cloned-v2" / "data"
+    d.mkdir(parents=True)
+    (d / "main_data.hdf5").write_bytes(b"")
+    assert find_minari_d4rl("door-cloned-v1", tmp_path / "data") == d.parent

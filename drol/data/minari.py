@@ -95,3 +95,33 @@ def load_minari_dir(
         task_name,
         episode_ends=cat(end_l),
     )
+
+
+# D4RL tasks whose Minari copy replays the D4RL episodes (spec/data.md §5.5): Adroit only.
+# pen: same observations, actions and rewards; door/hammer/relocate: same observations and
+# actions, but rewards re-computed by gymnasium-robotics (1.4.2 has a sign bug in the
+# hand-to-object term). antmaze's Minari data is re-collected in another simulator: not used.
+MINARI_ADROIT = ("pen", "door", "hammer", "relocate")
+
+
+def minari_d4rl_id(task_name: str) -> str | None:
+    """``D4RL/<env>/<dataset>-v2`` for an Adroit task (``pen-human-v1``), else None."""
+    env, _, rest = task_name.partition("-")
+    kind = rest.removesuffix("-v1")
+    if env in MINARI_ADROIT and kind in ("human", "cloned", "expert"):
+        return f"D4RL/{env}/{kind}-v2"
+    return None
+
+
+def find_minari_d4rl(task_name: str, data_dir: str | os.PathLike | None = None) -> Path | None:
+    """The Minari directory of ``task_name`` under ``data_dir`` or ``$MINARI_DATASETS_PATH``
+    (default ``~/.minari/datasets``), or None."""
+    ds_id = minari_d4rl_id(task_name)
+    if ds_id is None:
+        return None
+    roots = [Path(data_dir)] if data_dir else []
+    roots.append(Path(os.environ.get("MINARI_DATASETS_PATH", "~/.minari/datasets")).expanduser())
+    for root in roots:
+        if (root / ds_id / "data" / "main_data.hdf5").is_file():
+            return root / ds_id
+    return None

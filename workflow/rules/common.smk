@@ -42,7 +42,9 @@ OGBENCH_DATASETS = sorted(
 USER_DATASETS = [d for d in OGBENCH_DATASETS if d not in GENERATED]
 # D4RL: the official hdf5 file name of each task (data_dir/d4rl/<file>)
 D4RL_FILES = {
-    d4rl_url(t).rsplit("/", 1)[-1]: t for t in ALL_TASKS if parse_task(t).suite != OGBENCH
+    d4rl_url(t).rsplit("/", 1)[-1]: t
+    for t in ALL_TASKS
+    if parse_task(t).suite != OGBENCH
 }
 ROLLOUT = dict(config["d4rl"]["rollout"])
 ROLLOUT_FILES = [f for f, t in D4RL_FILES.items() if t in ROLLOUT]

@@ -50,3 +50,47 @@ rule fetch_data:
     shell:
         "drol data fetch {wildcards.dataset:q} --out {params.out:q} > {log:q} 2>&1 || {{"
         " echo {params.hint:q} | tee -a {log:q} >&2; exit 1; }}"
+
+
+rule rollout_d4rl:
+    # Test data only (config d4rl.rollout): random actions in the real d4rl env, D4RL layout.
+    output:
+        f"{DATA}/d4rl/{{d4rl_file}}",
+    log:
+        f"{LOGS}/data/rollout_{{d4rl_file}}.log",
+    wildcard_constraints:
+        d4rl_file=_alternatives(ROLLOUT_FILES),
+    conda:
+        "../../envs/train.yaml"
+    resources:
+        runtime=30,
+        mem_mb=2000,
+    params:
+        task=lambda wc: D4RL_FILES[wc.d4rl_file],
+        episodes=lambda wc: ROLLOUT[D4RL_FILES[wc.d4rl_file]]["episodes"],
+        seed=lambda wc: ROLLOUT[D4RL_FILES[wc.d4rl_file]]["seed"],
+        python=config["d4rl"]["python"],
+        out=lambda wc, output: os.path.dirname(output[0]),
+    shell:
+        "DROL_D4RL_VENV_PYTHON={params.python:q} drol data rollout {params.task:q}"
+        " --episodes {params.episodes:q} --seed {params.seed:q} --out {params.out:q}"
+        " > {log:q} 2>&1"
+
+
+rule fetch_d4rl:
+    # The official D4RL hdf5: downloaded where there is network, else fails saying where to put it.
+    output:
+        f"{DATA}/d4rl/{{d4rl_file}}",
+    log:
+        f"{LOGS}/data/fetch_{{d4rl_file}}.log",
+    wildcard_constraints:
+        d4rl_file=_alternatives(FETCH_FILES),
+    localrule: True
+    conda:
+        "../../envs/data.yaml"
+    params:
+        task=lambda wc: D4RL_FILES[wc.d4rl_file],
+        out=lambda wc, output: os.path.dirname(output[0]),
+    shell:
+        "drol data fetch {params.task:q} --out {params.out:q} > {log:q} 2>&1 || {{"
+        " tail -n 1 {log:q} >&2; exit 1; }}"

@@ -28,9 +28,11 @@ rule train:
         device=TRAIN["device"],
         data_dir=DATA,
         sets=set_args,
+        d4rl_python=config["d4rl"]["python"],
     shell:
         # every value is quoted (:q): a config or path never reaches the shell as code
         "echo SLURM_JOB_ID=${{SLURM_JOB_ID:-local}} > {log:q};"
+        " DROL_D4RL_VENV_PYTHON={params.d4rl_python:q}"
         " drol train --task {wildcards.task:q} --method {wildcards.method:q}"
         " --K {wildcards.K:q} --seed {wildcards.seed:q} --steps {params.steps:q}"
         " --eval-every {params.eval_every:q} --eval-episodes {params.eval_episodes:q}"

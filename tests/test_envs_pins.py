@@ -38,7 +38,7 @@ def env_pins(path: Path) -> dict[str, str]:
 
 def test_every_env_pin_matches_pyproject():
     pins = pyproject_pins()
-    envs = sorted((ROOT / "envs").glob("*.yaml"))
+    envs = sorted(p for p in (ROOT / "envs").glob("*.yaml") if p.name != "d4rl.yaml")
     assert envs, "no envs/*.yaml"
     for env in envs:
         found = env_pins(env)
@@ -52,3 +52,14 @@ def test_every_env_pin_matches_pyproject():
                 f"{env.name}: {name}={version}, pyproject.toml has {pins[name]}"
             )
     assert pins["torch"] == "2.13.0"
+
+
+def test_d4rl_env_pins_match_the_setup_command():
+    """envs/d4rl.yaml (conda users) installs what `drol d4rl setup` installs, on Python 3.10."""
+    from drol.d4rl.install import D4RL_PIN, PINS
+
+    found = env_pins(ROOT / "envs" / "d4rl.yaml")
+    assert found.pop("python") == "3.10"
+    expected = dict(p.lower().split("==") for p in (*PINS, D4RL_PIN))
+    assert found == expected
+    assert "torch" not in found

@@ -98,9 +98,9 @@ def load_minari_dir(
 
 
 # D4RL tasks whose Minari copy replays the D4RL episodes (spec/data.md §5.5): Adroit only.
-# pen: same observations, actions and rewards; door/hammer/relocate: same observations and
-# actions, but rewards re-computed by gymnasium-robotics (1.4.2 has a sign bug in the
-# hand-to-object term). antmaze's Minari data is re-collected in another simulator: not used.
+# observations and actions are D4RL's; rewards were recomputed by gymnasium-robotics (pen's is
+# unaffected, door/hammer/relocate's may carry 1.4.2's sign flip of the hand-to-object term).
+# antmaze's Minari data is re-collected in another simulator: never used for D4RL tasks.
 MINARI_ADROIT = ("pen", "door", "hammer", "relocate")
 
 

@@ -49,13 +49,12 @@ def test_protocol_round_trip_keeps_arrays_exactly():
     assert arrays["b"].tolist() == [True, False]
 
 
-def test_protocol_refuses_pickled_arrays():
-    buf = io.BytesIO()
-    np.save(buf, np.array([{"evil": 1}], dtype=object), allow_pickle=True)
-    blob = buf.getvalue()
-    head = json.dumps({"ok": True, "arrays": ["x"], "sizes": [len(blob)]}).encode()
-    msg = len(head).to_bytes(4, "big") + head + blob
-    with pytest.raises(ValueError, match="allow_pickle"):
+def test_protocol_refuses_object_arrays_and_unknown_dtypes():
+    with pytest.raises(protocol.ProtocolError, match="not allowed"):
+        protocol.encode({}, {"x": np.array([{"evil": 1}], dtype=object)})
+    head = json.dumps({"arrays": ["x"], "dtypes": ["|O"], "shapes": [[1]]}).encode()
+    msg = len(head).to_bytes(4, "big") + head + b"\0" * 8
+    with pytest.raises(protocol.ProtocolError, match="not allowed"):
         protocol.read(io.BytesIO(msg))
 
 

@@ -295,3 +295,14 @@ def test_minari_adroit_dirs_are_found_antmaze_never(tmp_path, monkeypatch):
     d.mkdir(parents=True)
     (d / "main_data.hdf5").write_bytes(b"")
     assert find_minari_d4rl("door-cloned-v1", tmp_path / "data") == d.parent
+
+
+def test_fetch_d4rl_offline_names_url_and_place(tmp_path, monkeypatch, capsys):
+    import drol.data.fetch as fetch_mod
+    from drol.cli import main
+
+    monkeypatch.setattr(fetch_mod, "can_connect", lambda *a, **k: False)
+    assert main(["data", "fetch", "pen-human-v1", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "hand_dapg_v1/pen-human-v1.hdf5" in err and str(tmp_path) in err
+    assert not list(tmp_path.iterdir())

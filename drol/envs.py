@@ -5,13 +5,15 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from drol.data.paths import find_ogbench_dataset
 from drol.data.transitions import ACTION_CLIP
-from drol.errors import EnvUnavailableError
+from drol.errors import EnvUnavailableError, UserError
+from drol.rundir import DatasetFingerprint
 from drol.tasks import D4RL, OGBENCH, Task
 
 log = logging.getLogger(__name__)
@@ -31,6 +33,36 @@ def _prepare(ds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     out = {k: np.asarray(ds[k], dtype=np.float32) for k in DATA_KEYS}
     out["actions"] = np.clip(out["actions"], -ACTION_CLIP, ACTION_CLIP)
     return out
+
+
+def check_dataset(task: Task, data_dir: str | os.PathLike | None) -> DatasetFingerprint:
+    """Find and validate the task's dataset before anything is trained (keys, dtypes, shapes,
+    lengths, finite values, terminals, dimensions vs the task); return its fingerprint.
+
+    Raises a one-line :class:`~drol.errors.UserError` naming the file and the field.
+    """
+    if task.suite == OGBENCH:
+        from drol.data.check import read_arrays, required_keys, validate_arrays
+        from drol.data.npzfile import val_path_for
+        from drol.data.registry import get_spec
+
+        path = find_ogbench_dataset(task.dataset, data_dir)
+        spec = get_spec(task.dataset)
+        arrays = {}
+        for p in (val_path_for(path), path):  # train last: its arrays are fingerprinted
+            arrays = read_arrays(p, required_keys(spec))
+            validate_arrays(p, spec, arrays)
+        return DatasetFingerprint.of(path.name, arrays)
+    if task.suite == D4RL:
+        from drol.data import d4rl as d4rl_data
+
+        path = d4rl_data.find_d4rl_dataset(task.name, data_dir)
+        arrays = d4rl_data.load_d4rl_hdf5(path, task.name)
+        for key in ("observations", "actions"):
+            if not np.isfinite(arrays[key]).all():
+                raise UserError(f"{path}: {key}: non-finite values (NaN/inf) in the dataset")
+        return DatasetFingerprint.of(Path(path).name, arrays)
+    raise EnvUnavailableError(f"unsupported suite {task.suite!r}")
 
 
 def load_task(task: Task, data_dir: str | os.PathLike | None) -> TaskData:

@@ -64,6 +64,27 @@ def atomic_write_with(
         writer(tmp)
 
 
+def ensure_writable_dir(path: str | os.PathLike, what: str) -> Path:
+    """Create directory ``path`` and prove a file can be written in it, before any work.
+
+    Raises a one-line :class:`~drol.errors.UserError` naming ``what`` (e.g. ``--out``), the
+    path and the OS reason: not a directory, read-only file system, permission denied, ...
+    """
+    from drol.errors import UserError
+
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise UserError(f"{what} {path}: exists and is not a directory")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".write-test.", dir=path)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        raise UserError(f"{what} {path}: cannot write there ({os_error_message(err)})") from None
+    return path
+
+
 def os_error_message(err: OSError) -> str:
     """One line naming the path and the OS reason (``ENOSPC`` says "disk full")."""
     path = err.filename if err.filename is not None else "?"

@@ -6,7 +6,6 @@ import io
 import json
 import logging
 import math
-import os
 import pickle
 import platform
 import subprocess
@@ -28,7 +27,7 @@ from drol.diagnostics import ProbeSet
 from drol.envs import TaskData, check_dataset, load_task
 from drol.errors import ConfigError, UserError
 from drol.evaluation import evaluate
-from drol.io import atomic_write_json, atomic_write_with, os_error_message
+from drol.io import atomic_write_json, atomic_write_with, ensure_writable_dir, os_error_message
 from drol.rundir import (
     CHECKPOINT,
     CONFIG,
@@ -277,7 +276,7 @@ class Trainer:
         """
         fingerprint = check_dataset(self.task, self.s.data_dir)
         identity = self.identity(fingerprint)
-        self.prepare_out_dir()
+        ensure_writable_dir(self.out, "--out")
         with RunLock(self.out):
             identity.check_against(self.out / CONFIG)
             if (self.out / SCORE).exists():
@@ -296,18 +295,6 @@ class Trainer:
             except Exception as err:  # a bug: one line here, the traceback in error.log
                 msg = f"internal error {type(err).__name__}: {err}"
                 raise TrainingError(f"{msg}; {mark_failed(self.out, msg, err)}") from None
-
-    def prepare_out_dir(self) -> None:
-        out = self.out
-        if out.exists() and not out.is_dir():
-            raise UserError(f"--out {out}: exists and is not a directory")
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-            probe = out / f".write-test.{os.getpid()}"
-            probe.write_bytes(b"")
-            probe.unlink()
-        except OSError as err:
-            raise UserError(f"--out {out}: cannot write there ({os_error_message(err)})") from None
 
     def train(self, identity: RunIdentity) -> dict[str, Any]:
         s, out = self.s, self.out

@@ -41,6 +41,11 @@ def check_dataset(task: Task, data_dir: str | os.PathLike | None) -> DatasetFing
 
     Raises a one-line :class:`~drol.errors.UserError` naming the file and the field.
     """
+    if data_dir is not None and Path(data_dir).is_dir():
+        try:
+            os.listdir(data_dir)
+        except OSError as err:
+            raise UserError(f"--data-dir {data_dir}: cannot read it ({err.strerror})") from None
     if task.suite == OGBENCH:
         from drol.data.check import read_arrays, required_keys, validate_arrays
         from drol.data.npzfile import val_path_for

@@ -349,7 +349,7 @@ class Trainer:
             time.perf_counter(),
             progress.step,
         )
-        bar = tqdm(
+        bar = tqdm(  # closed by the with block, also on an error: the error line comes last
             total=s.steps,
             initial=progress.step,
             desc=f"{s.method} {s.task} s{s.seed}",
@@ -363,47 +363,47 @@ class Trainer:
             val_tensors = {
                 k: torch.as_tensor(run.data.val[k], device=self.device) for k in run.tensors
             }
-        for step in range(progress.step + 1, s.steps + 1):
-            idx = torch.as_tensor(run.rng.integers(0, n, size=B), device=self.device)
-            batch = {k: v[idx] for k, v in run.tensors.items()}
-            batch["indices"] = idx
-            is_log = step % s.log_every == 0 or step == s.steps
-            is_eval = step == 1 or step % s.eval_every == 0 or step == s.steps
-            info = agent.update(batch, diagnostics=is_log)
-            nonfinite |= ~torch.isfinite(info["loss"])
-            if step % 100 == 0 or is_log or is_eval:  # never evaluate a diverged policy
-                self.check_finite(nonfinite, info, step)
-            if is_log:
-                now = time.perf_counter()
-                row = {
-                    "step": step,
-                    "wall_time": progress.elapsed + now - t0,
-                    "steps_per_s": (step - last_log_step) / max(now - last_log_t, 1e-9),
-                }
-                row.update({k: float(v) for k, v in info.items()})
-                if val_tensors is not None:
-                    row.update(self.validation(agent, val_tensors, step))
-                if run.probes is not None:
-                    row.update(run.probes.record(agent, step))
-                    arrays = run.probes.arrays()
+        with bar:
+            for step in range(progress.step + 1, s.steps + 1):
+                idx = torch.as_tensor(run.rng.integers(0, n, size=B), device=self.device)
+                batch = {k: v[idx] for k, v in run.tensors.items()}
+                batch["indices"] = idx
+                is_log = step % s.log_every == 0 or step == s.steps
+                is_eval = step == 1 or step % s.eval_every == 0 or step == s.steps
+                info = agent.update(batch, diagnostics=is_log)
+                nonfinite |= ~torch.isfinite(info["loss"])
+                if step % 100 == 0 or is_log or is_eval:  # never evaluate a diverged policy
+                    self.check_finite(nonfinite, info, step)
+                if is_log:
+                    now = time.perf_counter()
+                    row = {
+                        "step": step,
+                        "wall_time": progress.elapsed + now - t0,
+                        "steps_per_s": (step - last_log_step) / max(now - last_log_t, 1e-9),
+                    }
+                    row.update({k: float(v) for k, v in info.items()})
+                    if val_tensors is not None:
+                        row.update(self.validation(agent, val_tensors, step))
+                    if run.probes is not None:
+                        row.update(run.probes.record(agent, step))
+                        arrays = run.probes.arrays()
+                        atomic_write_with(
+                            out / "probes.npz", lambda p, a=arrays: np.savez(p, **a), suffix=".npz"
+                        )
+                    progress.train_rows.append(row)
                     atomic_write_with(
-                        out / "probes.npz", lambda p, a=arrays: np.savez(p, **a), suffix=".npz"
+                        out / "train.csv",
+                        lambda p: pd.DataFrame(progress.train_rows).to_csv(p, index=False),
                     )
-                progress.train_rows.append(row)
-                atomic_write_with(
-                    out / "train.csv",
-                    lambda p: pd.DataFrame(progress.train_rows).to_csv(p, index=False),
-                )
-                last_log_t, last_log_step = time.perf_counter(), step
-            if is_eval:
-                self.run_evaluation(run, step)
-            progress.step = step
-            bar.update(1)
-            if step % s.checkpoint_every == 0 or step == s.steps:
-                progress.elapsed += time.perf_counter() - t0
-                t0 = time.perf_counter()
-                self.save_checkpoint(run, identity)
-        bar.close()
+                    last_log_t, last_log_step = time.perf_counter(), step
+                if is_eval:
+                    self.run_evaluation(run, step)
+                progress.step = step
+                bar.update(1)
+                if step % s.checkpoint_every == 0 or step == s.steps:
+                    progress.elapsed += time.perf_counter() - t0
+                    t0 = time.perf_counter()
+                    self.save_checkpoint(run, identity)
         log.info("trained %d steps in %.1fs", s.steps - step0, progress.elapsed)
 
     def validation(self, agent: OfflineAgent, val_tensors, step: int) -> dict[str, float]:

@@ -17,7 +17,7 @@ import hashlib
 import json
 import os
 import traceback
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -56,9 +56,9 @@ class DatasetFingerprint:
         return cls(name, int(len(arrays["observations"])), h.hexdigest())
 
 
-@dataclass(frozen=True)
-class RunIdentity:
-    """What must match for two invocations to be the same run."""
+@dataclass
+class RunSpec:
+    """The run-level settings that change a run's result (shared by settings and identity)."""
 
     task: str
     method: str
@@ -67,9 +67,20 @@ class RunIdentity:
     steps: int
     eval_every: int
     eval_episodes: int
-    log_every: int
-    num_probe_states: int
-    probe_neighbors: int
+    log_every: int = 5000
+    num_probe_states: int = 8
+    probe_neighbors: int = 64
+
+    @classmethod
+    def spec_keys(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in fields(RunSpec))
+
+
+@dataclass
+class RunIdentity(RunSpec):
+    """What must match for two invocations to be the same run: the :class:`RunSpec`, the
+    resolved agent hyperparameters and the dataset fingerprint."""
+
     agent: dict[str, Any] = field(default_factory=dict)
     dataset: dict[str, Any] = field(default_factory=dict)  # DatasetFingerprint as a dict
 
@@ -77,10 +88,6 @@ class RunIdentity:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-    @classmethod
-    def keys(cls) -> tuple[str, ...]:
-        return tuple(cls.__dataclass_fields__)
 
     def digest(self) -> str:
         return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
@@ -146,7 +153,7 @@ def path_mismatches(
     recorded: dict[str, Any], task: str, method: str, K: int, seed: int
 ) -> list[str]:
     """Where a run file's ``task, method, K, seed`` disagree with its directory's path."""
-    expected = {"task": task, "method": method, "K": int(K), "seed": int(seed)}
+    expected = dict(zip(RunIdentity.PATH_KEYS, (task, method, int(K), int(seed)), strict=True))
     return [
         f"{k}={recorded.get(k)!r} in the files but {v!r} in the path"
         for k, v in expected.items()
@@ -231,6 +238,7 @@ __all__ = [
     "DatasetFingerprint",
     "RunIdentity",
     "RunLock",
+    "RunSpec",
     "clear_failed",
     "mark_failed",
     "path_mismatches",

@@ -35,6 +35,7 @@ from drol.rundir import (
     DatasetFingerprint,
     RunIdentity,
     RunLock,
+    RunSpec,
     clear_failed,
     mark_failed,
     read_json,
@@ -71,21 +72,12 @@ OPTION = {  # how the user spells each setting
 
 
 @dataclass
-class RunSettings:
-    """Everything that defines a run (besides the agent hyperparameters)."""
+class RunSettings(RunSpec):
+    """Everything that defines a run (besides the agent hyperparameters): the
+    :class:`~drol.rundir.RunSpec` plus where and how to run it."""
 
-    task: str
-    method: str
-    K: int
-    seed: int
-    steps: int
-    eval_every: int
-    eval_episodes: int
     data_dir: str | None = None
-    log_every: int = 5000
     checkpoint_every: int = 10000
-    num_probe_states: int = 8
-    probe_neighbors: int = 64
     device: str = "cpu"
     threads: int | None = None
     overrides: dict[str, str] = field(default_factory=dict)
@@ -234,16 +226,7 @@ class Trainer:
     def identity(self, dataset: DatasetFingerprint) -> RunIdentity:
         s = self.s
         return RunIdentity(
-            task=s.task,
-            method=s.method,
-            K=s.K,
-            seed=s.seed,
-            steps=s.steps,
-            eval_every=s.eval_every,
-            eval_episodes=s.eval_episodes,
-            log_every=s.log_every,
-            num_probe_states=s.num_probe_states,
-            probe_neighbors=s.probe_neighbors,
+            **{k: getattr(s, k) for k in RunSpec.spec_keys()},
             agent=self.cfg.to_dict(),
             dataset=asdict(dataset),
         )
@@ -537,7 +520,7 @@ class Trainer:
 
 
 CHECKPOINT_FORMAT = 2  # 2: weights_only-loadable (RNG states and progress as tensors / JSON)
-SCORE_IDENTITY_KEYS = ("task", "method", "K", "seed", "steps")
+SCORE_IDENTITY_KEYS = (*RunIdentity.PATH_KEYS, "steps")
 
 
 __all__ = [

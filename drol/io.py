@@ -87,12 +87,14 @@ def ensure_writable_dir(path: str | os.PathLike, what: str) -> Path:
 
 def os_error_message(err: OSError) -> str:
     """One line naming the path and the OS reason (``ENOSPC`` says "disk full")."""
-    path = err.filename if err.filename is not None else "?"
+    reason = err.strerror or str(err)
+    if err.errno == errno.ENOSPC and "disk full" not in reason:
+        reason = f"disk full ({reason})"
+    if err.filename is None:
+        return reason
+    path = str(err.filename)
     if err.filename2 is not None:
         path = f"{path} -> {err.filename2}"
-    reason = err.strerror or str(err)
-    if err.errno == errno.ENOSPC:
-        reason = f"disk full ({reason})"
     return f"{path}: {reason}"
 
 

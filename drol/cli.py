@@ -13,10 +13,17 @@ import logging
 import sys
 
 from drol.errors import UserError
+from drol.io import os_error_message
+
+
+def one_line(text: str) -> str:
+    """Messages are printed on one line, whatever a library put in them."""
+    return " ".join(text.split())
+
 
 # sub-command -> module exposing register(subparsers)
 COMMAND_MODULES: tuple[str, ...] = (
-    "drol.train",
+    "drol.train_cli",
     "drol.bench",
     "drol.data.cli",
     "drol.d4rl.cli",
@@ -47,8 +54,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except UserError as err:
-        print(f"drol {args.command}: error: {err}", file=sys.stderr)
+        print(f"drol {args.command}: error: {one_line(str(err))}", file=sys.stderr)
         return 2
+    except OSError as err:  # a file system fault (disk full, read-only, permissions)
+        print(f"drol {args.command}: error: {one_line(os_error_message(err))}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"drol {args.command}: interrupted", file=sys.stderr)
         return 130

@@ -70,9 +70,14 @@ class ProbeSet:
         }
 
     def state(self) -> dict:
-        return {"steps": self.steps, "candidates": self.candidates, "owners": self.owners}
+        """For a checkpoint: step list and tensors only (loadable with ``weights_only=True``)."""
+        return {
+            "steps": list(self.steps),
+            "candidates": [torch.from_numpy(c) for c in self.candidates],
+            "owners": [torch.from_numpy(o) for o in self.owners],
+        }
 
     def load_state(self, state: dict) -> None:
-        self.steps, self.candidates, self.owners = (
-            list(state[k]) for k in ("steps", "candidates", "owners")
-        )
+        self.steps = [int(s) for s in state["steps"]]
+        self.candidates = [c.cpu().numpy() for c in state["candidates"]]
+        self.owners = [o.cpu().numpy() for o in state["owners"]]

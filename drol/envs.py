@@ -5,13 +5,15 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from drol.data.paths import find_ogbench_dataset
 from drol.data.transitions import ACTION_CLIP
-from drol.errors import EnvUnavailableError, MissingDatasetError
+from drol.errors import EnvUnavailableError, MissingDatasetError, UserError
+from drol.rundir import DatasetFingerprint
 from drol.tasks import D4RL, OGBENCH, Task
 
 log = logging.getLogger(__name__)
@@ -33,6 +35,38 @@ def _prepare(ds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return out
 
 
+def check_dataset(task: Task, data_dir: str | os.PathLike | None) -> DatasetFingerprint:
+    """Find and validate the task's dataset before anything is trained (keys, dtypes, shapes,
+    lengths, finite values, terminals, dimensions vs the task); return its fingerprint.
+
+    Raises a one-line :class:`~drol.errors.UserError` naming the file and the field.
+    """
+    if data_dir is not None and Path(data_dir).is_dir():
+        try:
+            os.listdir(data_dir)
+        except OSError as err:
+            raise UserError(f"--data-dir {data_dir}: cannot read it ({err.strerror})") from None
+    if task.suite == OGBENCH:
+        from drol.data.check import read_arrays, required_keys, validate_arrays
+        from drol.data.npzfile import val_path_for
+        from drol.data.registry import get_spec
+
+        path = find_ogbench_dataset(task.dataset, data_dir)
+        spec = get_spec(task.dataset)
+        arrays = {}
+        for p in (val_path_for(path), path):  # train last: its arrays are fingerprinted
+            arrays = read_arrays(p, required_keys(spec))
+            validate_arrays(p, spec, arrays)
+        return DatasetFingerprint.of(path.name, arrays)
+    if task.suite == D4RL:
+        path, arrays = _d4rl_arrays(task, data_dir)
+        for key in ("observations", "actions"):
+            if not np.isfinite(arrays[key]).all():
+                raise UserError(f"{path}: {key}: non-finite values (NaN/inf) in the dataset")
+        return DatasetFingerprint.of(Path(path).name, arrays)
+    raise EnvUnavailableError(f"unsupported suite {task.suite!r}")
+
+
 def load_task(task: Task, data_dir: str | os.PathLike | None) -> TaskData:
     """Environment (``success_timing='post'``, as ogbench 1.1.0) and clipped datasets."""
     if task.suite == OGBENCH:
@@ -49,20 +83,28 @@ def load_task(task: Task, data_dir: str | os.PathLike | None) -> TaskData:
     raise EnvUnavailableError(f"unsupported suite {task.suite!r}")
 
 
-def _load_d4rl(task: Task, data_dir: str | os.PathLike | None) -> TaskData:
-    """D4RL data (FQL's processing) and d4rl 1.1's own env, in a worker in the D4RL venv."""
-    from drol.d4rl.client import D4RLEnv
+def _d4rl_arrays(
+    task: Task, data_dir: str | os.PathLike | None
+) -> tuple[str | os.PathLike, dict[str, np.ndarray]]:
+    """The D4RL hdf5 of ``task`` (FQL's processing), else its Minari copy (Adroit only)."""
     from drol.data import d4rl as d4rl_data
     from drol.data import minari
 
     try:
         path = d4rl_data.find_d4rl_dataset(task.name, data_dir)
-        train = d4rl_data.load_d4rl_hdf5(path, task.name)
+        return path, d4rl_data.load_d4rl_hdf5(path, task.name)
     except MissingDatasetError:
         path = minari.find_minari_d4rl(task.name, data_dir)  # Adroit only, when present
         if path is None:
             raise
         log.warning("%s: no D4RL hdf5, using the Minari copy %s", task.name, path)
-        train = minari.load_minari_dir(path, task.name)
+        return path, minari.load_minari_dir(path, task.name)
+
+
+def _load_d4rl(task: Task, data_dir: str | os.PathLike | None) -> TaskData:
+    """D4RL data (FQL's processing) and d4rl 1.1's own env, in a worker in the D4RL venv."""
+    from drol.d4rl.client import D4RLEnv
+
+    path, train = _d4rl_arrays(task, data_dir)
     env = D4RLEnv(task.name)  # EnvUnavailableError naming `drol d4rl setup` when not built
     return TaskData(env, _prepare(train), None, str(path))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import tempfile
@@ -21,7 +22,10 @@ def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{suffix}", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{suffix}", dir=path.parent)
+    except OSError as err:
+        raise OSError(err.errno, err.strerror or str(err), str(path)) from err
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -30,6 +34,8 @@ def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
             os.fsync(fh.fileno())
         os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp makes 0600; use the usual mode
         os.replace(tmp_path, path)
+    except OSError as err:  # name the file being written, not its temporary
+        raise OSError(err.errno, err.strerror or str(err), str(path)) from err
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
@@ -56,6 +62,40 @@ def atomic_write_with(
     """Call ``writer(tmp_path)`` and atomically move the result onto ``path``."""
     with atomic_path(path, suffix=suffix) as tmp:
         writer(tmp)
+
+
+def ensure_writable_dir(path: str | os.PathLike, what: str) -> Path:
+    """Create directory ``path`` and prove a file can be written in it, before any work.
+
+    Raises a one-line :class:`~drol.errors.UserError` naming ``what`` (e.g. ``--out``), the
+    path and the OS reason: not a directory, read-only file system, permission denied, ...
+    """
+    from drol.errors import UserError
+
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise UserError(f"{what} {path}: exists and is not a directory")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".write-test.", dir=path)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        raise UserError(f"{what} {path}: cannot write there ({os_error_message(err)})") from None
+    return path
+
+
+def os_error_message(err: OSError) -> str:
+    """One line naming the path and the OS reason (``ENOSPC`` says "disk full")."""
+    reason = err.strerror or str(err)
+    if err.errno == errno.ENOSPC and "disk full" not in reason:
+        reason = f"disk full ({reason})"
+    if err.filename is None:
+        return reason
+    path = str(err.filename)
+    if err.filename2 is not None:
+        path = f"{path} -> {err.filename2}"
+    return f"{path}: {reason}"
 
 
 def _json_default(obj: Any) -> Any:

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from synthetic_runs import make_bench, make_run
 
 from drol.report import figures
 from drol.report.aggregate import collect_runs
-from drol.report.synthetic import make_bench, make_run
 
 CUBE2 = "cube-single-play-singletask-task2-v0"
 PM = "pointmaze-medium-navigate-singletask-task1-v0"

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from synthetic_runs import make_run
 
 from drol.report.aggregate import RUN_COLUMNS, collect_runs, task_summary, write_manifest
 from drol.report.cli import select_k
-from drol.report.synthetic import make_run
 from drol.report.tables import (
     REPORTED_METHODS,
     build_table1,

@@ -73,7 +73,7 @@ class CheckSummary:
         return "\n".join(lines)
 
 
-def _required_keys(spec: DatasetSpec) -> list[str]:
+def required_keys(spec: DatasetSpec) -> list[str]:
     keys = [
         "observations",
         "actions",
@@ -200,7 +200,7 @@ def relabel_stats(path: Path, spec: DatasetSpec) -> list[TaskStats]:
 def check_file(path: Path, spec: DatasetSpec) -> FileSummary:
     if not path.is_file():
         raise DatasetError(path, None, "no such file")
-    return validate_arrays(path, spec, read_arrays(path, _required_keys(spec)))
+    return validate_arrays(path, spec, read_arrays(path, required_keys(spec)))
 
 
 def check_dataset(path: str | os.PathLike, relabel: bool = True) -> CheckSummary:

@@ -21,6 +21,7 @@ from drol.data.npzfile import temp_files_for, write_dataset_pair
 from drol.data.registry import DatasetSpec, get_spec
 from drol.data.seeding import TRAIN, VAL
 from drol.errors import UserError
+from drol.io import ensure_writable_dir
 
 log = logging.getLogger(__name__)
 
@@ -106,8 +107,7 @@ def generate(
     if jobs < 1:
         raise UserError(f"--jobs must be at least 1, got {jobs}")
     n_val = val_episodes_for(episodes)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = ensure_writable_dir(out, "--out")  # before hours of generation, not after
     for stale in temp_files_for(out, dataset):
         log.warning("removing %s, left by an interrupted generation", stale)
         stale.unlink(missing_ok=True)

@@ -13,7 +13,6 @@ one run may carry several labels (DROL(16) and DROL* share the run when K* = 16)
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterable
 from pathlib import Path
@@ -24,6 +23,7 @@ import pandas as pd
 from drol.errors import UnknownTaskError, UserError
 from drol.grid import default_labels, discover_runs, run_dir
 from drol.io import atomic_write_text
+from drol.rundir import CONFIG, FAILED, SCORE, path_mismatches, read_json
 from drol.tasks import parse_task
 
 log = logging.getLogger(__name__)
@@ -69,15 +69,29 @@ def write_manifest(rows: Iterable[dict], path: str | Path) -> None:
     atomic_write_text(path, df.to_csv(index=False))
 
 
-def read_run(path: Path) -> dict:
-    """Status and score of one run directory (present or not)."""
+def read_run(path: Path, key: tuple[str, str, int, int] | None = None) -> dict:
+    """Status and score of one run directory (present or not).
+
+    ``key`` is the run's ``(task, method, K, seed)`` as its path says: a ``score.json`` or
+    ``config.json`` that disagrees makes the run ``failed`` (never counted), with the reason.
+    """
     row: dict = {"status": "missing", "reason": "", "run_dir": str(path)}
-    score_file, failed_file = path / "score.json", path / "FAILED"
-    if score_file.is_file():
+    score_file, failed_file, config_file = path / SCORE, path / FAILED, path / CONFIG
+    for file in (score_file, config_file):
+        if not file.is_file():
+            continue
         try:
-            score = json.loads(score_file.read_text())
-        except (OSError, json.JSONDecodeError) as err:
-            row.update(status="failed", reason=f"unreadable score.json: {err}")
+            recorded = read_json(file)
+        except UserError as err:
+            row.update(status="failed", reason=str(err))
+            return row
+        if key is not None and (bad := path_mismatches(recorded or {}, *key)):
+            row.update(status="failed", reason=f"{file.name}: " + "; ".join(bad))
+            return row
+    if score_file.is_file():
+        score = read_json(score_file) or {}
+        if not isinstance(score.get("score"), (int, float)):
+            row.update(status="failed", reason=f"{score_file}: no numeric 'score'")
             return row
         row.update(
             status="done",
@@ -88,9 +102,9 @@ def read_run(path: Path) -> dict:
             protocol=score.get("protocol"),
         )
     elif failed_file.is_file():
-        row.update(status="failed", reason=failed_file.read_text().strip().splitlines()[0:1])
-        row["reason"] = row["reason"][0] if row["reason"] else "FAILED"
-    elif (path / "config.json").is_file():
+        lines = failed_file.read_text(errors="replace").strip().splitlines()
+        row.update(status="failed", reason=lines[0] if lines else "FAILED")
+    elif config_file.is_file():
         row.update(status="running", reason="no score.json yet")
     elif path.is_dir():
         row.update(status="missing", reason="empty run directory")
@@ -130,7 +144,7 @@ def collect_runs(runs_dir: str | Path, manifest: pd.DataFrame | None = None) -> 
             "seed": seed,
             "labels": ";".join(labs),
         }
-        row.update(read_run(run_dir(root, task, method, K, seed)))
+        row.update(read_run(run_dir(root, task, method, K, seed), (task, method, K, seed)))
         rows.append(row)
     df = pd.DataFrame(rows, columns=RUN_COLUMNS)
     if not df.empty:

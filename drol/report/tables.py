@@ -22,6 +22,7 @@ import jinja2
 import numpy as np
 import pandas as pd
 
+from drol.errors import UserError
 from drol.grid import LABEL_DROL16, LABEL_DROL_STAR, column_labels
 from drol.io import atomic_write_text
 from drol.report.aggregate import family_summary, not_done, task_summary
@@ -67,15 +68,32 @@ FORMATS = ("tex", "md", "html")
 
 def read_reported(path: str | Path) -> pd.DataFrame:
     """The paper's Table 4 as a long frame with ``suite, family, task`` resolved."""
-    rep = pd.read_csv(path)
+    try:
+        rep = pd.read_csv(path)
+    except (OSError, ValueError) as err:  # binary junk, empty file, ragged rows
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise UserError(f"--reported {path}: not a readable CSV ({first})") from None
     need = {"task", "method", "mean", "std"}
     if missing := need - set(rep.columns):
-        raise ValueError(f"{path}: missing columns {sorted(missing)}")
+        raise UserError(
+            f"--reported {path}: missing columns {sorted(missing)} (need task, method, mean, std)"
+        )
     suites, families = [], []
-    for task in rep["task"]:
-        t = parse_task(task)
+    for i, task in enumerate(rep["task"]):
+        try:
+            t = parse_task(str(task))
+        except UserError as err:
+            raise UserError(f"--reported {path}: row {i + 2}: task: {err}") from None
         suites.append(t.suite)
         families.append(t.family)
+    for col in ("mean", "std"):
+        values = pd.to_numeric(rep[col], errors="coerce")
+        bad = values.isna() & rep[col].notna()
+        if bad.any():
+            i = int(np.flatnonzero(bad.to_numpy())[0])
+            raise UserError(
+                f"--reported {path}: row {i + 2}: {col}: {rep[col].iloc[i]!r} is not a number"
+            )
     out = pd.DataFrame(
         {
             "suite": suites,
@@ -407,8 +425,10 @@ def write_tables(
 ) -> dict[str, Path]:
     """Write table4/table1 as .csv/.tex/.md/.html and ``missing_runs.csv``; return the paths."""
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out}: exists and is not a directory")
     reported = read_reported(reported_csv)
+    out.mkdir(parents=True, exist_ok=True)
     t4 = build_table4(reported, reproduced_tasks(runs))
     t1 = build_table1(t4)
     missing = (

@@ -1,19 +1,12 @@
-"""``drol train``: train and evaluate one agent on one task; resumable."""
+"""``drol train``: parse the arguments and call :class:`drol.trainer.Trainer` (resumable)."""
 
 from __future__ import annotations
 
 import argparse
-import logging
 from pathlib import Path
 
-import torch
-
 from drol.agents import method_names
-from drol.errors import UserError
-from drol.tasks import default_steps, parse_task
-from drol.trainer import RunSettings, Trainer, TrainingError, split_overrides
-
-log = logging.getLogger(__name__)
+from drol.trainer import Trainer, make_settings
 
 
 def register(subparsers) -> None:
@@ -65,28 +58,18 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    device = args.device
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    elif device == "cuda" and not torch.cuda.is_available():
-        raise UserError("--device cuda, but torch sees no CUDA device")
-    try:
-        run_keys, agent_keys = split_overrides(args.overrides)
-        settings = RunSettings(
-            task=args.task,
-            method=args.method,
-            K=args.K,
-            seed=args.seed,
-            steps=args.steps if args.steps is not None else default_steps(parse_task(args.task)),
-            eval_every=args.eval_every,
-            eval_episodes=args.eval_episodes,
-            data_dir=args.data_dir,
-            device=device,
-            threads=args.threads,
-            overrides=agent_keys,
-            **{k: int(v) for k, v in run_keys.items()},
-        )
-        Trainer(settings, args.out).run()
-    except (TrainingError, ValueError) as err:
-        raise UserError(str(err)) from None
+    settings = make_settings(
+        task=args.task,
+        method=args.method,
+        K=args.K,
+        seed=args.seed,
+        steps=args.steps,
+        eval_every=args.eval_every,
+        eval_episodes=args.eval_episodes,
+        data_dir=args.data_dir,
+        device=args.device,
+        threads=args.threads,
+        overrides=args.overrides,
+    )
+    Trainer(settings, args.out).run()
     return 0

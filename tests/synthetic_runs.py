@@ -1,4 +1,4 @@
-"""Fabricate run directories in the documented format (docs/run_format.md), for tests.
+"""Test helper: fabricate run directories in the documented format (docs/run_format.md).
 
 The numbers are made up; the files have the right names, columns and shapes, so the
 aggregation, tables and figures can be exercised without training anything.
@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from drol.report.aggregate import run_dir
+from drol.grid import run_dir
+from drol.rundir import RunIdentity
 from drol.tasks import parse_task
 
 
@@ -36,15 +37,19 @@ def make_run(
     path = run_dir(root, task, method, K, seed)
     path.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(zlib.crc32(f"{task}/{method}/{K}/{seed}".encode()))
-    cfg = {
-        "task": task,
-        "suite": t.suite,
-        "family": t.family,
-        "method": method,
-        "K": K,
-        "seed": seed,
-        "steps": steps,
-    }
+    identity = RunIdentity(
+        task=task,
+        method=method,
+        K=K,
+        seed=seed,
+        steps=steps,
+        eval_every=eval_every,
+        eval_episodes=episodes,
+        log_every=100,
+        num_probe_states=3,
+        probe_neighbors=40,
+    )
+    cfg = {**identity.to_dict(), "suite": t.suite, "family": t.family}
     (path / "config.json").write_text(json.dumps(cfg))
     log_steps = np.arange(100, steps + 1, 100)
     kk = max(K, 1)
@@ -106,16 +111,13 @@ def make_run(
         (path / "FAILED").write_text(failed + "\n")
     elif score is not None:
         res = {
+            **{k: getattr(identity, k) for k in ("task", "method", "K", "seed", "steps")},
+            "identity": identity.digest(),
             "score": float(score),
             "protocol": t.eval_protocol,
             "eval_steps": eval_steps[-3:],
-            "task": task,
             "suite": t.suite,
             "family": t.family,
-            "method": method,
-            "K": K,
-            "seed": seed,
-            "steps": steps,
             "wall_clock_s": steps / 500.0,
             "train_steps_per_s": 500.0,
             "status": "done",

@@ -1,0 +1,246 @@
+"""What a run directory holds and the rules that keep it honest (docs/run_format.md).
+
+* :class:`RunIdentity` -- everything that defines a run's result (task, method, K, seed,
+  schedule, agent hyperparameters, dataset fingerprint). Built once by the trainer and written
+  into ``config.json``, ``score.json`` and ``checkpoint.pt``; a re-invocation whose identity
+  differs is refused, naming the differing keys; ``drol aggregate`` checks it against the path.
+* :class:`RunLock` -- an exclusive ``fcntl.flock`` on ``RUN_DIR/.lock``: it dies with its
+  process, so a killed run never blocks its own resume.
+* :func:`mark_failed` -- ``FAILED`` (one-line reason) plus the traceback in ``error.log``.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import hashlib
+import json
+import os
+import traceback
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from drol.errors import UserError
+from drol.io import atomic_write_text
+
+CONFIG = "config.json"
+SCORE = "score.json"
+CHECKPOINT = "checkpoint.pt"
+FAILED = "FAILED"
+ERROR_LOG = "error.log"
+LOCK = ".lock"
+
+FINGERPRINT_KEYS = ("observations", "actions", "terminals")  # the arrays that define the data
+
+
+@dataclass(frozen=True)
+class DatasetFingerprint:
+    """Name, row count and a content digest of a dataset's train arrays."""
+
+    name: str
+    rows: int
+    digest: str
+
+    @classmethod
+    def of(cls, name: str, arrays: dict[str, np.ndarray]) -> DatasetFingerprint:
+        """blake2b over the dtype, shape and bytes of :data:`FINGERPRINT_KEYS` (stable across
+        re-saves of the same arrays, unlike the zip file's bytes)."""
+        h = hashlib.blake2b(digest_size=12)
+        for key in FINGERPRINT_KEYS:
+            arr = np.ascontiguousarray(arrays[key])
+            h.update(f"{key}:{arr.dtype.str}:{arr.shape};".encode())
+            h.update(memoryview(arr).cast("B"))
+        return cls(name, int(len(arrays["observations"])), h.hexdigest())
+
+
+@dataclass
+class RunSpec:
+    """The run-level settings that change a run's result (shared by settings and identity)."""
+
+    task: str
+    method: str
+    K: int
+    seed: int
+    steps: int
+    eval_every: int
+    eval_episodes: int
+    log_every: int = 5000
+    num_probe_states: int = 8
+    probe_neighbors: int = 64
+
+    @classmethod
+    def spec_keys(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in fields(RunSpec))
+
+
+@dataclass
+class RunIdentity(RunSpec):
+    """What must match for two invocations to be the same run: the :class:`RunSpec`, the
+    resolved agent hyperparameters and the dataset fingerprint."""
+
+    agent: dict[str, Any] = field(default_factory=dict)
+    dataset: dict[str, Any] = field(default_factory=dict)  # DatasetFingerprint as a dict
+
+    PATH_KEYS = ("task", "method", "K", "seed")  # the keys the run directory's path encodes
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def digest(self) -> str:
+        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
+
+    def differences(self, recorded: dict[str, Any]) -> list[tuple[str, Any, Any]]:
+        """``(key, recorded value, this value)`` for each key (``agent.lr`` for nested ones)
+        where ``recorded`` (a config.json) differs from this identity."""
+        return _diff("", recorded, {k: v for k, v in self.to_dict().items()})
+
+    def check_against(self, config_path: Path) -> None:
+        """Raise a :class:`UserError` naming every key where ``config_path`` differs."""
+        recorded = read_json(config_path)
+        if recorded is None:
+            return
+        diffs = self.differences(recorded)
+        if diffs:
+            shown = "; ".join(
+                f"{k}: {_show(a)} in {config_path}, {_show(b)} requested" for k, a, b in diffs
+            )
+            raise UserError(
+                f"{shown} -- that directory holds another run; use another --out or delete it"
+            )
+
+
+def _diff(prefix: str, old: Any, new: Any) -> list[tuple[str, Any, Any]]:
+    if isinstance(new, dict):
+        old = old if isinstance(old, dict) else {}
+        out = []
+        for key in new:
+            out += _diff(f"{prefix}{key}.", old.get(key, _MISSING), new[key])
+        return out
+    return [] if old == new else [(prefix.rstrip("."), old, new)]
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "absent"
+
+
+_MISSING = _Missing()
+
+
+def _show(value: Any) -> str:
+    return value if isinstance(value, str) else repr(value)
+
+
+def read_json(path: Path) -> dict[str, Any] | None:
+    """A run file as a dict; None when absent; a one-line :class:`UserError` when unreadable."""
+    try:
+        obj = json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as err:
+        raise UserError(
+            f"{path}: unreadable ({err}); delete the run directory to start over"
+        ) from None
+    if not isinstance(obj, dict):
+        raise UserError(f"{path}: not a JSON object; delete the run directory to start over")
+    return obj
+
+
+def path_mismatches(
+    recorded: dict[str, Any], task: str, method: str, K: int, seed: int
+) -> list[str]:
+    """Where a run file's ``task, method, K, seed`` disagree with its directory's path."""
+    expected = dict(zip(RunIdentity.PATH_KEYS, (task, method, int(K), int(seed)), strict=True))
+    return [
+        f"{k}={recorded.get(k)!r} in the files but {v!r} in the path"
+        for k, v in expected.items()
+        if recorded.get(k) != v
+    ]
+
+
+# ---------------------------------------------------------------- lock
+
+
+class RunLock:
+    """Exclusive lock on a run directory (``fcntl.flock``; released when the process dies)."""
+
+    def __init__(self, run_dir: Path):
+        self.path = Path(run_dir) / LOCK
+        self.fd: int | None = None
+
+    def acquire(self) -> RunLock:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as err:
+            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            if err.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                raise UserError(
+                    f"{self.path.parent} is in use by another drol train (PID {holder} holds "
+                    f"{self.path}); wait for it or use another --out"
+                ) from None
+            raise
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self.fd = fd
+        return self
+
+    def release(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)  # closing the descriptor drops the flock
+            self.fd = None
+
+    def __enter__(self) -> RunLock:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+# ---------------------------------------------------------------- FAILED
+
+
+def mark_failed(run_dir: Path, reason: str, exc: BaseException | None = None) -> str:
+    """Write ``FAILED`` (the one-line reason) and, given ``exc``, its traceback to ``error.log``.
+
+    Best effort: on a full or read-only disk the files may not be written; the returned note
+    says where the details are (or that they could not be written).
+    """
+    reason = " ".join(reason.split()) or "failed"
+    note = f"reason written to {run_dir / FAILED}"
+    try:
+        atomic_write_text(run_dir / FAILED, reason + "\n")
+        if exc is not None:
+            text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+            atomic_write_text(run_dir / ERROR_LOG, text)
+            note += f", traceback in {run_dir / ERROR_LOG}"
+    except OSError as err:
+        note = f"could not write {run_dir / FAILED}: {err.strerror or err}"
+    return note
+
+
+def clear_failed(run_dir: Path) -> None:
+    for name in (FAILED, ERROR_LOG):
+        (run_dir / name).unlink(missing_ok=True)
+
+
+__all__ = [
+    "CHECKPOINT",
+    "CONFIG",
+    "ERROR_LOG",
+    "FAILED",
+    "LOCK",
+    "SCORE",
+    "DatasetFingerprint",
+    "RunIdentity",
+    "RunLock",
+    "RunSpec",
+    "clear_failed",
+    "mark_failed",
+    "path_mismatches",
+    "read_json",
+]

@@ -1,0 +1,576 @@
+"""Hostile inputs and faults (issue 8): every case exits non-zero with one line naming the bad
+thing, no traceback, and nothing partial presented as complete.
+
+Cases run in-process through ``drol.cli.main`` where they can; those that need another process
+(the lock, dropped capabilities, SIGKILL, a full disk) run ``python -m drol``. Read-only and
+full file systems are small tmpfs mounts (tests run as root, and root ignores ``chmod``);
+permission cases drop CAP_DAC_OVERRIDE with ``capsh``. Each skips with a reason where the
+machine cannot do that.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from drol.cli import main
+from drol.data.npzfile import val_path_for, write_npz
+from drol.report.aggregate import collect_runs
+from drol.rundir import CHECKPOINT, CONFIG, FAILED, SCORE
+
+POINTMAZE = "pointmaze-medium-navigate-singletask-task1-v0"
+DATASET = "pointmaze-medium-navigate-v0"
+ROOT = Path(__file__).resolve().parents[1]
+REPORTED = ROOT / "config" / "table4_reported.csv"
+TINY = ["--set", "hidden=16", "--set", "depth=2", "--set", "batch_size=16"]
+TINY += ["--set", "num_probe_states=2", "--set", "probe_neighbors=4"]
+
+
+def train_args(data: Path, out: Path, *extra: str, steps: int = 20, K: int = 4) -> list[str]:
+    return [
+        "train", "--task", POINTMAZE, "--method", "drol", "--K", str(K), "--seed", "0",
+        "--steps", str(steps), "--eval-every", "20", "--eval-episodes", "1",
+        "--data-dir", str(data), "--out", str(out), "--threads", "1",
+        "--set", "log_every=10", "--set", "checkpoint_every=10", *TINY, *extra,
+    ]  # fmt: skip
+
+
+def replace_opt(args: list[str], opt: str, value: str) -> list[str]:
+    args = list(args)
+    args[args.index(opt) + 1] = value
+    return args
+
+
+def run_main(args: list[str], capsys) -> tuple[int, str]:
+    """Exit code and stderr of ``drol ARGS`` in this process (argparse errors included)."""
+    capsys.readouterr()
+    try:
+        code = main(args)
+    except SystemExit as exc:  # argparse: usage line + one error line
+        code = exc.code
+    return code, capsys.readouterr().err
+
+
+def run_cli(args: list[str], timeout: float = 120, prefix: list[str] | None = None):
+    cmd = [*(prefix or []), sys.executable, "-m", "drol", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+
+
+def assert_one_line_error(code: int, err: str, expect_code: int, *names: str) -> str:
+    """The exit code, no traceback, and a last line ``drol CMD: error: ...`` naming ``names``."""
+    assert "Traceback" not in err, err
+    assert code == expect_code, err
+    line = err.strip().splitlines()[-1]
+    assert ": error:" in line, err
+    for name in names:
+        assert name in line, (name, line)
+    return line
+
+
+def not_complete(out: Path) -> None:
+    """Nothing partial is presented as complete."""
+    assert not (out / SCORE).exists()
+    for p in out.parent.glob("**/*.tmp*") if out.parent.exists() else []:
+        raise AssertionError(f"temporary file left: {p}")
+
+
+# ---------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="module")
+def data(tiny_pointmaze) -> Path:
+    return tiny_pointmaze.parent
+
+
+@pytest.fixture(scope="module")
+def finished(data, tmp_path_factory) -> Path:
+    """A finished K=4 run (copied before each use)."""
+    out = tmp_path_factory.mktemp("finished") / "run"
+    assert main(train_args(data, out)) == 0
+    return out
+
+
+def copy_run(src: Path, tmp_path: Path) -> Path:
+    dst = tmp_path / "run"
+    shutil.copytree(src, dst)
+    (dst / ".lock").unlink(missing_ok=True)
+    return dst
+
+
+@contextlib.contextmanager
+def tmpfs(path: Path, size: str, readonly: bool = False) -> Iterator[Path]:
+    path.mkdir(parents=True, exist_ok=True)
+    opts = f"size={size}" + (",ro" if readonly else "")
+    res = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", opts, "tmpfs", str(path)], capture_output=True
+    )
+    if res.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({res.stderr.decode().strip() or 'not root'})")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=False)
+
+
+def no_dac_prefix() -> list[str]:
+    """Run a command as root without the capabilities that bypass file permissions."""
+    if os.geteuid() != 0:
+        return []  # an ordinary user is already bound by chmod
+    if shutil.which("capsh") is None:
+        pytest.skip("needs capsh to drop CAP_DAC_OVERRIDE as root")
+    return ["capsh", "--drop=cap_dac_override,cap_dac_read_search", "--", "-c", 'exec "$@"', "--"]
+
+
+# ---------------------------------------------------------------- bad arguments
+
+BAD_ARGS = [
+    (["--task", "nonexistent-task-v0"], "unknown task"),
+    (["--method", "dqn"], "--method"),
+    (["--K", "0"], "K"),
+    (["--K", "-3"], "K"),
+    (["--seed", "-1"], "--seed"),
+    (["--seed", "abc"], "--seed"),
+    (["--threads", "0"], "--threads"),
+    (["--threads", "-3"], "--threads"),
+    (["--steps", "0"], "--steps"),
+    (["--eval-every", "0"], "--eval-every"),
+    (["--eval-episodes", "0"], "--eval-episodes"),
+    (["--set", "log_every=abc"], "log_every"),
+    (["--set", "log_every=0"], "log_every"),
+    (["--set", "checkpoint_every=1.5"], "checkpoint_every"),
+    (["--set", "hidden=1000000"], "hidden"),
+    (["--set", "num_probe_states=-5"], "num_probe_states"),
+    (["--set", "probe_neighbors=0"], "probe_neighbors"),
+    (["--set", "bc_coef=-1"], "bc_coef"),
+    (["--set", "no_such_key=1"], "no_such_key"),
+    (["--set", "q_agg=max"], "q_agg"),
+    (["--set", "lr=nan"], "lr"),
+    (["--set", "batch_size=0"], "batch_size"),
+    (["--set", "noequals"], "KEY=VALUE"),
+]
+
+
+@pytest.mark.parametrize(("change", "name"), BAD_ARGS, ids=[" ".join(c) for c, _ in BAD_ARGS])
+def test_bad_argument_is_refused_before_anything_is_created(data, tmp_path, capsys, change, name):
+    out = tmp_path / "run"
+    args = train_args(data, out)
+    args = args + change if change[0] == "--set" else replace_opt(args, *change)
+    line = assert_one_line_error(*run_main(args, capsys), 2, name)
+    if change[0] not in ("--method", "--seed") or change[1] == "-1":
+        assert "range" in line or "must" in line or "unknown" in line or "expected" in line, line
+    assert not out.exists(), "a refused run must not create its directory"
+
+
+# ---------------------------------------------------------------- bad datasets
+
+
+def corrupt_copy(src: Path, dst: Path, edit: Callable[[Path, dict], None]) -> Path:
+    dst.mkdir(parents=True)
+    for p in src.glob(f"{DATASET}*.npz"):
+        shutil.copy(p, dst / p.name)
+    train = dst / f"{DATASET}.npz"
+    with np.load(train) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    edit(train, arrays)
+    return dst
+
+
+def rewrite(**changes):
+    def edit(path: Path, arrays: dict) -> None:
+        for key, fn in changes.items():
+            if fn is None:
+                arrays.pop(key)
+            else:
+                arrays[key] = fn(arrays[key])
+        write_npz(path, arrays)
+
+    return edit
+
+
+def raw(fn):
+    return lambda path, arrays: fn(path)
+
+
+def flip_middle(path: Path) -> None:
+    blob = bytearray(path.read_bytes())
+    mid = len(blob) // 2
+    blob[mid : mid + 64] = bytes(b ^ 0xFF for b in blob[mid : mid + 64])
+    path.write_bytes(bytes(blob))
+
+
+def nan_first(a):
+    a = a.copy()
+    a[5, 0] = np.nan
+    return a
+
+
+BAD_DATA = {
+    "zero-byte": (raw(lambda p: p.write_bytes(b"")), "not a readable"),
+    "truncated": (raw(lambda p: p.write_bytes(p.read_bytes()[: p.stat().st_size // 2])), "npz"),
+    "crc-corrupt": (raw(flip_middle), "corrupt"),
+    "text-file": (raw(lambda p: p.write_text("observations,actions\n1,2\n")), "not a readable"),
+    "missing-actions": (rewrite(actions=None), "actions"),
+    "short-actions": (rewrite(actions=lambda a: a[:-1]), "actions"),
+    "wrong-action-dim": (rewrite(actions=lambda a: np.zeros((len(a), 3), a.dtype)), "actions"),
+    "int-observations": (rewrite(observations=lambda a: a.astype(np.int64)), "observations"),
+    "all-zero-terminals": (rewrite(terminals=lambda a: np.zeros_like(a)), "terminals"),
+    "nan-observations": (rewrite(observations=nan_first), "observations"),
+    "corrupt-val": (raw(lambda p: val_path_for(p).write_bytes(b"PK\x03\x04junk")), "-val.npz"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_DATA))
+def test_bad_dataset_is_named_before_training(data, tmp_path, capsys, case):
+    edit, name = BAD_DATA[case]
+    bad = corrupt_copy(data, tmp_path / "data", edit)
+    out = tmp_path / "run"
+    line = assert_one_line_error(*run_main(train_args(bad, out), capsys), 2, name)
+    assert ".npz" in line, line  # names the file
+    assert not out.exists()
+
+
+def test_missing_data_dir_names_file_and_command(tmp_path, capsys):
+    line = assert_one_line_error(
+        *run_main(train_args(tmp_path / "nowhere", tmp_path / "run"), capsys), 2, f"{DATASET}.npz"
+    )
+    assert "drol data generate" in line
+    assert not (tmp_path / "run").exists()
+
+
+def test_unreadable_data_dir(data, tmp_path):
+    dd = tmp_path / "data"
+    shutil.copytree(data, dd)
+    dd.chmod(0o000)
+    try:
+        res = run_cli(train_args(dd, tmp_path / "run"), prefix=no_dac_prefix())
+    finally:
+        dd.chmod(0o755)
+    assert_one_line_error(res.returncode, res.stderr, 2, str(dd), "Permission denied")
+
+
+# ---------------------------------------------------------------- --out on bad places
+
+
+def test_out_is_a_file(data, tmp_path, capsys):
+    out = tmp_path / "file"
+    out.write_text("x")
+    assert_one_line_error(*run_main(train_args(data, out), capsys), 2, str(out), "not a directory")
+    assert out.read_text() == "x"
+
+
+def test_out_on_a_read_only_mount(data, tmp_path, capsys):
+    with tmpfs(tmp_path / "ro", "1m", readonly=True) as ro:
+        line = assert_one_line_error(*run_main(train_args(data, ro / "run"), capsys), 2, "--out")
+        assert "Read-only file system" in line
+
+
+def test_out_in_a_read_only_directory(data, tmp_path):
+    parent = tmp_path / "locked"
+    parent.mkdir()
+    parent.chmod(0o555)
+    try:
+        res = run_cli(train_args(data, parent / "run"), prefix=no_dac_prefix())
+    finally:
+        parent.chmod(0o755)
+    assert_one_line_error(res.returncode, res.stderr, 2, str(parent), "Permission denied")
+    assert not (parent / "run").exists()
+
+
+# ---------------------------------------------------------------- identity of a run directory
+
+IDENTITY_CHANGES = [
+    (["--K", "8"], "K: 4 in {cfg}, 8 requested"),
+    (["--seed", "3"], "seed: 0 in {cfg}, 3 requested"),
+    (["--method", "drol_static"], "method: drol in {cfg}, drol_static requested"),
+    (["--steps", "40"], "steps: 20 in {cfg}, 40 requested"),
+    (["--set", "bc_coef=7"], "agent.bc_coef"),
+    (["--task", "pointmaze-medium-navigate-singletask-task2-v0"], "task: "),
+]
+
+
+@pytest.mark.parametrize(
+    ("change", "expect"), IDENTITY_CHANGES, ids=[" ".join(c) for c, _ in IDENTITY_CHANGES]
+)
+def test_finished_run_reinvoked_with_other_settings_is_refused(
+    data, finished, tmp_path, capsys, change, expect
+):
+    run = copy_run(finished, tmp_path)
+    score = (run / SCORE).read_text()
+    args = train_args(data, run)
+    args = args + change if change[0] == "--set" else replace_opt(args, *change)
+    assert_one_line_error(*run_main(args, capsys), 2, expect.format(cfg=run / CONFIG))
+    assert (run / SCORE).read_text() == score
+    assert not (run / FAILED).exists(), "a refused request must not mark the run failed"
+
+
+def test_unfinished_run_resumed_on_another_dataset_is_refused(data, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(train_args(data, out, steps=10) + ["--set", "checkpoint_every=5"]) == 0
+    (out / SCORE).unlink()  # as if killed after its last checkpoint
+    other = tmp_path / "other"
+    from drol.data.generate import generate
+
+    generate(DATASET, other, episodes=2, seed=1, jobs=1, progress=False)
+    args = train_args(other, out, steps=10) + ["--set", "checkpoint_every=5"]
+    line = assert_one_line_error(*run_main(args, capsys), 2, "dataset.rows", "dataset.digest")
+    assert str(out / CONFIG) in line
+
+
+def test_identical_reinvocation_of_finished_run_exits_at_once(data, finished, tmp_path, capsys):
+    run = copy_run(finished, tmp_path)
+    t = time.perf_counter()
+    code, err = run_main(train_args(data, run), capsys)
+    assert code == 0 and "Traceback" not in err
+    assert time.perf_counter() - t < 3.0
+
+
+# ---------------------------------------------------------------- checkpoints
+
+
+class Evil:
+    def __init__(self, marker: str):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_malicious_checkpoint_is_refused_and_never_runs(data, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(train_args(data, out, steps=10)) == 0
+    (out / SCORE).unlink()
+    marker = tmp_path / "pwned"
+    torch.save({"format": 2, "agent": Evil(str(marker))}, out / CHECKPOINT)
+    line = assert_one_line_error(*run_main(train_args(data, out, steps=10), capsys), 2, CHECKPOINT)
+    assert "refused" in line
+    assert not marker.exists(), "the checkpoint's code ran"
+    assert "refused" in (out / FAILED).read_text()
+    assert (out / "error.log").is_file()
+    assert not (out / SCORE).exists()
+
+
+def test_truncated_checkpoint_is_a_one_line_error(data, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(train_args(data, out, steps=10)) == 0
+    (out / SCORE).unlink()
+    ckpt = out / CHECKPOINT
+    ckpt.write_bytes(ckpt.read_bytes()[:100])
+    line = assert_one_line_error(*run_main(train_args(data, out, steps=10), capsys), 2, str(ckpt))
+    assert "cannot read checkpoint" in line
+    runs = collect_runs_of(out)
+    assert runs["status"].tolist() == ["failed"]
+
+
+def collect_runs_of(run: Path) -> pd.DataFrame:
+    """Aggregate one run directory placed at its grid path."""
+    root = run.parent / "runs"
+    dst = root / POINTMAZE / "drol" / "K4" / "seed0"
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    if not dst.exists():
+        shutil.copytree(run, dst)
+    return collect_runs(root)
+
+
+# ---------------------------------------------------------------- FAILED for every fatal error
+
+
+def test_nonfinite_loss_writes_failed_and_aggregate_says_failed(data, tmp_path, capsys):
+    out = tmp_path / "run"
+    args = train_args(data, out, steps=200) + ["--set", "lr=1e30", "--set", "bc_coef=1e30"]
+    assert_one_line_error(*run_main(args, capsys), 2, "non-finite", FAILED)
+    assert "non-finite" in (out / FAILED).read_text()
+    runs = collect_runs_of(out)
+    assert runs["status"].tolist() == ["failed"]
+    assert "non-finite" in runs["reason"].iloc[0]
+
+
+def test_internal_error_after_start_writes_failed_with_traceback_log(
+    data, tmp_path, capsys, monkeypatch
+):
+    from drol import trainer
+
+    def boom(*a, **k):
+        raise KeyError("simulated bug")
+
+    monkeypatch.setattr(trainer, "evaluate", boom)
+    out = tmp_path / "run"
+    line = assert_one_line_error(*run_main(train_args(data, out), capsys), 2, "internal error")
+    assert "simulated bug" in line
+    assert "KeyError" in (out / FAILED).read_text()
+    assert "Traceback" in (out / "error.log").read_text()
+    assert collect_runs_of(out)["status"].tolist() == ["failed"]
+
+
+# ---------------------------------------------------------------- the lock
+
+
+HOLD_LOCK = """
+import sys, time
+from pathlib import Path
+from drol.rundir import RunLock
+lock = RunLock(Path(sys.argv[1])).acquire()
+print("locked", flush=True)
+time.sleep(60)
+"""
+
+
+def test_second_process_on_a_locked_run_exits_naming_the_pid(data, tmp_path, capsys):
+    out = tmp_path / "run"
+    out.mkdir()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(out)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        line = assert_one_line_error(*run_main(train_args(data, out), capsys), 2, str(holder.pid))
+        assert "in use" in line
+        assert not (out / CONFIG).exists() and not (out / FAILED).exists()
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    # the lock died with its (SIGKILLed) holder: the run now goes through
+    assert run_main(train_args(data, out), capsys)[0] == 0
+    assert (out / SCORE).is_file()
+
+
+# ---------------------------------------------------------------- full disk
+
+
+@pytest.mark.slow
+def test_disk_full_at_a_checkpoint_keeps_the_previous_one(data, tmp_path):
+    with tmpfs(tmp_path / "small", "8m") as mnt:
+        out = mnt / "run"
+        args = train_args(data, out, steps=400)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "drol", *args], stderr=subprocess.PIPE, text=True, cwd=ROOT
+        )
+        deadline = time.time() + 120
+        while not (out / CHECKPOINT).exists() and time.time() < deadline and proc.poll() is None:
+            time.sleep(0.005)
+        proc.send_signal(signal.SIGSTOP)
+        filler = mnt / "filler"
+        with open(filler, "wb") as fh, contextlib.suppress(OSError):
+            while True:
+                fh.write(b"\0" * 65536)
+        proc.send_signal(signal.SIGCONT)
+        err = proc.communicate(timeout=120)[1]
+        if proc.returncode == 0:
+            pytest.skip("the run finished before the disk could be filled")
+        line = assert_one_line_error(proc.returncode, err, 1, "disk full")
+        assert str(out) in line
+        not_complete(out)
+        blob = torch.load(out / CHECKPOINT, weights_only=True)  # the previous one, still valid
+        assert 0 < json.loads(blob["progress"])["step"] < 400
+        filler.unlink()
+        res = run_cli(args, timeout=300)
+        assert res.returncode == 0, res.stderr
+        assert (out / SCORE).is_file()
+
+
+def test_data_generate_on_a_full_disk(tmp_path):
+    with tmpfs(tmp_path / "small", "16k") as mnt:
+        res = run_cli(
+            ["data", "generate", DATASET, "--out", str(mnt), "--episodes", "3", "--jobs", "1"]
+        )
+        assert_one_line_error(res.returncode, res.stderr, 1, "disk full", str(mnt))
+        assert not list(mnt.iterdir()), "no partial dataset may be left"
+
+
+def test_data_generate_checks_its_output_before_generating(tmp_path, capsys):
+    with tmpfs(tmp_path / "ro", "1m", readonly=True) as ro:
+        t = time.perf_counter()
+        args = ["data", "generate", DATASET, "--out", str(ro / "d"), "--episodes", "50"]
+        assert_one_line_error(*run_main(args, capsys), 2, "--out", "Read-only file system")
+        assert time.perf_counter() - t < 2.0, "it generated before checking"
+
+
+def test_data_generate_out_is_a_file(tmp_path, capsys):
+    out = tmp_path / "f"
+    out.write_text("x")
+    args = ["data", "generate", DATASET, "--out", str(out), "--episodes", "2"]
+    assert_one_line_error(*run_main(args, capsys), 2, str(out), "not a directory")
+
+
+# ---------------------------------------------------------------- aggregate and tables
+
+
+def fabricate(root: Path, path_K: int, **changes) -> Path:
+    from synthetic_runs import make_run
+
+    run = make_run(root, POINTMAZE, "drol", path_K, 0, score=80.0)
+    for name in (SCORE, CONFIG):
+        obj = json.loads((run / name).read_text())
+        obj.update(changes)
+        (run / name).write_text(json.dumps(obj))
+    return run
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [({"K": 4}, "K=4"), ({"method": "fql"}, "method='fql'"), ({"seed": 9}, "seed=9")],
+)
+def test_aggregate_refuses_a_run_whose_files_disagree_with_its_path(
+    tmp_path, capsys, changes, reason
+):
+    fabricate(tmp_path / "runs", 16, **changes)
+    code, err = run_main(
+        ["tables", "--runs", str(tmp_path / "runs"), "--reported", str(REPORTED), "--out",
+         str(tmp_path / "tables")],
+        capsys,
+    )  # fmt: skip
+    assert code == 0, err
+    missing = pd.read_csv(tmp_path / "tables" / "missing_runs.csv")
+    row = missing[missing["task"] == POINTMAZE].iloc[0]
+    assert row["status"] == "failed" and reason in row["reason"]
+    runs = collect_runs(tmp_path / "runs")
+    assert runs["status"].tolist() == ["failed"] and runs["score"].isna().all()
+
+
+def test_aggregate_garbage_score_json_is_failed(tmp_path):
+    run = fabricate(tmp_path / "runs", 16)
+    (run / SCORE).write_text("{not json")
+    runs = collect_runs(tmp_path / "runs")
+    assert runs["status"].tolist() == ["failed"] and "unreadable" in runs["reason"].iloc[0]
+
+
+BAD_REPORTED = {
+    "binary": (b"\x89PNG\r\n\x1a\n\x00\x00\xff\xfe", "not a readable CSV"),
+    "empty": (b"", "not a readable CSV"),
+    "no-columns": (b"a,b\n1,2\n", "missing columns"),
+    "text-mean": (b"task,method,mean,std\n" + POINTMAZE.encode() + b",DROL,high,1\n", "mean"),
+    "unknown-task": (b"task,method,mean,std\nno-such-task-v0,DROL,1,1\n", "task"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_REPORTED))
+def test_tables_with_garbage_reported_csv(tmp_path, capsys, case):
+    content, name = BAD_REPORTED[case]
+    rep = tmp_path / "rep.csv"
+    rep.write_bytes(content)
+    (tmp_path / "runs").mkdir()
+    args = ["tables", "--runs", str(tmp_path / "runs"), "--reported", str(rep), "--out",
+            str(tmp_path / "t")]  # fmt: skip
+    assert_one_line_error(*run_main(args, capsys), 2, str(rep), name)
+    assert not (tmp_path / "t").exists()
+
+
+def test_tables_out_is_a_file(tmp_path, capsys):
+    out = tmp_path / "t"
+    out.write_text("x")
+    (tmp_path / "runs").mkdir()
+    args = ["tables", "--runs", str(tmp_path / "runs"), "--reported", str(REPORTED), "--out",
+            str(out)]  # fmt: skip
+    assert_one_line_error(*run_main(args, capsys), 2, str(out), "not a directory")

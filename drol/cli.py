@@ -24,7 +24,7 @@ def one_line(text: str) -> str:
 # sub-command -> module exposing register(subparsers)
 COMMAND_MODULES: tuple[str, ...] = (
     "drol.train_cli",
-    "drol.bench",
+    "drol.bench_cli",
     "drol.data.cli",
     "drol.d4rl.cli",
     "drol.report.cli",

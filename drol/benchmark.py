@@ -1,45 +1,20 @@
-"""``drol bench``: training steps/s and inference latency on synthetic batches.
+"""Training steps/s and inference latency of one method on synthetic batches.
 
 A benchmark, not a test: it feeds the runtime panel of Fig. 3 and the speed claims in the
-notes. Sizes default to the paper's (4x512 MLPs, batch 256).
+notes (``drol bench``). Sizes default to the paper's (4x512 MLPs, batch 256).
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import statistics
 import time
+from dataclasses import dataclass, field
 
 import torch
 
-from drol.agents import get_method, make_agent, make_config, method_names
+from drol.agents import get_method, make_agent, make_config
 from drol.agents.config import parse_overrides
 from drol.errors import UserError
-
-
-def register(subparsers) -> None:
-    p = subparsers.add_parser("bench", help="benchmark training steps/s and inference latency")
-    p.add_argument("--method", required=True, choices=method_names())
-    p.add_argument("--K", type=int, default=16)
-    p.add_argument("--obs-dim", type=int, default=28)
-    p.add_argument("--action-dim", type=int, default=5)
-    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
-    p.add_argument("--repeats", type=int, default=3, help="timed repeats; the median is reported")
-    p.add_argument("--steps", type=int, default=20, help="training steps per repeat")
-    p.add_argument("--warmup", type=int, default=3)
-    p.add_argument("--hidden", type=int, default=512)
-    p.add_argument("--batch-size", type=int, default=256)
-    p.add_argument(
-        "--impl",
-        default="winner",
-        choices=["winner", "full"],
-        help="DROL actor graph: winner-only recompute or the official full-K graph",
-    )
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
-    p.add_argument("--threads", type=int, default=None)
-    p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.set_defaults(func=run)
 
 
 def synthetic_batch(
@@ -60,7 +35,27 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
-def benchmark(args: argparse.Namespace) -> dict:
+@dataclass
+class BenchSettings:
+    """One benchmark: method and sizes (the paper's by default), timing schedule."""
+
+    method: str
+    K: int = 16
+    obs_dim: int = 28
+    action_dim: int = 5
+    device: str = "cpu"
+    repeats: int = 3
+    steps: int = 20
+    warmup: int = 3
+    hidden: int = 512
+    batch_size: int = 256
+    impl: str = "winner"
+    overrides: list[str] = field(default_factory=list)
+    threads: int | None = None
+
+
+def benchmark(args: BenchSettings) -> dict:
+    """Median training steps/s and inference latency of ``args.method`` on synthetic batches."""
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
@@ -118,22 +113,3 @@ def benchmark(args: argparse.Namespace) -> dict:
         "repeats": args.repeats,
         "steps_per_repeat": args.steps,
     }
-
-
-def run(args: argparse.Namespace) -> int:
-    for key in ("K", "repeats", "steps", "hidden", "batch_size", "obs_dim", "action_dim"):
-        if getattr(args, key) < 1:
-            raise UserError(f"--{key.replace('_', '-')} must be >= 1")
-    try:
-        result = benchmark(args)
-    except ValueError as err:
-        raise UserError(str(err)) from None
-    if args.json:
-        print(json.dumps(result))
-    else:
-        print(
-            f"{result['method']} K={result['K']} ({result['impl']}, {result['device']}, {result['threads']} threads): "
-            f"{result['train_steps_per_s']:.2f} train steps/s ({result['train_step_ms']:.1f} ms/step), "
-            f"inference {result['inference_ms']:.3f} ms/action"
-        )
-    return 0

@@ -1,0 +1,37 @@
+"""The committed sanity results (docs/results/sanity/) are what the current table code makes
+of the committed runs.csv, byte for byte, so they cannot drift from the code."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from drol.report.tables import write_tables
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "docs" / "results" / "sanity"
+
+
+@pytest.fixture(scope="module")
+def rebuilt(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("tables")
+    write_tables(pd.read_csv(RESULTS / "runs.csv"), ROOT / "config" / "table4_reported.csv", out)
+    return out
+
+
+@pytest.mark.parametrize(
+    "name", ["table4.md", "table4.csv", "table1.md", "table1.csv", "missing_runs.csv"]
+)
+def test_committed_sanity_tables_match_the_current_code(rebuilt, name):
+    assert (rebuilt / name).read_text() == (RESULTS / name).read_text(), (
+        f"docs/results/sanity/{name} differs from what the table code makes of runs.csv: "
+        "rebuild it with `drol tables` (see docs/results/sanity/README.md)"
+    )
+
+
+def test_sanity_runs_are_complete():
+    runs = pd.read_csv(RESULTS / "runs.csv")
+    assert (runs["status"] == "done").all()
+    assert runs.groupby(["method", "K"])["seed"].nunique().min() >= 3

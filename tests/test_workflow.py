@@ -360,3 +360,17 @@ def test_manifest_is_rebuilt_when_the_grid_changes(tmp_path):
     res = _snakemake(*base, manifest)
     assert res.returncode == 0, res.stderr[-2000:]
     assert set(pd.read_csv(tmp_path / manifest)["seed"]) == {0, 1}
+
+
+def test_method_order_does_not_depend_on_import_order():
+    """Table columns follow AGENT_MODULES, whichever agent module a process imported first."""
+    script = "import drol.agents.drol; from drol.grid import column_labels; print(column_labels())"
+    first_drol = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    ).stdout
+    script = "from drol.grid import column_labels; print(column_labels())"
+    plain = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    ).stdout
+    assert first_drol == plain
+    assert plain.index("'FQL'") < plain.index("'DROL(16)'")

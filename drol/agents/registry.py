@@ -56,9 +56,15 @@ def _load() -> None:
 
 
 def methods() -> dict[str, type[OfflineAgent]]:
-    """Every registered method, name -> agent class, in registration order."""
+    """Every registered method, name -> agent class, in display order: the order of
+    ``AGENT_MODULES`` (whatever was imported first), then plugins in registration order."""
     _load()
-    return dict(_METHODS)
+    rank = {module: i for i, module in enumerate(AGENT_MODULES)}
+    order = sorted(
+        enumerate(_METHODS.items()),
+        key=lambda item: (rank.get(item[1][1].__module__, len(rank)), item[0]),
+    )
+    return dict(item for _, item in order)
 
 
 def method_names() -> tuple[str, ...]:

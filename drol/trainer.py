@@ -10,6 +10,7 @@ import pickle
 import platform
 import subprocess
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -97,12 +98,34 @@ class RunSettings(RunSpec):
                 raise ConfigError(f"bad {name} {value!r}: must be an integer in [{lo}, {hi}]")
 
 
-def split_overrides(pairs: list[str]) -> tuple[dict[str, str], dict[str, str]]:
-    """``key=value`` strings -> (run-level settings, agent hyperparameters)."""
+def split_settings(values: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    """``--set`` values -> (run-level settings, agent hyperparameters)."""
     run, agent = {}, {}
-    for key, value in parse_overrides(pairs).items():
+    for key, value in values.items():
         (run if key in RunSettings.RUN_KEYS else agent)[key] = value
     return run, agent
+
+
+def split_overrides(pairs: list[str]) -> tuple[dict[str, str], dict[str, str]]:
+    """``key=value`` strings -> (run-level settings, agent hyperparameters)."""
+    return split_settings(parse_overrides(pairs))
+
+
+def run_setting_values(run_keys: Mapping[str, str]) -> dict[str, int]:
+    """Run-level ``--set`` values as integers within :data:`RUN_LIMITS`; a one-line
+    :class:`ConfigError` naming the key and its range otherwise (``drol train`` and the
+    workflow's DAG-build check use this one rule)."""
+    out = {}
+    for key, value in run_keys.items():
+        lo, hi = RUN_LIMITS[key]
+        try:
+            number = coerce(key, value, int)
+        except ConfigError:
+            number = None
+        if number is None or not lo <= number <= hi:
+            raise ConfigError(f"bad --set {key}={value!r}: must be an integer in [{lo}, {hi}]")
+        out[key] = number
+    return out
 
 
 def make_settings(
@@ -125,15 +148,7 @@ def make_settings(
     elif device == "cuda" and not torch.cuda.is_available():
         raise UserError("--device cuda, but torch sees no CUDA device")
     run_keys, agent_keys = split_overrides(overrides)
-    run_values = {}
-    for key, value in run_keys.items():
-        lo, hi = RUN_LIMITS[key]
-        try:
-            run_values[key] = coerce(key, value, int)
-        except ConfigError:
-            raise ConfigError(
-                f"bad --set {key}={value!r}: must be an integer in [{lo}, {hi}]"
-            ) from None
+    run_values = run_setting_values(run_keys)
     settings = RunSettings(
         task=task,
         method=method,

@@ -19,7 +19,7 @@ from drol.agents.registry import get_method, make_config, method_names
 from drol.errors import ConfigError, UserError
 from drol.grid import Grid, column_keys, columns
 from drol.tasks import parse_task
-from drol.trainer import RunSettings
+from drol.trainer import run_setting_values, split_settings
 
 
 def check_schema(config: Mapping[str, Any], schema_file: str | Path) -> None:
@@ -94,16 +94,9 @@ def check_train_sets(config: Mapping[str, Any]) -> None:
             )
     for method in trained_methods(config):
         values = train_set_values(config, method)
-        run_keys = {k: v for k, v in values.items() if k in RunSettings.RUN_KEYS}
-        agent_keys = {k: v for k, v in values.items() if k not in RunSettings.RUN_KEYS}
-        for key, value in run_keys.items():
-            try:
-                ok = int(value) >= 1
-            except ValueError:
-                ok = False
-            if not ok:
-                _fail(f"train.set.{key}", f"{value!r} is not an integer >= 1")
+        run_keys, agent_keys = split_settings(values)
         try:
+            run_setting_values(run_keys)
             make_config(method, agent_keys)
         except ConfigError as err:
             where = (

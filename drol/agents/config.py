@@ -55,10 +55,6 @@ class AgentConfig:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
-    @classmethod
-    def keys(cls) -> tuple[str, ...]:
-        return tuple(f.name for f in fields(cls))
-
 
 def coerce(key: str, value: Any, typ: type) -> Any:
     """``value`` (a string from the command line or YAML, or a number) as ``typ``."""

@@ -40,11 +40,6 @@ def register(cls: type[OfflineAgent]) -> type[OfflineAgent]:
     return cls
 
 
-def unregister(name: str) -> None:
-    """Remove a method (tests that register a toy method clean up with this)."""
-    _METHODS.pop(name, None)
-
-
 def _load() -> None:
     global _loaded
     if not _loaded:

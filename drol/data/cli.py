@@ -72,6 +72,15 @@ def _check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_out(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--out",
+        default=str(DEFAULT_DATA_DIR),
+        metavar="DIR",
+        help="output directory (default: the data root)",
+    )
+
+
 def register(subparsers) -> None:
     """Add ``drol data`` with its sub-commands to the top-level parser."""
     data = subparsers.add_parser("data", help="generate, fetch and check offline datasets")
@@ -91,12 +100,7 @@ def register(subparsers) -> None:
         help="train episodes (default: the official count, 1000)",
     )
     gen.add_argument("--seed", type=int, default=0, metavar="S", help="base seed (default 0)")
-    gen.add_argument(
-        "--out",
-        default=str(DEFAULT_DATA_DIR),
-        metavar="DIR",
-        help="output directory (default: the data root)",
-    )
+    _add_out(gen)
     gen.add_argument(
         "--jobs", type=int, default=None, metavar="J", help="worker processes (default: all cores)"
     )
@@ -107,12 +111,7 @@ def register(subparsers) -> None:
         "fetch", help="download the official OGBench files or D4RL hdf5 (needs network)"
     )
     fetch.add_argument("dataset", metavar="DATASET", help="an OGBench dataset or a D4RL task id")
-    fetch.add_argument(
-        "--out",
-        default=str(DEFAULT_DATA_DIR),
-        metavar="DIR",
-        help="output directory (default: the data root)",
-    )
+    _add_out(fetch)
     fetch.set_defaults(func=_fetch)
 
     roll = sub.add_parser(
@@ -123,12 +122,7 @@ def register(subparsers) -> None:
     roll.add_argument("task", metavar="TASK", help="a D4RL task id, e.g. antmaze-umaze-v2")
     roll.add_argument("--episodes", type=int, default=10, metavar="N", help="episodes (default 10)")
     roll.add_argument("--seed", type=int, default=0, metavar="S", help="seed (default 0)")
-    roll.add_argument(
-        "--out",
-        default=str(DEFAULT_DATA_DIR),
-        metavar="DIR",
-        help="output directory (default: the data root)",
-    )
+    _add_out(roll)
     roll.set_defaults(func=_rollout)
 
     check = sub.add_parser("check", help="validate a dataset file and print a summary")

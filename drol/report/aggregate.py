@@ -5,7 +5,8 @@
   (``done``, ``failed``, ``running``, ``missing``): nothing is dropped silently.
 * :func:`task_summary` gives the per-task mean ± std over seeds of each table column
   (:func:`drol.grid.columns`, or ``DROL(K=k)`` for sweep-only runs).
-* :func:`family_summary` gives the per-family mean over its tasks.
+* :func:`family_summary` gives the per-family mean over its tasks of a per-task table;
+  :func:`family_seed_summary` the same from runs, with the std over seeds of the family mean.
 
 A *manifest* is a CSV with columns ``label, task, method, K, seed`` (optionally ``run_dir``);
 one run may carry several labels (DROL(16) and DROL* share the run when K* = 16).
@@ -210,6 +211,31 @@ def family_summary(tasks: pd.DataFrame, family_size: dict[str, int] | None = Non
             }
         )
     return pd.DataFrame(out)
+
+
+def family_seed_summary(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per (label, family) of our runs: ``mean`` = the mean of the task means (the paper's
+    family number); ``std`` = the std (ddof=0) over seeds of the per-seed family mean, over
+    the ``n_seeds`` seeds that every counted task has; ``n_tasks`` tasks with a done run."""
+    df = explode_labels(runs)
+    out = []
+    for (suite, family, label), g in df.groupby(["suite", "family", "label"], sort=False):
+        done = g[g["status"] == "done"]
+        scores = done.pivot_table(index="seed", columns="task", values="score", aggfunc="mean")
+        per_seed = scores.dropna().mean(axis=1)  # seeds present in every task
+        out.append(
+            {
+                "suite": suite,
+                "family": family,
+                "label": label,
+                "mean": float(scores.mean(axis=0).mean()) if scores.size else np.nan,
+                "std": float(np.std(per_seed)) if len(per_seed) else np.nan,
+                "n_seeds": len(per_seed),
+                "n_tasks": scores.shape[1],
+            }
+        )
+    cols = ["suite", "family", "label", "mean", "std", "n_seeds", "n_tasks"]
+    return pd.DataFrame(out, columns=cols)
 
 
 def learning_curves(runs: pd.DataFrame) -> pd.DataFrame:

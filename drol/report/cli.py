@@ -11,6 +11,7 @@ import pandas as pd
 from drol.errors import UserError
 from drol.grid import select_k
 from drol.io import atomic_write_json, atomic_write_text
+from drol.report.verdict import PAPER_SEEDS
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +54,12 @@ def cmd_tables(args: argparse.Namespace) -> int:
 
     if not Path(args.reported).is_file():
         raise UserError(f"--reported {args.reported}: no such file")
+    if args.reported_table1 is not None and not Path(args.reported_table1).is_file():
+        raise UserError(f"--reported-table1 {args.reported_table1}: no such file")
+    if args.paper_seeds < 2:
+        raise UserError("--paper-seeds must be >= 2")
     runs = _load_runs(args.runs, args.manifest)
-    written = write_tables(runs, args.reported, args.out)
+    written = write_tables(runs, args.reported, args.out, args.reported_table1, args.paper_seeds)
     log.info("wrote %s", ", ".join(sorted(written)))
     return 0
 
@@ -128,6 +133,18 @@ def register(subparsers) -> None:
         "--manifest",
         help="CSV of expected runs and their table columns (label,task,method,K,seed); "
         "without it runs are labelled from Table 3's K*",
+    )
+    p.add_argument(
+        "--reported-table1",
+        help="the paper's Table 1 (suite,family,method,mean,std; default: table1_reported.csv "
+        "beside --reported, else derived from Table 4)",
+    )
+    p.add_argument(
+        "--paper-seeds",
+        type=int,
+        default=PAPER_SEEDS,
+        help=f"seeds behind each reported number, for the verdicts (default {PAPER_SEEDS}, "
+        "FQL's protocol)",
     )
     p.set_defaults(func=cmd_tables)
 

@@ -7,6 +7,11 @@ underline are computed per row over every column shown (reported and reproduced)
 * bold: ``mean >= 0.95 * max(row)``, on the means rounded as printed (integers)
 * underline: bold and a one-step method (FQL, DROL(16), DROL* and every reproduced column).
 
+Reproduced cells print ``mean ± std (n seeds)`` and, where the paper reports the same method,
+a verdict symbol (:mod:`drol.report.verdict`: Welch's test against the paper's numbers).
+Table 1's reported columns are the paper's own printed Table 1 (``config/table1_reported.csv``);
+its reproduced ± is the std over seeds of the family mean.
+
 Each table is written as ``.csv`` (tidy), ``.tex`` (booktabs), ``.md`` and ``.html`` from the
 jinja2 templates in ``drol/report/templates``.
 """
@@ -25,7 +30,8 @@ import pandas as pd
 from drol.errors import UserError
 from drol.grid import LABEL_DROL16, LABEL_DROL_STAR, column_labels
 from drol.io import atomic_write_text
-from drol.report.aggregate import family_summary, not_done, task_summary
+from drol.report.aggregate import family_seed_summary, family_summary, not_done, task_summary
+from drol.report.verdict import PAPER_SEEDS, RULE, SYMBOLS, TEX_SYMBOLS, add_verdicts, summary_line
 from drol.tasks import D4RL_FAMILIES, UnknownTaskError, parse_task
 
 log = logging.getLogger(__name__)
@@ -58,6 +64,8 @@ TABLE_COLUMNS = [
     "bold",
     "underline",
     "source",
+    "verdict",
+    "p_value",
 ]
 SUITE_TITLE = {"ogbench": "OGBench", "d4rl": "D4RL"}
 FORMATS = ("tex", "md", "html")
@@ -127,6 +135,50 @@ def reproduced_tasks(runs: pd.DataFrame) -> pd.DataFrame:
     ).reset_index(drop=True)
 
 
+def read_reported_table1(path: str | Path) -> pd.DataFrame:
+    """The paper's printed Table 1 (``suite, family, method, mean, std``) as a long frame."""
+    try:
+        rep = pd.read_csv(path)
+    except (OSError, ValueError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise UserError(f"--reported-table1 {path}: not a readable CSV ({first})") from None
+    need = ["suite", "family", "method", "mean", "std"]
+    if missing := set(need) - set(rep.columns):
+        raise UserError(
+            f"--reported-table1 {path}: missing columns {sorted(missing)} (need {', '.join(need)})"
+        )
+    for col in ("mean", "std"):
+        values = pd.to_numeric(rep[col], errors="coerce")
+        bad = values.isna() & rep[col].notna()
+        if bad.any():
+            i = int(np.flatnonzero(bad.to_numpy())[0])
+            raise UserError(
+                f"--reported-table1 {path}: row {i + 2}: {col}: {rep[col].iloc[i]!r} is not a number"
+            )
+        rep[col] = values
+    out = rep[need].assign(n_seeds=np.nan, source=REPORTED)
+    out["n_tasks"] = out["family"].map(family_size)
+    return out
+
+
+def families_from_table4(reported: pd.DataFrame) -> pd.DataFrame:
+    """Fallback when the paper's Table 1 is not given: the family means of its Table 4
+    (no ±: the paper's family ± cannot be derived from per-task stds)."""
+    tasks = reported.rename(columns={"method": "label"})
+    fam = family_summary(tasks, {f: family_size(f) for f in tasks["family"].unique()})
+    fam.loc[fam["n_tasks"] < fam["n_tasks_expected"], "mean"] = np.nan
+    return fam.rename(columns={"label": "method"}).assign(std=np.nan, n_seeds=np.nan)[
+        ["suite", "family", "method", "mean", "std", "n_seeds", "n_tasks"]
+    ].assign(source=REPORTED)
+
+
+def reproduced_families(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per-family rows of our table columns (:func:`family_seed_summary`)."""
+    fam = family_seed_summary(runs)
+    fam = fam[fam["label"].isin(column_labels())]
+    return fam.rename(columns={"label": "method"}).assign(source=REPRODUCED).reset_index(drop=True)
+
+
 def family_size(family: str) -> int:
     """Number of tasks of a family in the paper's grid (5 per OGBench family)."""
     return len(D4RL_FAMILIES.get(family, range(5)))
@@ -147,7 +199,7 @@ def mark_best(df: pd.DataFrame, row_key: list[str]) -> pd.DataFrame:
 
 def _order(df: pd.DataFrame, reported: pd.DataFrame) -> pd.DataFrame:
     """Rows in the paper's task order (new tasks after their family or at the suite's end)."""
-    task_order = list(dict.fromkeys(reported["task"]))
+    task_order = list(dict.fromkeys(reported["task"])) if "task" in reported else []
     fam_order = list(dict.fromkeys(reported["family"]))
     for fam in df["family"]:
         if fam not in fam_order:
@@ -169,31 +221,34 @@ def _order(df: pd.DataFrame, reported: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def build_table4(reported: pd.DataFrame, reproduced: pd.DataFrame) -> pd.DataFrame:
-    """Long Table 4: every (task, method, source) cell with bold/underline."""
-    df = pd.concat([reported, reproduced], ignore_index=True)
+def _concat(*frames: pd.DataFrame) -> pd.DataFrame:
+    """Stack long frames, skipping empty ones (their all-NA columns carry no dtype)."""
+    kept = [f for f in frames if len(f)] or [frames[0]]
+    return pd.concat(kept, ignore_index=True)
+
+
+def build_table4(
+    reported: pd.DataFrame, reproduced: pd.DataFrame, paper_seeds: int = PAPER_SEEDS
+) -> pd.DataFrame:
+    """Long Table 4: every (task, method, source) cell with bold/underline and verdicts."""
+    df = _concat(reported, reproduced)
     df = mark_best(df, ["task"])
+    df = add_verdicts(df, "task", REPORTED, REPRODUCED, paper_seeds)
     return _order(df, reported)[TABLE_COLUMNS].reset_index(drop=True)
 
 
-def build_table1(table4: pd.DataFrame) -> pd.DataFrame:
+def build_table1(
+    reported: pd.DataFrame, reproduced: pd.DataFrame, paper_seeds: int = PAPER_SEEDS
+) -> pd.DataFrame:
     """Long Table 1: per (family, method, source) the mean over the family's tasks.
 
-    Reported families with a missing task get no mean ("-", as in the paper); reproduced
-    families average the tasks that have runs, and ``n_tasks`` says how many.
+    ``reported`` is the paper's Table 1 (:func:`read_reported_table1`), ``reproduced`` our
+    families (:func:`reproduced_families`: the tasks that have runs, ``n_tasks`` of them).
     """
-    rows = []
-    for source, part in table4.groupby("source", sort=False):
-        tasks = part.rename(columns={"method": "label"})
-        fam = family_summary(tasks, {f: family_size(f) for f in tasks["family"].unique()})
-        if source == REPORTED:
-            fam.loc[fam["n_tasks"] < fam["n_tasks_expected"], "mean"] = np.nan
-            fam["n_seeds"] = np.nan
-        fam["source"] = source
-        rows.append(fam.rename(columns={"label": "method"}))
-    t1 = pd.concat(rows, ignore_index=True)
+    t1 = _concat(reported, reproduced)
+    t1["n_tasks_expected"] = t1["family"].map(family_size)
     t1 = mark_best(t1, ["family"])
-    reported = table4[table4["source"] == REPORTED]
+    t1 = add_verdicts(t1, "family", REPORTED, REPRODUCED, paper_seeds)
     cols = [c for c in TABLE_COLUMNS if c != "task"] + ["n_tasks", "n_tasks_expected"]
     return _order(t1, reported)[cols].reset_index(drop=True)
 
@@ -207,7 +262,9 @@ class Cell:
     std: float
     bold: bool = False
     underline: bool = False
-    note: str = ""  # e.g. "n=1" when fewer seeds than the column's maximum
+    note: str = ""  # e.g. "1/5 tasks" for a family with runs on only some of its tasks
+    n: int | None = None  # seeds behind a reproduced cell, printed as "(n)"
+    verdict: str = ""  # drol.report.verdict: consistent / higher / lower, or "" (untested)
 
     @property
     def empty(self) -> bool:
@@ -219,6 +276,9 @@ class Cell:
 
     def spread(self) -> str:
         return "" if np.isnan(self.std) else f"{self.std:.0f}"
+
+    def seeds(self) -> str:
+        return "" if self.n is None else f" ({self.n})"
 
 
 def family_title(family: str, suite: str) -> str:
@@ -245,17 +305,7 @@ def layout(
 ) -> dict:
     """Structure shared by the three templates: column groups, sections, rows of cells."""
     cols = _columns(df)
-    headers = []
-    max_seeds: dict[tuple[str, str], int] = {}
-    for src, m in cols:
-        if src == REPRODUCED:
-            n = df[(df["source"] == src) & (df["method"] == m) & df["mean"].notna()]["n_seeds"]
-            max_seeds[(src, m)] = int(n.max()) if len(n) else 0
-            lo = int(n.min()) if len(n) else 0
-            nn = f"n={lo}" if lo == max_seeds[(src, m)] else f"n={lo}–{max_seeds[(src, m)]}"
-            headers.append({"name": f"{m} (ours)", "sub": nn})
-        else:
-            headers.append({"name": m, "sub": ""})
+    headers = [{"name": f"{m} (ours)" if src == REPRODUCED else m, "sub": ""} for src, m in cols]
     groups = []
     for src in (REPORTED, REPRODUCED):
         span = sum(1 for s, _ in cols if s == src)
@@ -278,15 +328,14 @@ def layout(
                 if r is None:
                     rcells.append(Cell(np.nan, np.nan))
                     continue
-                note = ""
+                note, n = "", None
                 if src == REPRODUCED and not np.isnan(r.mean):
-                    if r.n_seeds < max_seeds[(src, m)]:
-                        note = f"n={int(r.n_seeds)}"
+                    n = int(r.n_seeds)
                     if row_key == "family" and r.n_tasks < r.n_tasks_expected:
-                        note = (
-                            note + " " if note else ""
-                        ) + f"{int(r.n_tasks)}/{int(r.n_tasks_expected)} tasks"
-                rcells.append(Cell(r.mean, r.std, bool(r.bold), bool(r.underline), note))
+                        note = f"{int(r.n_tasks)}/{int(r.n_tasks_expected)} tasks"
+                rcells.append(
+                    Cell(r.mean, r.std, bool(r.bold), bool(r.underline), note, n, r.verdict)
+                )
             if row_key == "task":
                 try:
                     rep = parse_task(key).representative
@@ -310,6 +359,7 @@ def layout(
     return {
         "title": title,
         "caption": caption,
+        "summary": summary_line(df, REPRODUCED),
         "groups": groups,
         "headers": headers,
         "sections": sections,
@@ -329,6 +379,12 @@ def _tex_escape(s: str) -> str:
         ("_", r"\_"),
         ("#", r"\#"),
         ("*", r"$^{*}$"),
+        ("≈", r"$\approx$"),
+        ("↑", r"$\uparrow$"),
+        ("↓", r"$\downarrow$"),
+        ("α", r"$\alpha$"),
+        ("×", r"$\times$"),
+        ("±", r"$\pm$"),
     ):
         s = s.replace(a, b)
     return s
@@ -343,7 +399,8 @@ def cell_tex(c: Cell) -> str:
     if c.underline:
         num = rf"\underline{{{num}}}"
     sd = c.spread()
-    out = num + (rf"{{\scriptsize$\pm${sd}}}" if sd else "")
+    out = num + (rf"{{\scriptsize$\pm${sd}{c.seeds()}}}" if sd else "")
+    out += rf"\,{TEX_SYMBOLS[c.verdict]}" if c.verdict else ""
     return out + (rf"\textsuperscript{{\tiny {_tex_escape(c.note)}}}" if c.note else "")
 
 
@@ -356,7 +413,9 @@ def cell_md(c: Cell) -> str:
     if c.underline:
         num = f"<u>{num}</u>"
     sd = c.spread()
-    return num + (f" ± {sd}" if sd else "") + (f" <sup>{c.note}</sup>" if c.note else "")
+    out = num + (f" ± {sd}{c.seeds()}" if sd else "")
+    out += f" {SYMBOLS[c.verdict]}" if c.verdict else ""
+    return out + (f" <sup>{c.note}</sup>" if c.note else "")
 
 
 def cell_html(c: Cell) -> str:
@@ -369,7 +428,8 @@ def cell_html(c: Cell) -> str:
         num = f"<u>{num}</u>"
     sd = c.spread()
     note = f"<sup>{html.escape(c.note)}</sup>" if c.note else ""
-    return num + (f"<small>&nbsp;±&nbsp;{sd}</small>" if sd else "") + note
+    verdict = f"&nbsp;{SYMBOLS[c.verdict]}" if c.verdict else ""
+    return num + (f"<small>&nbsp;±&nbsp;{sd}{c.seeds()}</small>" if sd else "") + verdict + note
 
 
 def _env(fmt: str) -> jinja2.Environment:
@@ -408,29 +468,49 @@ def render(lay: dict, fmt: str) -> str:
 
 TABLE4_CAPTION = (
     "Full task-level results (success rate ×100, mean ± std over seeds; OGBench: mean of the last "
-    "three evaluations). Left: the paper's reported numbers; right: this reproduction. "
-    "Bold: at least 0.95× the row's best; underlined: bold and a one-step method. (*) marks the "
-    "task on which DROL*'s K is chosen."
+    "three evaluations). Left: the paper's reported numbers; right: this reproduction, "
+    "mean ± std (number of seeds). Bold: at least 0.95× the row's best; underlined: bold and a "
+    "one-step method. (*) marks the task on which DROL*'s K is chosen. " + RULE + "."
 )
 TABLE1_CAPTION = (
-    "Per-family results (mean over the family's tasks of the per-task means; ± is the mean of the "
-    "per-task stds). Left: the paper's reported numbers; right: this reproduction. Bold: at least "
-    "0.95× the row's best; underlined: bold and a one-step method. A note k/N tasks marks a "
-    "family with runs on only k of its N tasks."
+    "Per-family results (mean over the family's tasks of the per-task means). Left: the paper's "
+    "Table 1 as printed; right: this reproduction, mean ± the std over seeds of the family mean "
+    "(number of seeds). Bold: at least 0.95× the row's best; underlined: bold and a one-step "
+    "method. A note k/N tasks marks a family with runs on only k of its N tasks. " + RULE + "."
 )
+
+
+def reported_table1_path(reported_csv: str | Path) -> Path | None:
+    """The paper's Table 1 beside its Table 4 (``table1_reported.csv``), if there."""
+    path = Path(reported_csv).with_name("table1_reported.csv")
+    return path if path.is_file() else None
 
 
 def write_tables(
-    runs: pd.DataFrame, reported_csv: str | Path, out_dir: str | Path
+    runs: pd.DataFrame,
+    reported_csv: str | Path,
+    out_dir: str | Path,
+    reported_table1: str | Path | None = None,
+    paper_seeds: int = PAPER_SEEDS,
 ) -> dict[str, Path]:
-    """Write table4/table1 as .csv/.tex/.md/.html and ``missing_runs.csv``; return the paths."""
+    """Write table4/table1 as .csv/.tex/.md/.html and ``missing_runs.csv``; return the paths.
+
+    Table 1's reported columns come from ``reported_table1`` (default: ``table1_reported.csv``
+    beside ``reported_csv``), else are derived from Table 4 (means only).
+    """
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out}: exists and is not a directory")
     reported = read_reported(reported_csv)
+    reported_table1 = reported_table1 or reported_table1_path(reported_csv)
+    if reported_table1 is None:
+        log.warning("no table1_reported.csv: Table 1's reported columns derived from Table 4")
+        reported_families = families_from_table4(reported)
+    else:
+        reported_families = read_reported_table1(reported_table1)
     out.mkdir(parents=True, exist_ok=True)
-    t4 = build_table4(reported, reproduced_tasks(runs))
-    t1 = build_table1(t4)
+    t4 = build_table4(reported, reproduced_tasks(runs), paper_seeds)
+    t1 = build_table1(reported_families, reproduced_families(runs), paper_seeds)
     missing = (
         not_done(runs)
         if len(runs)

@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from drol.report.aggregate_stats import write_aggregate
 from drol.report.tables import write_tables
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -17,17 +18,28 @@ RESULTS = ROOT / "docs" / "results" / "sanity"
 @pytest.fixture(scope="module")
 def rebuilt(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("tables")
-    write_tables(pd.read_csv(RESULTS / "runs.csv"), ROOT / "config" / "table4_reported.csv", out)
+    runs = pd.read_csv(RESULTS / "runs.csv")
+    write_tables(runs, ROOT / "config" / "table4_reported.csv", out)
+    write_aggregate(runs, out)  # the workflow's defaults: 2000 replicates, seed 0
     return out
 
 
 @pytest.mark.parametrize(
-    "name", ["table4.md", "table4.csv", "table1.md", "table1.csv", "missing_runs.csv"]
+    "name",
+    [
+        "table4.md",
+        "table4.csv",
+        "table1.md",
+        "table1.csv",
+        "missing_runs.csv",
+        "aggregate.md",
+        "aggregate.csv",
+    ],
 )
 def test_committed_sanity_tables_match_the_current_code(rebuilt, name):
     assert (rebuilt / name).read_text() == (RESULTS / name).read_text(), (
         f"docs/results/sanity/{name} differs from what the table code makes of runs.csv: "
-        "rebuild it with `drol tables` (see docs/results/sanity/README.md)"
+        "rebuild it with `drol tables` / `drol stats` (see docs/results/sanity/README.md)"
     )
 
 

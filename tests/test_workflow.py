@@ -104,8 +104,9 @@ def test_paper_grid_dag_matches_arithmetic():
     assert stats["bench"] == len(cfg["bench"]["Ks"]) + 1
     for rule in ("manifest", "aggregate", "tables", "all", "fig2_voronoi", "fig3_metrics"):
         assert stats[rule] == 1, rule
-    for rule in ("fig3_runtime", "fig4_ksweep", "learning_curves"):
+    for rule in ("fig3_runtime", "fig4_ksweep", "learning_curves", "fig_aggregate"):
         assert stats[rule] == 1, rule
+    assert stats["aggregate_stats"] == 1
     assert "select_k" not in stats  # k_selection: table3
 
 
@@ -155,7 +156,8 @@ def test_lint_and_format():
 def test_tiny_config_end_to_end(tmp_path):
     """`.test/config/config.yaml` through all_tables and all_figures, then check the outputs."""
     (tmp_path / "config").mkdir()
-    shutil.copy(ROOT / "config" / "table4_reported.csv", tmp_path / "config")
+    for reported in ("table4_reported.csv", "table1_reported.csv"):
+        shutil.copy(ROOT / "config" / reported, tmp_path / "config")
     args = [
         "--snakefile",
         str(ROOT / "workflow" / "Snakefile"),
@@ -183,10 +185,13 @@ def test_tiny_config_end_to_end(tmp_path):
     for task, g in runs[runs["method"] == "fql"].groupby("task"):
         cell = ours[(ours["task"] == task) & (ours["method"] == "FQL")]
         assert cell["mean"].iloc[0] == pytest.approx(g["score"].mean(), abs=1e-3)
-    for name in ("table1", "table4"):
+    for name in ("table1", "table4", "aggregate"):
         for ext in ("csv", "tex", "md", "html"):
             assert (tmp_path / "results" / "tables" / f"{name}.{ext}").stat().st_size > 0
-    for fig in ("fig2_voronoi", "fig3_metrics", "fig3_runtime", "fig4_ksweep", "learning_curves"):
+    stats = pd.read_csv(tmp_path / "results" / "tables" / "aggregate.csv")
+    assert {"IQM", "P(X > Y)"} <= set(stats["statistic"])
+    figs = ("fig2_voronoi", "fig3_metrics", "fig3_runtime", "fig4_ksweep", "learning_curves")
+    for fig in (*figs, "fig_aggregate"):
         for ext in ("pdf", "png"):
             assert (tmp_path / "paper_figs" / f"{fig}.{ext}").stat().st_size > 1000
     kstar = list((tmp_path / "results" / "kstar").glob("*.json"))
@@ -219,7 +224,10 @@ TINY_POINTMAZE = {
     },
     "data": {"generate": {"pointmaze-medium-navigate-v0": {"episodes": 1, "seed": 0}}, "jobs": 1},
     "figures": {"fig2": {"task": "pointmaze-medium-navigate-singletask-task1-v0"}},
-    "tables": {"reported": str(ROOT / "config" / "table4_reported.csv")},
+    "tables": {
+        "reported": str(ROOT / "config" / "table4_reported.csv"),
+        "reported_table1": str(ROOT / "config" / "table1_reported.csv"),
+    },
 }
 
 

@@ -94,7 +94,12 @@ def write(rows: list[dict], path: Path) -> None:
         w = csv.DictWriter(f, ["suite", "family", "method", "mean", "std"], lineterminator="\n")
         w.writeheader()
         for r in rows:
-            w.writerow({k: "" if v != v else (f"{v:g}" if isinstance(v, float) else v) for k, v in r.items()})
+            w.writerow(
+                {
+                    k: "" if v != v else (f"{v:g}" if isinstance(v, float) else v)
+                    for k, v in r.items()
+                }
+            )
 
 
 def main(argv: list[str] | None = None) -> int:

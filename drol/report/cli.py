@@ -1,4 +1,4 @@
-"""``drol aggregate``, ``drol tables``, ``drol figures`` and ``drol select-k``."""
+"""``drol aggregate``, ``drol tables``, ``drol stats``, ``drol figures`` and ``drol select-k``."""
 
 from __future__ import annotations
 
@@ -15,7 +15,14 @@ from drol.report.verdict import PAPER_SEEDS
 
 log = logging.getLogger(__name__)
 
-FIGURES = ("fig2_voronoi", "fig3_metrics", "fig3_runtime", "fig4_ksweep", "learning_curves")
+FIGURES = (
+    "fig2_voronoi",
+    "fig3_metrics",
+    "fig3_runtime",
+    "fig4_ksweep",
+    "learning_curves",
+    "fig_aggregate",
+)
 
 
 def _load_runs(runs_dir: str, manifest: str | None) -> pd.DataFrame:
@@ -64,6 +71,26 @@ def cmd_tables(args: argparse.Namespace) -> int:
     return 0
 
 
+def _reps(args: argparse.Namespace) -> int:
+    """--reps, or the statistics module's default; checked."""
+    from drol.report.aggregate_stats import DEFAULT_REPS
+
+    reps = DEFAULT_REPS if args.reps is None else args.reps
+    if not 100 <= reps <= 1_000_000:
+        raise UserError(f"--reps {reps}: must be in [100, 1000000]")
+    return reps
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    from drol.report.aggregate_stats import write_aggregate
+
+    reps = _reps(args)
+    runs = _load_runs(args.runs, args.manifest)
+    written = write_aggregate(runs, args.out, reps, args.seed)
+    log.info("wrote %s", ", ".join(sorted(written)))
+    return 0
+
+
 def cmd_figures(args: argparse.Namespace) -> int:
     from drol.report import figures
 
@@ -89,6 +116,8 @@ def cmd_figures(args: argparse.Namespace) -> int:
     runs = _load_runs(args.runs, args.manifest)
     if name == "fig4_ksweep":
         figures.fig4_ksweep(runs, args.out, default_k=args.default_k)
+    elif name == "fig_aggregate":
+        figures.fig_aggregate(runs, args.out, reps=_reps(args), seed=args.seed)
     elif name == "fig3_metrics":
         figures.fig3_metrics(runs, args.out, max_tasks=args.max_tasks)
     else:
@@ -101,6 +130,15 @@ def cmd_select_k(args: argparse.Namespace) -> int:
     atomic_write_json(args.out, result)
     log.info("%s: K* = %d (%s)", result["task"], result["kstar"], result["scores"])
     return 0
+
+
+def _add_bootstrap(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--reps",
+        type=int,
+        help="bootstrap replicates (stats, fig_aggregate; default 2000)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
 
 
 def register(subparsers) -> None:
@@ -167,7 +205,21 @@ def register(subparsers) -> None:
     )
     p.add_argument("--default-k", type=int, default=16, help="K drawn dashed in fig4 (default 16)")
     p.add_argument("--max-tasks", type=int, default=3, help="panels in fig3_metrics (default 3)")
+    _add_bootstrap(p)
     p.set_defaults(func=cmd_figures)
+
+    p = subparsers.add_parser(
+        "stats",
+        help="aggregate statistics over all reproduced runs (rliable): aggregate.{csv,md,tex,html}",
+        description="Per table column: IQM, mean, median and optimality gap with 95% stratified "
+        "bootstrap CIs (seeds = runs, tasks = strata), and the probability of improvement of "
+        "DROL(16) and DROL* over every other column. Writes OUT/aggregate.{csv,md,tex,html}.",
+    )
+    p.add_argument("--runs", required=True, help="runs root (results/runs)")
+    p.add_argument("--manifest", help="CSV of expected runs and their table columns")
+    p.add_argument("--out", required=True, help="output directory (results/tables)")
+    _add_bootstrap(p)
+    p.set_defaults(func=cmd_stats)
 
     p = subparsers.add_parser(
         "select-k",

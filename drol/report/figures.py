@@ -9,6 +9,8 @@ writes it as ``PREFIX.pdf`` and ``PREFIX.png`` (atomically).
 * :func:`fig3_runtime` -- training and inference step time vs K, with FQL (``drol bench``).
 * :func:`fig2_voronoi` -- Voronoi cells of the candidate set at one probe state across training.
 * :func:`learning_curves` -- success rate vs step per task and method.
+* :func:`fig_aggregate` -- rliable's IQM/mean/median/optimality gap with CIs, performance
+  profile and probabilities of improvement over all reproduced runs.
 """
 
 from __future__ import annotations
@@ -412,5 +414,87 @@ def learning_curves(
         ax.set_ylabel("success (%)")
         ax.set_ylim(-3, 103)
         ax.legend(fontsize=6)
+    fig.tight_layout()
+    return save(fig, prefix)
+
+
+def fig_aggregate(
+    runs: pd.DataFrame, prefix: str | Path, reps: int = 2000, seed: int = 0
+) -> list[Path]:
+    """rliable's view of all reproduced runs: IQM / mean / median / optimality gap with 95%
+    stratified-bootstrap CIs (top), the performance profile and the probabilities of
+    improvement of DROL(16) and DROL* (bottom)."""
+    from drol.report.aggregate_stats import (
+        METRICS,
+        column_scores,
+        improvement_probabilities,
+        interval_estimates,
+        performance_profiles,
+    )
+
+    _style()
+    scores = column_scores(runs)
+    if not scores:
+        return _empty(prefix, "aggregate statistics: no finished runs")
+    est = interval_estimates(scores, reps, seed)
+    prof = performance_profiles(scores, reps, seed)
+    poi = improvement_probabilities(scores, reps, seed)
+    colors = method_colors()
+    labels = list(scores)
+    fig = plt.figure(figsize=(12, 6.5))
+    grid = fig.add_gridspec(2, 4, height_ratios=[1, 1.3])
+    for i, name in enumerate(METRICS):
+        ax = fig.add_subplot(grid[0, i])
+        g = est[est["statistic"] == name].set_index("method").loc[labels]
+        for y, (label, r) in enumerate(g.iterrows()):
+            ax.barh(
+                y,
+                r["ci_high"] - r["ci_low"],
+                left=r["ci_low"],
+                height=0.6,
+                color=colors[label],
+                alpha=0.75,
+            )
+            ax.plot([r["estimate"]] * 2, [y - 0.3, y + 0.3], color="k", lw=1.5)
+        ax.set_yticks(range(len(labels)), labels if i == 0 else [""] * len(labels))
+        ax.invert_yaxis()
+        ax.set_title(name + (" (lower is better)" if name == "Optimality gap" else ""), fontsize=9)
+        ax.set_xlabel("success (%)")
+    ax = fig.add_subplot(grid[1, :2])
+    for label in labels:
+        g = prof[prof["method"] == label]
+        ax.plot(g["tau"], g["fraction"], color=colors[label], label=label)
+        ax.fill_between(g["tau"], g["ci_low"], g["ci_high"], color=colors[label], alpha=0.2)
+    ax.set_xlabel(r"success threshold $\tau$ (%)")
+    ax.set_ylabel(r"fraction of runs with score $> \tau$")
+    ax.set_title("Performance profile", fontsize=9)
+    ax.set_ylim(-0.02, 1.02)
+    ax.legend(fontsize=7)
+    ax = fig.add_subplot(grid[1, 2:])
+    if poi.empty:
+        ax.axis("off")
+        ax.text(0.5, 0.5, "no DROL column to compare", ha="center", va="center")
+    else:
+        for y, r in enumerate(poi.itertuples(index=False)):
+            other = r.method.split(" > ", 1)[1]
+            ax.barh(
+                y,
+                r.ci_high - r.ci_low,
+                left=r.ci_low,
+                height=0.6,
+                color=colors.get(other),
+                alpha=0.75,
+            )
+            ax.plot([r.estimate] * 2, [y - 0.3, y + 0.3], color="k", lw=1.5)
+        ax.set_yticks(range(len(poi)), list(poi["method"]))
+        ax.invert_yaxis()
+        ax.axvline(0.5, color="grey", ls="--", lw=1)
+        ax.set_xlim(-0.02, 1.02)
+        ax.set_xlabel("P(X > Y)")
+        ax.set_title("Probability of improvement", fontsize=9)
+    fig.suptitle(
+        f"Aggregate statistics (rliable, 95% stratified-bootstrap CIs, {reps} replicates)",
+        fontsize=10,
+    )
     fig.tight_layout()
     return save(fig, prefix)

@@ -167,9 +167,13 @@ def families_from_table4(reported: pd.DataFrame) -> pd.DataFrame:
     tasks = reported.rename(columns={"method": "label"})
     fam = family_summary(tasks, {f: family_size(f) for f in tasks["family"].unique()})
     fam.loc[fam["n_tasks"] < fam["n_tasks_expected"], "mean"] = np.nan
-    return fam.rename(columns={"label": "method"}).assign(std=np.nan, n_seeds=np.nan)[
-        ["suite", "family", "method", "mean", "std", "n_seeds", "n_tasks"]
-    ].assign(source=REPORTED)
+    return (
+        fam.rename(columns={"label": "method"})
+        .assign(std=np.nan, n_seeds=np.nan)[
+            ["suite", "family", "method", "mean", "std", "n_seeds", "n_tasks"]
+        ]
+        .assign(source=REPORTED)
+    )
 
 
 def reproduced_families(runs: pd.DataFrame) -> pd.DataFrame:
@@ -385,6 +389,7 @@ def _tex_escape(s: str) -> str:
         ("α", r"$\alpha$"),
         ("×", r"$\times$"),
         ("±", r"$\pm$"),
+        (">", r"$>$"),
     ):
         s = s.replace(a, b)
     return s
@@ -461,9 +466,9 @@ def _env(fmt: str) -> jinja2.Environment:
     return env
 
 
-def render(lay: dict, fmt: str) -> str:
-    """Render a layout as 'tex', 'md' or 'html'."""
-    return _env(fmt).get_template(f"table.{fmt}.j2").render(**lay)
+def render(lay: dict, fmt: str, template: str = "table") -> str:
+    """Render a layout as 'tex', 'md' or 'html' with ``templates/{template}.{fmt}.j2``."""
+    return _env(fmt).get_template(f"{template}.{fmt}.j2").render(**lay)
 
 
 TABLE4_CAPTION = (

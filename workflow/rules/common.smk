@@ -79,13 +79,14 @@ def table_files(name):
     return expand(f"{RESULTS}/tables/{name}.{{ext}}", ext=["csv", "tex", "md", "html"])
 
 
-TABLE_FILES = table_files("table1") + table_files("table4")
+TABLE_FILES = table_files("table1") + table_files("table4") + table_files("aggregate")
 FIGURE_NAMES = [
     "fig2_voronoi",
     "fig3_metrics",
     "fig3_runtime",
     "fig4_ksweep",
     "learning_curves",
+    "fig_aggregate",
 ]
 FIGURE_FILES = expand(f"{FIGS}/{{name}}.{{ext}}", name=FIGURE_NAMES, ext=["pdf", "png"])
 

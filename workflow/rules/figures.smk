@@ -129,6 +129,32 @@ rule learning_curves:
         " --out {params.prefix:q} > {log:q} 2>&1"
 
 
+rule fig_aggregate:
+    input:
+        runs=report_inputs,
+        manifest=f"{RESULTS}/tables/manifest.csv",
+    output:
+        report(
+            f"{FIGS}/fig_aggregate.png",
+            caption="../report/fig_aggregate.rst",
+            category="Figures",
+            labels={"figure": "aggregate statistics (rliable)"},
+        ),
+        f"{FIGS}/fig_aggregate.pdf",
+    log:
+        f"{LOGS}/figures/fig_aggregate.log",
+    localrule: True
+    conda:
+        "../../envs/report.yaml"
+    params:
+        runs=RUNS,
+        prefix=lambda wc, output: output[1].removesuffix(".pdf"),
+        reps=config["tables"]["bootstrap_reps"],
+    shell:
+        "drol figures fig_aggregate --runs {params.runs:q} --manifest {input.manifest:q}"
+        " --reps {params.reps:q} --out {params.prefix:q} > {log:q} 2>&1"
+
+
 rule report:
     # `snakemake report` = `snakemake --report` for the same configuration (HTML, self-contained)
     input:

@@ -129,7 +129,10 @@ class D4RLEnv:
         except TimeoutError:
             raise self._fail(f"did not answer '{what}' within {timeout:.0f} s (hung)") from None
         except (protocol.ProtocolError, BrokenPipeError, OSError) as err:
-            code = self.proc.poll()
+            try:  # a closed pipe usually means the worker is exiting: give it a moment
+                code = self.proc.wait(timeout=2.0)
+            except subprocess.TimeoutExpired:
+                code = None
             state = f"exited with code {code}" if code is not None else f"broke the pipe ({err})"
             raise self._fail(f"{state} during '{what}'") from None
         if not reply.get("ok"):

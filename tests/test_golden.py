@@ -82,6 +82,10 @@ def critics(agent: nn.Module) -> list[Pair]:
     )
 
 
+def value_pairs(agent: nn.Module) -> list[Pair]:
+    return mlp_pairs(agent.value, "modules_value/value_net", dense_names(DEPTH))
+
+
 def gaussian_actor_pairs(mlp: MLP, prefix: str) -> list[Pair]:
     names = [f"actor_net/Dense_{i}" for i in range(DEPTH)] + ["mean_net"]
     return mlp_pairs(mlp, prefix, names)
@@ -119,6 +123,65 @@ CASES = {
             "q": "actor/q",
         },
         draws_used=4,  # critic's next action, x0, t, distillation noise (5th: 'mse' metric)
+    ),
+    # BC = the official IQL agent with alpha = 0: only its actor is compared
+    "bc": Case(
+        "bc",
+        {},
+        lambda a: gaussian_actor_pairs(a.actor, "modules_actor"),
+        {"actor_loss": "actor/actor_loss", "bc_log_prob": "actor/bc_log_prob"},
+        draws_used=0,
+        total=None,
+        compare=lambda key: key.startswith("modules_actor/"),
+    ),
+    "iql": Case(
+        "iql",
+        {"alpha": 3.0, "expectile": 0.8},
+        lambda a: value_pairs(a) + critics(a) + gaussian_actor_pairs(a.actor, "modules_actor"),
+        {
+            "value_loss": "value/value_loss",
+            "v_mean": "value/v_mean",
+            "critic_loss": "critic/critic_loss",
+            "q_mean": "critic/q_mean",
+            "actor_loss": "actor/actor_loss",
+            "adv": "actor/adv",
+            "bc_log_prob": "actor/bc_log_prob",
+        },
+        draws_used=0,
+    ),
+    # actor_freq = 1: every update is the official full_update=True one
+    "rebrac": Case(
+        "rebrac",
+        {"alpha_actor": 0.1, "alpha_critic": 0.05, "actor_freq": 1},
+        lambda a: (
+            critics(a)
+            + gaussian_actor_pairs(a.actor, "modules_actor")
+            + gaussian_actor_pairs(a.target_actor, "modules_target_actor")
+        ),
+        {
+            "critic_loss": "critic/critic_loss",
+            "q_mean": "critic/q_mean",
+            "actor_loss": "actor/total_loss",
+            "q_loss": "actor/actor_loss",
+            "bc_loss": "actor/bc_loss",
+            "mse": "actor/mse",
+        },
+        draws_used=1,  # the target policy noise
+    ),
+    "ifql": Case(
+        "ifql",
+        {"num_samples": 6, "flow_steps": 4, "expectile": 0.8},
+        lambda a: (
+            value_pairs(a)
+            + critics(a)
+            + mlp_pairs(a.actor_flow, "modules_actor_flow/mlp", dense_names(DEPTH))
+        ),
+        {
+            "value_loss": "value/value_loss",
+            "critic_loss": "critic/critic_loss",
+            "actor_loss": "actor/actor_loss",
+        },
+        draws_used=2,  # x0, t
     ),
 }
 

@@ -47,6 +47,7 @@ class OfflineAgent(nn.Module):
     name: ClassVar[str] = ""  # the method's name on the command line and in run paths
     label: ClassVar[str] = ""  # its column in the tables ("(ours)" is added there)
     uses_candidates: ClassVar[bool] = False  # K latent candidates: K is a hyperparameter, probes
+    needs_next_actions: ClassVar[bool] = False  # batches carry 'next_actions' (ReBRAC)
     Config: ClassVar[type[AgentConfig]] = AgentConfig  # its hyperparameters and defaults
 
     @classmethod

@@ -102,6 +102,11 @@ class Case:
     draws_used: int  # the official update's draws our update consumes (the rest: metrics)
     total: str | None = "total"  # compare our info['loss'] with this official scalar
     compare: Callable[[str], bool] = field(default=lambda key: True)  # official keys to check
+    golden: str = ""  # the golden file's method, if not ``method``
+
+    @property
+    def file(self) -> str:
+        return self.golden or self.method
 
 
 CASES = {
@@ -184,6 +189,24 @@ CASES = {
         draws_used=2,  # x0, t
     ),
 }
+DROL_LOSSES = {
+    "critic_loss": "critic/critic_loss",
+    "q_mean": "critic/q_mean",
+    "actor_loss": "actor/actor_loss",
+    "bc_loss": "actor/bc_loss",
+    "q_loss": "actor/q_loss",
+    "q": "actor/q",
+}
+for impl in ("winner", "full"):  # our routed-winner graph and the official full-K graph
+    CASES[f"drol_{impl}"] = Case(
+        "drol",
+        {"num_candidates": 4, "bc_coef": 0.3, "impl": impl},
+        lambda a: (
+            critics(a) + mlp_pairs(a.actor, "modules_actor_onestep_flow/mlp", dense_names(DEPTH))
+        ),
+        DROL_LOSSES,
+        draws_used=4,  # ball (normal, uniform) for the next action, then for the K candidates
+    )
 
 
 class Feeder:
@@ -247,7 +270,8 @@ def close(ours: Tensor, theirs: np.ndarray, what: str) -> None:
 
 @pytest.mark.parametrize("method", sorted(CASES))
 def test_one_update_matches_the_official_agent(method, monkeypatch):
-    case, g = CASES[method], load(method)
+    case = CASES[method]
+    g = load(case.file)
     agent, pairs = build(case, g)
     batch = {
         k[len("batch/") :]: torch.from_numpy(v) for k, v in g.items() if k.startswith("batch/")
@@ -273,7 +297,8 @@ def test_one_update_matches_the_official_agent(method, monkeypatch):
 
 @pytest.mark.parametrize("method", sorted(CASES))
 def test_evaluation_actions_match_the_official_sampler(method, monkeypatch):
-    case, g = CASES[method], load(method)
+    case = CASES[method]
+    g = load(case.file)
     agent, _ = build(case, g)
     feeder = Feeder(draws(g, "act/draw/"), [str(k) for k in g["act/draw_kind"]])
     obs = torch.from_numpy(g["batch/observations"])

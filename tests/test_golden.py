@@ -12,7 +12,7 @@ the summed loss, one Adam step with the target update, and the evaluation action
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -306,3 +306,21 @@ def test_evaluation_actions_match_the_official_sampler(method, monkeypatch):
     want = g["act/actions"]
     got = agent.act(obs[:1] if want.ndim == 1 else obs)
     close(got.reshape(want.shape), want, "evaluation actions")
+
+
+def test_rebrac_actor_freq_schedule_matches_the_official_main_loop(monkeypatch):
+    """Three updates at ``actor_freq = 2`` (critic only, full, critic only): the actor's zero
+    gradient still steps Adam (shared step count, momentum), as in the single optax state."""
+    g = load("rebrac")
+    case = replace(CASES["rebrac"], overrides={**CASES["rebrac"].overrides, "actor_freq": 2})
+    agent, pairs = build(case, g)
+    batch = {
+        k[len("batch/") :]: torch.from_numpy(v) for k, v in g.items() if k.startswith("batch/")
+    }
+    feeder = Feeder(draws(g, "seq/draw/"), [str(k) for k in g["seq/draw_kind"]])
+    feeder.install(monkeypatch)
+    for _ in range(3):
+        agent.update(batch)
+    assert feeder.used == len(feeder.draws) == 3
+    for p, key, fn in pairs:
+        close(p, fn(g[f"seq/p3/{key}"]), f"after 3 updates {key}")

@@ -39,9 +39,9 @@ class IFQLConfig(IQLConfig):
         need(self, 1 <= self.flow_steps <= 1000, "flow_steps", "must be in [1, 1000]")
 
 
-# N per OGBench family: the FQL paper's appendix table (arXiv 2502.02538, App.) uses the
-# official default N = 32 throughout (also the README's humanoidmaze-medium and
-# visual-cube commands); only the discount changes per family (FQL's).
+# N: the official default 32, the value of every IFQL command in the official README
+# (humanoidmaze-medium, visual-cube-single) and, as remembered, of the FQL paper's appendix
+# table; only the discount changes per family (FQL's).
 IFQL_NUM_SAMPLES = 32
 
 

@@ -57,8 +57,10 @@ def ogbench_discount(task: Task) -> float:
 
 
 # IQL's AWR alpha per OGBench family: the FQL paper's appendix table of baseline
-# hyperparameters (arXiv 2502.02538, App.); humanoidmaze-medium = 10 is also the official
-# README's example command, cube-single = 1 / cube-double = 0.3 its visual-cube commands.
+# hyperparameters (arXiv 2502.02538, App.), transcribed from memory of that table: the PDF
+# could not be opened where this was written. Confirmed by the official README's commands:
+# humanoidmaze-medium = 10; and its visual-cube commands agree with cube-single = 1 and
+# cube-double = 0.3. Check the others against the paper before citing numbers.
 IQL_OGBENCH_ALPHA: dict[str, float] = {
     "antmaze-large-navigate": 10.0,
     "antmaze-giant-navigate": 10.0,

@@ -55,8 +55,10 @@ class ReBRACConfig(AgentConfig):
 
 
 # (alpha_actor, alpha_critic) per OGBench family: the FQL paper's appendix table of baseline
-# hyperparameters (arXiv 2502.02538, App.); humanoidmaze-medium (0.01, 0.01) is also the
-# official README's example, cube-single (1, 0) / cube-double (0.1, 0) its visual-cube ones.
+# hyperparameters (arXiv 2502.02538, App.), transcribed from memory of that table: the PDF
+# could not be opened where this was written. Confirmed by the official README's commands:
+# humanoidmaze-medium (0.01, 0.01); its visual-cube commands agree with cube-single (1, 0)
+# and cube-double (0.1, 0). Check the others against the paper before citing numbers.
 REBRAC_OGBENCH: dict[str, tuple[float, float]] = {
     "antmaze-large-navigate": (0.003, 0.002),
     "antmaze-giant-navigate": (0.003, 0.001),
@@ -71,8 +73,9 @@ REBRAC_OGBENCH: dict[str, tuple[float, float]] = {
     "pointmaze-medium-navigate": (0.01, 0.01),  # not in the FQL grid: untuned
     "pointmaze-large-navigate": (0.01, 0.01),
 }
-# D4RL: the ReBRAC paper's per-dataset (actor, critic) penalties (Tarasov et al. 2023,
-# App. "best hyperparameters"), which the FQL paper's D4RL baselines inherit.
+# D4RL: the ReBRAC paper's per-dataset (actor, critic) penalties (Tarasov et al. 2023, its
+# table of best hyperparameters), which the FQL paper's D4RL baselines follow; transcribed
+# from memory like the table above: check before citing numbers.
 REBRAC_D4RL: dict[str, tuple[float, float]] = {
     "antmaze-umaze": (0.003, 0.002),
     "antmaze-umaze-diverse": (0.003, 0.001),

@@ -11,7 +11,9 @@ and bc; muzhancun/DROL for drol) on one small fixed problem (obs 5, action 3, hi
 - ``loss/<info key>``: the logged losses, ``total``: the summed loss,
 - ``g/<flax path>``: gradients of the total loss w.r.t. all parameters,
 - ``p1/<flax path>``: every parameter after ``agent.update(batch)`` (Adam + target EMA),
-- ``act/*``: the evaluation actions (``sample_actions`` at the evaluation temperature 0).
+- ``act/*``: the evaluation actions (``sample_actions`` at the evaluation temperature 0),
+- ReBRAC only, ``seq/*``: three updates on the batch with ``main.py``'s schedule
+  (``full_update = i % actor_freq == 0``, i = 1, 2, 3): the draws and the final parameters.
 
 BC: the FQL repository has no BC agent; the FQL paper's BC is Gaussian maximum likelihood,
 i.e. the official IQL agent's AWR actor with ``alpha=0`` (weights ``exp(0) = 1``). Its
@@ -147,6 +149,22 @@ def run_one(method: str) -> None:
         for i, d in enumerate(draws):
             out[f"act/draw/{i}"] = d
         out["act/draw_kind"] = np.array(kinds)
+
+        if method == "rebrac":  # main.py's schedule: full_update = (i % actor_freq == 0)
+            draws.clear()
+            kinds.clear()
+            seq = agent
+            for i in range(1, 4):
+                seq, _ = seq.update(batch, full_update=i % config["actor_freq"] == 0)
+            out.update(
+                {
+                    f"seq/p3/{'/'.join(k)}": np.asarray(v)
+                    for k, v in flat(seq.network.params).items()
+                }
+            )
+            for i, d in enumerate(draws):
+                out[f"seq/draw/{i}"] = d
+            out["seq/draw_kind"] = np.array(kinds)
     np.savez_compressed(OUT / f"golden_{method}.npz", **out)
     size = (OUT / f"golden_{method}.npz").stat().st_size
     print(f"{method}: {len(first)} draws, total loss {float(total):.6f}, {size / 1024:.0f} KB")

@@ -13,6 +13,8 @@
   0``, steps counted from 1). On the other updates the actor's gradient is zero, not absent:
   Adam's momentum still moves it, as in the official single optax optimiser.
 - evaluation: ``tanh(mu(s))`` (the noise is scaled by the evaluation temperature 0).
+
+The critics are always aggregated with ``min`` (``q_agg`` is unused, as in the official code).
 """
 
 from __future__ import annotations

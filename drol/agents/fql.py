@@ -52,6 +52,14 @@ FQL_OGBENCH: dict[str, tuple[float, float, str]] = {
     "pointmaze-medium-navigate": (10.0, 0.99, "mean"),  # not in FQL's grid: untuned
     "pointmaze-large-navigate": (10.0, 0.99, "mean"),
 }
+
+
+def ogbench_discount(task: Task) -> float:
+    """The FQL paper's discount of an OGBench family (its Table 5), used by its baselines too
+    (the official README's IQL/ReBRAC/IFQL commands on humanoidmaze pass the same 0.995)."""
+    return FQL_OGBENCH[task.family][1]
+
+
 # D4RL task (or antmaze group) -> (alpha, q_agg)
 FQL_D4RL: dict[str, tuple[float, str]] = {
     "antmaze-umaze": (10.0, "mean"),

@@ -20,7 +20,8 @@ from torch import Tensor
 from drol.agents.base import Batch
 from drol.agents.config import need
 from drol.agents.flow import VectorField, euler_actions, flow_matching_loss
-from drol.agents.iql import IQL_D4RL, IQLConfig, IQLCritic, ogbench_discount
+from drol.agents.fql import ogbench_discount
+from drol.agents.iql import IQL_D4RL, IQLConfig, IQLCritic
 from drol.agents.registry import register
 from drol.sampling import sample_gaussian
 from drol.tasks import OGBENCH, Task

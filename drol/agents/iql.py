@@ -23,7 +23,7 @@ from torch import Tensor
 from drol.agents.base import Batch, OfflineAgent
 from drol.agents.bc import GaussianPolicy
 from drol.agents.config import AgentConfig, need
-from drol.agents.fql import FQL_OGBENCH
+from drol.agents.fql import ogbench_discount
 from drol.agents.registry import register
 from drol.networks import MLP
 from drol.tasks import OGBENCH, Task
@@ -49,11 +49,6 @@ def expectile_loss(diff: Tensor, expectile: float) -> Tensor:
     where ``diff >= 0``)."""
     weight = torch.where(diff >= 0, expectile, 1.0 - expectile)
     return weight * diff * diff
-
-
-def ogbench_discount(task: Task) -> float:
-    """The FQL paper's per-environment discount, shared by its baselines (``FQL_OGBENCH``)."""
-    return FQL_OGBENCH[task.family][1]
 
 
 # IQL's AWR alpha per OGBench family: the FQL paper's appendix table of baseline

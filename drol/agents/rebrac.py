@@ -28,7 +28,7 @@ from torch import Tensor
 
 from drol.agents.base import Batch, OfflineAgent, normalized_q_loss
 from drol.agents.config import AgentConfig, need
-from drol.agents.iql import ogbench_discount
+from drol.agents.fql import ogbench_discount
 from drol.agents.registry import register
 from drol.networks import GaussianActor, soft_update_
 from drol.sampling import sample_gaussian

@@ -24,6 +24,7 @@ def synthetic_batch(
         "observations": torch.randn(n, obs_dim, generator=gen).to(device),
         "next_observations": torch.randn(n, obs_dim, generator=gen).to(device),
         "actions": (torch.rand(n, action_dim, generator=gen) * 2 - 1).to(device),
+        "next_actions": (torch.rand(n, action_dim, generator=gen) * 2 - 1).to(device),
         "rewards": -torch.rand(n, generator=gen).round().to(device),
         "masks": torch.ones(n).to(device),
         "indices": torch.randint(0, num_data, (n,), generator=gen).to(device),

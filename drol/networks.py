@@ -79,6 +79,46 @@ class LatentActor(MLP):
         return self.body(h)
 
 
+def variance_scaling_(layer: nn.Linear, scale: float) -> None:
+    """Flax ``variance_scaling(scale, 'fan_avg', 'uniform')`` weights, zero bias."""
+    bound = math.sqrt(6.0 * scale / (layer.in_features + layer.out_features))
+    with torch.no_grad():
+        layer.weight.uniform_(-bound, bound)
+        layer.bias.zero_()
+
+
+LOG_2PI = math.log(2.0 * math.pi)
+
+
+class GaussianActor(MLP):
+    """The official ``Actor`` with a constant unit std: ``N(mean(s), I)``, the mean an MLP with
+    activations on every hidden layer and an output layer initialised at ``final_scale``.
+
+    ``tanh_squash`` (ReBRAC): the distribution's mode is ``tanh(mean)``.
+    """
+
+    def __init__(
+        self,
+        obs_dim: int,
+        action_dim: int,
+        hidden: tuple[int, ...],
+        final_scale: float = 1e-2,
+        tanh_squash: bool = False,
+    ):
+        super().__init__(obs_dim, hidden, action_dim, layer_norm=False)
+        variance_scaling_(self.out, final_scale)
+        self.tanh_squash = tanh_squash
+
+    def mode(self, obs: Tensor) -> Tensor:
+        mean = self(obs)
+        return torch.tanh(mean) if self.tanh_squash else mean
+
+    def log_prob(self, obs: Tensor, actions: Tensor) -> Tensor:
+        """Log density of ``actions`` under ``N(mean(obs), I)`` (no squashing)."""
+        diff = actions - self(obs)
+        return -0.5 * (diff * diff).sum(-1) - 0.5 * actions.shape[-1] * LOG_2PI
+
+
 class CriticEnsemble(nn.Module):
     """``n`` independently initialised Q networks over ``concat(s, a)``, run in one batched pass.
 

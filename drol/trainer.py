@@ -24,6 +24,7 @@ import drol
 from drol.agents import get_method, make_agent, make_config, method_names
 from drol.agents.base import OfflineAgent, use_generator
 from drol.agents.config import coerce, parse_overrides
+from drol.data.transitions import next_actions
 from drol.diagnostics import ProbeSet
 from drol.envs import TaskData, check_dataset, load_task
 from drol.errors import ConfigError, UserError
@@ -322,13 +323,16 @@ class Trainer:
                 s.seed,
                 self.device,
             )
+        keys = ["observations", "actions", "next_observations", "rewards", "masks"]
+        if get_method(s.method).needs_next_actions:
+            keys.append("next_actions")
+            for split in (data.train, data.val):
+                if split is not None:
+                    split["next_actions"] = next_actions(split["actions"])
         run = RunState(
             agent=agent,
             data=data,
-            tensors={
-                k: torch.as_tensor(train[k], device=self.device)
-                for k in ("observations", "actions", "next_observations", "rewards", "masks")
-            },
+            tensors={k: torch.as_tensor(train[k], device=self.device) for k in keys},
             rng=np.random.default_rng(s.seed),
             probes=probes,
         )

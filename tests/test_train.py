@@ -82,7 +82,37 @@ def test_real_train_on_generated_cube_single_writes_every_output(tiny_cube_singl
     assert probes["owners"].shape == (15, 3, 8)
 
 
-@pytest.mark.parametrize("method", ["drol", "drol_static", "fql"])
+BASELINES = ["bc", "iql", "rebrac", "ifql"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", BASELINES)
+def test_baselines_train_on_generated_cube_single_and_write_every_output(
+    tiny_cube_single, tmp_path, method
+):
+    out = tmp_path / method
+    task = "cube-single-play-singletask-task2-v0"
+    assert main(train_args(tiny_cube_single.parent, out, task=task, method=method, steps=60)) == 0
+    for name in ("config.json", "train.csv", "eval.csv", "score.json", "checkpoint.pt"):
+        assert (out / name).is_file(), name
+    assert not (out / "probes.npz").exists()  # probes are for candidate methods
+    config = json.loads((out / "config.json").read_text())
+    family = {  # the FQL paper's cube-single settings (drol/agents/<method>.py)
+        "bc": {},
+        "iql": {"alpha": 1.0},
+        "rebrac": {"alpha_actor": 1.0, "alpha_critic": 0.0},
+        "ifql": {"num_samples": 32},
+    }[method]
+    for key, value in family.items():
+        assert config["agent"][key] == value, key
+    train = pd.read_csv(out / "train.csv")
+    assert list(train["step"]) == [20, 40, 60]
+    assert np.isfinite(train["loss"]).all() and "val_actor_loss" in train
+    score = json.loads((out / "score.json").read_text())
+    assert 0.0 <= score["score"] <= 100.0
+
+
+@pytest.mark.parametrize("method", ["drol", "drol_static", "fql", *BASELINES])
 def test_train_is_deterministic_on_cpu(tiny_pointmaze, tmp_path, method):
     runs = []
     for name in ("a", "b"):

@@ -15,10 +15,10 @@ import pytest
 import yaml
 from snakemake.utils import validate
 
-from drol.agents.registry import methods
+from drol.agents.registry import get_method, methods
 from drol.d4rl.install import find_python
 from drol.errors import EnvUnavailableError
-from drol.grid import table3_kstar
+from drol.grid import column_labels, table3_kstar
 from drol.tasks import parse_task
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -101,7 +101,11 @@ def test_paper_grid_dag_matches_arithmetic():
     assert stats["fetch_data"] == n_datasets and "generate_data" not in stats
     # every D4RL train job waits on its official hdf5 (fetched), no "needs D4RL" stop
     assert stats["fetch_d4rl"] == len(cfg["d4rl"]["tasks"]) == 18
-    assert stats["bench"] == len(cfg["bench"]["Ks"]) + 1
+    # candidate methods once per K, the others once
+    assert stats["bench"] == sum(
+        len(cfg["bench"]["Ks"]) if get_method(m).uses_candidates else 1
+        for m in cfg["bench"]["methods"]
+    )
     for rule in ("manifest", "aggregate", "tables", "all", "fig2_voronoi", "fig3_metrics"):
         assert stats[rule] == 1, rule
     for rule in ("fig3_runtime", "fig4_ksweep", "learning_curves", "fig_aggregate"):
@@ -128,6 +132,15 @@ def test_quick_grid_dag_before_k_selection():
     assert stats["select_k"] == len(reps) == 2
     assert stats["train"] == len(reps) * len(cfg["ksweep"]["Ks"]) * len(cfg["seeds"])
     assert stats["generate_data"] == len(cfg["data"]["generate"])
+
+
+def test_quick_config_trains_bc_and_the_paper_grid_every_baseline():
+    from drol.workflow_config import trained_methods
+
+    quick = trained_methods(load_config(ROOT / "config" / "quick.yaml"))
+    assert "bc" in quick and {"iql", "rebrac", "ifql"}.isdisjoint(quick)
+    paper = trained_methods(load_config(ROOT / "config" / "config.yaml"))
+    assert {"bc", "iql", "rebrac", "ifql", "fql", "drol"} <= set(paper)
 
 
 @pytest.mark.parametrize(
@@ -180,7 +193,7 @@ def test_tiny_config_end_to_end(tmp_path):
     assert (runs["status"] == "done").all(), runs[runs["status"] != "done"]
     t4 = pd.read_csv(tmp_path / "results" / "tables" / "table4.csv")
     ours = t4[t4["source"] == "reproduced"]
-    assert set(ours["method"]) == {"FQL", "DROL(16)", "DROL*", "DROL-static"}
+    assert set(ours["method"]) == set(column_labels())  # every column, the baselines too
     # the tables hold the runs' numbers: FQL on each task = mean of its seeds' score.json
     for task, g in runs[runs["method"] == "fql"].groupby("task"):
         cell = ours[(ours["task"] == task) & (ours["method"] == "FQL")]

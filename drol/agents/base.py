@@ -47,6 +47,7 @@ class OfflineAgent(nn.Module):
     name: ClassVar[str] = ""  # the method's name on the command line and in run paths
     label: ClassVar[str] = ""  # its column in the tables ("(ours)" is added there)
     uses_candidates: ClassVar[bool] = False  # K latent candidates: K is a hyperparameter, probes
+    needs_next_actions: ClassVar[bool] = False  # batches carry 'next_actions' (ReBRAC)
     Config: ClassVar[type[AgentConfig]] = AgentConfig  # its hyperparameters and defaults
 
     @classmethod
@@ -71,21 +72,25 @@ class OfflineAgent(nn.Module):
         super().__init__()
         self.obs_dim, self.action_dim, self.cfg = obs_dim, action_dim, cfg
         self.device_ = torch.device(device)
-        self.critic = CriticEnsemble(
-            obs_dim, action_dim, cfg.hidden_dims, n=2, layer_norm=cfg.layer_norm
-        )
-        self.target_critic = copy.deepcopy(self.critic)
-        self.target_critic.requires_grad_(False)
+        self.build_critic()
         self.build_actor()
         self.to(self.device_)
         self.generator = torch.Generator(device=self.device_)
         self.generator.manual_seed(seed)
-        params = [p for name, p in self.named_parameters() if not name.startswith("target_critic.")]
+        params = [p for name, p in self.named_parameters() if not name.startswith("target_")]
         self.optimizer = torch.optim.Adam(
             params, lr=cfg.lr, eps=1e-8, fused=True
         )  # one kernel: ~7x faster on CPU
 
     # ------------------------------------------------------------------ subclass API
+    def build_critic(self) -> None:
+        """The twin critic and its EMA target (``target_*`` modules get no optimiser)."""
+        self.critic = CriticEnsemble(
+            self.obs_dim, self.action_dim, self.cfg.hidden_dims, n=2, layer_norm=self.cfg.layer_norm
+        )
+        self.target_critic = copy.deepcopy(self.critic)
+        self.target_critic.requires_grad_(False)
+
     def build_actor(self) -> None:
         raise NotImplementedError
 

@@ -15,8 +15,9 @@ from torch import Tensor
 
 from drol.agents.base import Batch, OfflineAgent, aggregate, normalized_q_loss
 from drol.agents.config import AgentConfig, need
+from drol.agents.flow import VectorField, euler_actions, flow_matching_loss
 from drol.agents.registry import register
-from drol.networks import MLP, LatentActor
+from drol.networks import LatentActor
 from drol.sampling import sample_gaussian
 from drol.tasks import OGBENCH, Task, d4rl_group
 
@@ -51,6 +52,14 @@ FQL_OGBENCH: dict[str, tuple[float, float, str]] = {
     "pointmaze-medium-navigate": (10.0, 0.99, "mean"),  # not in FQL's grid: untuned
     "pointmaze-large-navigate": (10.0, 0.99, "mean"),
 }
+
+
+def ogbench_discount(task: Task) -> float:
+    """The FQL paper's discount of an OGBench family (its Table 5), used by its baselines too
+    (the official README's IQL/ReBRAC/IFQL commands on humanoidmaze pass the same 0.995)."""
+    return FQL_OGBENCH[task.family][1]
+
+
 # D4RL task (or antmaze group) -> (alpha, q_agg)
 FQL_D4RL: dict[str, tuple[float, str]] = {
     "antmaze-umaze": (10.0, "mean"),
@@ -92,7 +101,7 @@ class FQLAgent(OfflineAgent):
 
     def build_actor(self) -> None:
         A, hidden = self.action_dim, self.cfg.hidden_dims
-        self.actor_bc_flow = MLP(self.obs_dim + A + 1, hidden, A, layer_norm=False)
+        self.actor_bc_flow = VectorField(self.obs_dim, A, hidden)
         self.actor = LatentActor(self.obs_dim, A, hidden)  # one-step student
 
     def noise(self, n: int) -> Tensor:
@@ -101,29 +110,15 @@ class FQLAgent(OfflineAgent):
     def policy(self, obs: Tensor) -> Tensor:
         return self.actor(obs, self.noise(obs.shape[0])).clamp(-1.0, 1.0)
 
-    def velocity(self, obs: Tensor, x: Tensor, t: Tensor) -> Tensor:
-        return self.actor_bc_flow(torch.cat([obs, x, t], dim=-1))
-
-    @torch.no_grad()
     def teacher_actions(self, obs: Tensor, z: Tensor) -> Tensor:
         """Euler integration of the BC flow from ``z``; clipped once at the end."""
-        steps = self.cfg.flow_steps
-        x = z
-        t = torch.empty(obs.shape[0], 1, device=obs.device)
-        for i in range(steps):
-            x = x + self.velocity(obs, x, t.fill_(i / steps)) / steps
-        return x.clamp(-1.0, 1.0)
+        return euler_actions(self.actor_bc_flow, obs, z, self.cfg.flow_steps)
 
     def actor_loss(self, batch: Batch, diagnostics: bool) -> tuple[Tensor, dict[str, Tensor]]:
         obs, act = batch["observations"], batch["actions"]
-        B = obs.shape[0]
-        # BC flow matching
-        x0 = self.noise(B)
-        t = torch.rand(B, 1, generator=self.generator, device=self.device_)
-        x_t = (1 - t) * x0 + t * act
-        flow_loss = (self.velocity(obs, x_t, t) - (act - x0)).pow(2).mean()
+        flow_loss = flow_matching_loss(self.actor_bc_flow, obs, act, self.generator)
         # distillation towards the (detached) teacher from the same noise
-        z = self.noise(B)
+        z = self.noise(obs.shape[0])
         target = self.teacher_actions(obs, z)
         student = self.actor(obs, z)
         distill_loss = (student - target).pow(2).mean()

@@ -23,7 +23,14 @@ if TYPE_CHECKING:
     from drol.tasks import Task
 
 # modules whose agent classes register themselves on import, in display order
-AGENT_MODULES: tuple[str, ...] = ("drol.agents.fql", "drol.agents.drol")
+AGENT_MODULES: tuple[str, ...] = (
+    "drol.agents.bc",
+    "drol.agents.iql",
+    "drol.agents.rebrac",
+    "drol.agents.ifql",
+    "drol.agents.fql",
+    "drol.agents.drol",
+)
 ENTRY_POINT_GROUP = "drol.agents"  # installed plugins: name = module with @register classes
 
 _METHODS: dict[str, type[OfflineAgent]] = {}

@@ -1,0 +1,45 @@
+"""Flow matching shared by FQL and IFQL: the velocity field, its BC loss, Euler sampling.
+
+Official ``ActorVectorField`` over ``concat(s, x, t)`` (``t`` a raw scalar column, no
+embedding); the linear path ``x_t = (1 - t) x_0 + t a`` with target velocity ``a - x_0``;
+``steps`` Euler steps from ``t = 0`` and one clip to [-1, 1] at the end.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from drol.networks import MLP
+from drol.sampling import sample_gaussian, sample_uniform
+
+
+class VectorField(MLP):
+    """``v(s, x, t)``: an MLP over ``concat(s, x, t)`` without LayerNorm."""
+
+    def __init__(self, obs_dim: int, action_dim: int, hidden: tuple[int, ...]):
+        super().__init__(obs_dim + action_dim + 1, hidden, action_dim, layer_norm=False)
+
+    def forward(self, obs: Tensor, x: Tensor, t: Tensor) -> Tensor:  # type: ignore[override]
+        return self.body(self.hidden[0](torch.cat([obs, x, t], dim=-1)))
+
+
+def flow_matching_loss(
+    field: VectorField, obs: Tensor, actions: Tensor, generator: torch.Generator
+) -> Tensor:
+    """BC flow-matching loss with fresh ``x_0 ~ N(0, I)`` then ``t ~ U[0, 1)`` (this order)."""
+    B, A = actions.shape
+    x0 = sample_gaussian((B, A), generator=generator, device=actions.device)
+    t = sample_uniform((B, 1), generator=generator, device=actions.device)
+    x_t = (1 - t) * x0 + t * actions
+    return (field(obs, x_t, t) - (actions - x0)).pow(2).mean()
+
+
+@torch.no_grad()
+def euler_actions(field: VectorField, obs: Tensor, z: Tensor, steps: int) -> Tensor:
+    """Integrate the flow from ``z`` (any leading shape matching ``obs``); clipped at the end."""
+    x = z
+    t = torch.empty(*z.shape[:-1], 1, device=z.device, dtype=z.dtype)
+    for i in range(steps):
+        x = x + field(obs, x, t.fill_(i / steps)) / steps
+    return x.clamp(-1.0, 1.0)

@@ -1,0 +1,143 @@
+"""BC, IQL, ReBRAC, IFQL: behaviour the golden update does not cover, defaults, tables."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from synthetic_runs import make_run
+
+from drol.agents import make_agent, make_config
+from drol.agents.registry import method_names
+from drol.data.transitions import next_actions
+from drol.grid import column_labels
+from drol.report.aggregate import collect_runs
+from drol.report.tables import write_tables
+from drol.tasks import D4RL_FAMILIES, OGBENCH_FAMILIES, parse_task
+
+OBS, ACT, B = 6, 3, 16
+BASELINES = ("bc", "iql", "rebrac", "ifql")
+
+
+def small(method: str, **over):
+    cfg = make_config(method, {"hidden": 16, "depth": 2, "batch_size": B, **over})
+    return make_agent(method, OBS, ACT, cfg, seed=0)
+
+
+def batch(seed: int = 0) -> dict[str, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    return {
+        "observations": torch.randn(B, OBS, generator=g),
+        "next_observations": torch.randn(B, OBS, generator=g),
+        "actions": torch.rand(B, ACT, generator=g) * 2 - 1,
+        "next_actions": torch.rand(B, ACT, generator=g) * 2 - 1,
+        "rewards": -torch.rand(B, generator=g),
+        "masks": torch.ones(B),
+    }
+
+
+def test_registry_order_puts_the_baselines_first_as_in_table_4():
+    assert method_names()[:6] == ("bc", "iql", "rebrac", "ifql", "fql", "drol")
+    assert column_labels()[:4] == ("BC", "IQL", "ReBRAC", "IFQL")
+
+
+@pytest.mark.parametrize("method", BASELINES)
+def test_every_grid_task_has_defaults(method):
+    tasks = [f"{f}-singletask-v0" for f in OGBENCH_FAMILIES]
+    tasks += [t for ts in D4RL_FAMILIES.values() for t in ts]
+    for name in tasks:
+        make_config(method, task=parse_task(name))  # validates
+
+
+def test_next_actions_are_the_next_rows_the_last_repeated():
+    a = np.arange(8, dtype=np.float32).reshape(4, 2)
+    np.testing.assert_array_equal(next_actions(a), a[[1, 2, 3, 3]])
+
+
+def test_bc_has_no_critic_and_acts_with_its_mean():
+    agent = small("bc")
+    assert not hasattr(agent, "critic")
+    b = batch()
+    before = agent.actor(b["observations"]).detach()
+    agent.update(b)
+    assert torch.equal(agent.act(b["observations"]), agent.actor(b["observations"]).clamp(-1, 1))
+    assert not torch.equal(before, agent.actor(b["observations"]).detach())
+
+
+def unchanged(module: torch.nn.Module, before: list[torch.Tensor]) -> bool:
+    return all(torch.equal(p, q) for p, q in zip(module.parameters(), before, strict=True))
+
+
+def test_rebrac_actor_and_targets_follow_actor_freq():
+    agent = small("rebrac", actor_freq=2, alpha_actor=0.1)
+    b = batch()
+    actor0 = [p.detach().clone() for p in agent.actor.parameters()]
+    target0 = [p.detach().clone() for p in agent.target_critic.parameters()]
+    info = agent.update(b)  # update 1: critic only, targets frozen, actor gradient zero
+    assert "actor_loss" not in info
+    assert unchanged(agent.target_critic, target0)
+    assert unchanged(agent.actor, actor0)
+    assert all(not p.grad.any() for p in agent.actor.parameters())
+    info = agent.update(b)  # update 2: the full update
+    assert "actor_loss" in info
+    assert not unchanged(agent.target_critic, target0)
+    actor2 = [p.detach().clone() for p in agent.actor.parameters()]
+    agent.update(b)  # update 3: zero actor gradient, but Adam's momentum still moves it
+    assert not unchanged(agent.actor, actor2)
+    assert int(agent.updates) == 3  # checkpointed with the model
+
+
+def test_ifql_acts_with_the_best_of_n_samples_under_the_critic():
+    agent = small("ifql", num_samples=8, flow_steps=3)
+    obs = batch()["observations"][:4]
+    gen = agent.generator.get_state()
+    chosen = agent.act(obs)
+    agent.generator.set_state(gen)
+    z = torch.randn(4, 8, ACT, generator=agent.generator)
+    o = obs.unsqueeze(1).expand(4, 8, OBS)
+    with torch.no_grad():
+        x = z
+        for i in range(3):
+            x = x + agent.actor_flow(o, x, torch.full((4, 8, 1), i / 3)) / 3
+        x = x.clamp(-1, 1)
+        q = agent.critic(o.reshape(32, OBS), x.reshape(32, ACT)).min(0).values.reshape(4, 8)
+    torch.testing.assert_close(chosen, x[torch.arange(4), q.argmax(1)])
+
+
+def test_iql_critic_and_value_losses_are_summed_into_one_step():
+    agent = small("iql")
+    info = agent.update(batch())
+    total = info["value_loss"] + info["critic_loss"] + info["actor_loss"]
+    torch.testing.assert_close(info["loss"], total)
+
+
+def test_tables_show_the_baselines_as_ours(tmp_path):
+    root = tmp_path / "runs"
+    task = "cube-single-play-singletask-task1-v0"
+    for method in BASELINES:
+        for seed in (0, 1):
+            make_run(root, task, method, 1, seed, score=40.0 + seed, probes=False)
+    out = tmp_path / "tables"
+    reported = tmp_path / "reported.csv"
+    pd.DataFrame(
+        [
+            {
+                "task": task,
+                "representative": 0,
+                "method": "BC",
+                "mean": 1,
+                "std": 0,
+                "bold": 0,
+                "underline": 0,
+            }
+        ]
+    ).to_csv(reported, index=False)
+    write_tables(collect_runs(root, None), reported, out)
+    t4 = pd.read_csv(out / "table4.csv")
+    ours = t4[t4["source"] == "reproduced"]
+    assert set(ours["method"]) == {"BC", "IQL", "ReBRAC", "IFQL"}
+    assert ours[ours["method"] == "IQL"].iloc[0]["mean"] == pytest.approx(40.5)
+    md = "\n".join(p.read_text() for p in sorted(out.glob("table[14].md")))
+    for label in ("BC (ours)", "IQL (ours)", "ReBRAC (ours)", "IFQL (ours)"):
+        assert md.count(label) == 2, label  # Table 1 and Table 4

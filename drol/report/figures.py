@@ -389,13 +389,26 @@ def learning_curves(
     runs: pd.DataFrame, prefix: str | Path, labels: Sequence[str] | None = None
 ) -> list[Path]:
     """Success rate (×100) vs training step, mean ± std over seeds, per task and method."""
-    _style()
     labels = list(column_labels() if labels is None else labels)
     curves = curve_frame(runs[runs["status"].isin(["done", "running"])])
+    tasks = list(dict.fromkeys(explode_labels(runs).query("label in @labels")["task"]))
+    return plot_learning_curves(curves, prefix, labels, tasks)
+
+
+def plot_learning_curves(
+    curves: pd.DataFrame,
+    prefix: str | Path,
+    labels: Sequence[str] | None = None,
+    tasks: Sequence[str] | None = None,
+) -> list[Path]:
+    """:func:`learning_curves` from its tidy frame (``task, label, seed, step, success``), e.g.
+    a committed ``learning_curves.csv``."""
+    _style()
+    labels = list(column_labels() if labels is None else labels)
     curves = curves[curves["label"].isin(labels)]
     if curves.empty:
         return _empty(prefix, "learning curves: no eval.csv in any run")
-    tasks = list(dict.fromkeys(explode_labels(runs).query("label in @labels")["task"]))
+    tasks = list(dict.fromkeys(curves["task"])) if tasks is None else list(tasks)
     tasks = [t for t in tasks if t in set(curves["task"])]
     fig, axes = _grid(len(tasks), ncols=4)
     for ax, task in zip(axes.flat, tasks, strict=False):

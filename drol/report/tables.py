@@ -74,18 +74,33 @@ FORMATS = ("tex", "md", "html")
 # ------------------------------------------------------------------------------ data
 
 
-def read_reported(path: str | Path) -> pd.DataFrame:
-    """The paper's Table 4 as a long frame with ``suite, family, task`` resolved."""
+def _read_numbers_csv(path: str | Path, flag: str, need: list[str]) -> pd.DataFrame:
+    """A reported-numbers CSV with columns ``need`` and numeric ``mean``/``std`` (NaN where
+    empty); a one-line :class:`UserError` naming ``flag``, the file, row and column otherwise."""
     try:
         rep = pd.read_csv(path)
     except (OSError, ValueError) as err:  # binary junk, empty file, ragged rows
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise UserError(f"--reported {path}: not a readable CSV ({first})") from None
-    need = {"task", "method", "mean", "std"}
-    if missing := need - set(rep.columns):
+        raise UserError(f"{flag} {path}: not a readable CSV ({first})") from None
+    if missing := set(need) - set(rep.columns):
         raise UserError(
-            f"--reported {path}: missing columns {sorted(missing)} (need task, method, mean, std)"
+            f"{flag} {path}: missing columns {sorted(missing)} (need {', '.join(need)})"
         )
+    for col in ("mean", "std"):
+        values = pd.to_numeric(rep[col], errors="coerce")
+        bad = values.isna() & rep[col].notna()
+        if bad.any():
+            i = int(np.flatnonzero(bad.to_numpy())[0])
+            raise UserError(
+                f"{flag} {path}: row {i + 2}: {col}: {rep[col].iloc[i]!r} is not a number"
+            )
+        rep[col] = values
+    return rep
+
+
+def read_reported(path: str | Path) -> pd.DataFrame:
+    """The paper's Table 4 as a long frame with ``suite, family, task`` resolved."""
+    rep = _read_numbers_csv(path, "--reported", ["task", "method", "mean", "std"])
     suites, families = [], []
     for i, task in enumerate(rep["task"]):
         try:
@@ -94,22 +109,14 @@ def read_reported(path: str | Path) -> pd.DataFrame:
             raise UserError(f"--reported {path}: row {i + 2}: task: {err}") from None
         suites.append(t.suite)
         families.append(t.family)
-    for col in ("mean", "std"):
-        values = pd.to_numeric(rep[col], errors="coerce")
-        bad = values.isna() & rep[col].notna()
-        if bad.any():
-            i = int(np.flatnonzero(bad.to_numpy())[0])
-            raise UserError(
-                f"--reported {path}: row {i + 2}: {col}: {rep[col].iloc[i]!r} is not a number"
-            )
     out = pd.DataFrame(
         {
             "suite": suites,
             "family": families,
             "task": rep["task"],
             "method": rep["method"],
-            "mean": pd.to_numeric(rep["mean"], errors="coerce"),
-            "std": pd.to_numeric(rep["std"], errors="coerce"),
+            "mean": rep["mean"],
+            "std": rep["std"],
             "n_seeds": np.nan,
             "source": REPORTED,
         }
@@ -137,25 +144,8 @@ def reproduced_tasks(runs: pd.DataFrame) -> pd.DataFrame:
 
 def read_reported_table1(path: str | Path) -> pd.DataFrame:
     """The paper's printed Table 1 (``suite, family, method, mean, std``) as a long frame."""
-    try:
-        rep = pd.read_csv(path)
-    except (OSError, ValueError) as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise UserError(f"--reported-table1 {path}: not a readable CSV ({first})") from None
     need = ["suite", "family", "method", "mean", "std"]
-    if missing := set(need) - set(rep.columns):
-        raise UserError(
-            f"--reported-table1 {path}: missing columns {sorted(missing)} (need {', '.join(need)})"
-        )
-    for col in ("mean", "std"):
-        values = pd.to_numeric(rep[col], errors="coerce")
-        bad = values.isna() & rep[col].notna()
-        if bad.any():
-            i = int(np.flatnonzero(bad.to_numpy())[0])
-            raise UserError(
-                f"--reported-table1 {path}: row {i + 2}: {col}: {rep[col].iloc[i]!r} is not a number"
-            )
-        rep[col] = values
+    rep = _read_numbers_csv(path, "--reported-table1", need)
     out = rep[need].assign(n_seeds=np.nan, source=REPORTED)
     out["n_tasks"] = out["family"].map(family_size)
     return out

@@ -86,6 +86,9 @@ def test_rebrac_actor_and_targets_follow_actor_freq():
     agent.update(b)  # update 3: zero actor gradient, but Adam's momentum still moves it
     assert not unchanged(agent.actor, actor2)
     assert int(agent.updates) == 3  # checkpointed with the model
+    resumed = small("rebrac", actor_freq=2, alpha_actor=0.1)
+    resumed.load_training_state(agent.training_state())
+    assert "actor_loss" in resumed.update(b)  # update 4 of the restored schedule: full
 
 
 def test_ifql_acts_with_the_best_of_n_samples_under_the_critic():

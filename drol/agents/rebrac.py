@@ -131,7 +131,9 @@ class ReBRACAgent(OfflineAgent):
         )
         self.target_actor = copy.deepcopy(self.actor)
         self.target_actor.requires_grad_(False)
+        # the update count: a buffer (checkpointed) and its host copy (no sync to read it)
         self.register_buffer("updates", torch.zeros((), dtype=torch.long))
+        self.host_updates = 0
 
     def smoothed(self, actions: Tensor, scale: float) -> Tensor:
         """``clip(actions + clip(scale * N(0, I), +-actor_noise_clip), -1, 1)``."""
@@ -177,8 +179,9 @@ class ReBRACAgent(OfflineAgent):
         return loss, info
 
     def update(self, batch: Batch, diagnostics: bool = False) -> dict[str, Tensor]:
-        self.updates += 1
-        full = int(self.updates) % self.cfg.actor_freq == 0
+        self.host_updates += 1
+        self.updates.add_(1)
+        full = self.host_updates % self.cfg.actor_freq == 0
         loss, info = self.critic_loss(batch)
         if full:
             actor_loss, actor_info = self.actor_loss(batch, diagnostics)
@@ -196,6 +199,10 @@ class ReBRACAgent(OfflineAgent):
             soft_update_(self.target_actor, self.actor, self.cfg.tau)
         self.optimizer.step()
         return info
+
+    def load_training_state(self, state: dict[str, Any]) -> None:
+        super().load_training_state(state)
+        self.host_updates = int(self.updates)  # once, at resume
 
     @torch.no_grad()
     def validation_losses(self, batch: Batch) -> dict[str, Tensor]:

@@ -34,7 +34,7 @@ def register(subparsers) -> None:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="agent hyperparameter, or precision=fp32|bf16, compile=off|on (drol.speed)",
+        help="agent hyperparameter, or precision=fp32|bf16, compile=auto|on|off (drol.speed)",
     )
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--json", action="store_true", help="print one JSON object")

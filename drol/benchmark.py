@@ -67,6 +67,7 @@ def benchmark(args: BenchSettings) -> dict:
         base["impl"] = args.impl
     sets = parse_overrides(args.overrides)
     speed = SpeedSettings.from_values({k: v for k, v in sets.items() if k in SPEED_KEYS})
+    speed = speed.resolved(steps=None)  # 'auto' compiles: a benchmark times the steady state
     agent_sets = {k: v for k, v in sets.items() if k not in SPEED_KEYS}
     cfg = make_config(args.method, base, agent_sets, K=args.K)
     num_data = 100_000

@@ -7,10 +7,13 @@ gets them, and ``base.py``'s API is unchanged:
   ``'bf16'`` (opt-in: the step runs under CPU/CUDA autocast, so GEMMs run in bfloat16 while
   the master weights, gradients and Adam state stay float32; ``tests/test_speed.py`` bounds
   its drift from fp32).
-- ``compile``: ``'off'`` (default) or ``'on'``: ``torch.compile`` of the whole step (losses,
-  backward, fused Adam, target EMA), ``mode='reduce-overhead'`` (CUDA graphs) on CUDA. Paid
-  once per process at the first steps; a compile failure logs one warning and falls back to
-  eager for the rest of the run.
+- ``compile``: ``'auto'`` (default), ``'on'`` or ``'off'``: ``torch.compile`` of the whole
+  step (losses, backward, fused Adam, target EMA; fp32, the same math up to float
+  reassociation), ``mode='reduce-overhead'`` (CUDA graphs) on CUDA. Compiling costs ~10-100 s
+  once per process (inductor caches it on disk), so ``'auto'`` compiles runs of at least
+  :data:`COMPILE_MIN_STEPS` steps and ``drol bench``. Logging steps (``diagnostics=True``,
+  one in ``log_every``) run eager rather than compiling a second graph. A compile failure
+  logs one warning and falls back to eager for the rest of the run.
 
 :func:`runtime_info` is what ``config.json`` and ``drol bench --json`` record.
 """
@@ -33,7 +36,8 @@ from drol.errors import ConfigError
 log = logging.getLogger(__name__)
 
 PRECISIONS = ("fp32", "bf16")
-COMPILE_MODES = ("off", "on")
+COMPILE_MODES = ("auto", "on", "off")
+COMPILE_MIN_STEPS = 10_000  # 'auto' compiles runs this long (compile time < 1% of the run)
 SPEED_KEYS = ("precision", "compile")  # run-level ``--set`` keys of this module
 
 
@@ -42,7 +46,7 @@ class SpeedSettings:
     """How the training step runs (not what it computes, up to bf16 rounding)."""
 
     precision: str = "fp32"
-    compile: str = "off"
+    compile: str = "auto"
 
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:
@@ -53,6 +57,13 @@ class SpeedSettings:
             raise ConfigError(
                 f"bad --set compile={self.compile!r}: must be one of {', '.join(COMPILE_MODES)}"
             )
+
+    def resolved(self, steps: int | None) -> SpeedSettings:
+        """``compile='auto'`` made 'on' or 'off' for a run of ``steps`` (None: a benchmark)."""
+        if self.compile != "auto":
+            return self
+        on = steps is None or steps >= COMPILE_MIN_STEPS
+        return SpeedSettings(precision=self.precision, compile="on" if on else "off")
 
     @classmethod
     def from_values(cls, values: dict[str, str]) -> SpeedSettings:
@@ -72,14 +83,14 @@ class TrainStep:
 
     def __init__(self, agent: torch.nn.Module, settings: SpeedSettings | None = None):
         self.agent = agent
-        self.settings = settings or SpeedSettings()
+        self.settings = (settings or SpeedSettings(compile="off")).resolved(steps=None)
         self.device_type = next(agent.parameters()).device.type
         self.compile_seconds = 0.0
         self._compiled: UpdateFn | None = None
         if self.settings.compile == "on":
             mode = "reduce-overhead" if self.device_type == "cuda" else None
             self._compiled = torch.compile(agent.update, mode=mode)
-        self._first_calls: set[bool] = set()
+        self._warm = False
 
     def precision_context(self) -> contextlib.AbstractContextManager[Any]:
         if self.settings.precision == "bf16":
@@ -88,18 +99,18 @@ class TrainStep:
 
     def __call__(self, batch: dict[str, Tensor], diagnostics: bool = False) -> dict[str, Tensor]:
         with self.precision_context():
-            if self._compiled is None:
+            if self._compiled is None or diagnostics:
                 return self.agent.update(batch, diagnostics=diagnostics)
-            if diagnostics in self._first_calls:
-                return self._compiled(batch, diagnostics=diagnostics)
-            return self._first_compiled_call(batch, diagnostics)
+            if self._warm:
+                return self._compiled(batch)
+            return self._first_compiled_call(batch)
 
-    def _first_compiled_call(self, batch: dict[str, Tensor], diagnostics: bool):
-        """The call that compiles (one per ``diagnostics`` value); eager from now on if it fails."""
+    def _first_compiled_call(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
+        """The call that compiles; eager from now on if it fails."""
         assert self._compiled is not None
         t = time.perf_counter()
         try:
-            out = self._compiled(batch, diagnostics=diagnostics)
+            out = self._compiled(batch)
         except Exception as err:  # noqa: BLE001 - any compiler failure: fall back, once
             log.warning(
                 "torch.compile of the training step failed (%s: %s); running eager",
@@ -107,9 +118,9 @@ class TrainStep:
                 str(err).splitlines()[0] if str(err) else "",
             )
             self._compiled = None
-            return self.agent.update(batch, diagnostics=diagnostics)
-        self.compile_seconds += time.perf_counter() - t
-        self._first_calls.add(diagnostics)
+            return self.agent.update(batch)
+        self.compile_seconds = time.perf_counter() - t
+        self._warm = True
         return out
 
     @property

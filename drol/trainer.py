@@ -24,6 +24,7 @@ import drol
 from drol.agents import get_method, make_agent, make_config, method_names
 from drol.agents.base import OfflineAgent, use_generator
 from drol.agents.config import coerce, parse_overrides
+from drol.batches import IndexSampler
 from drol.diagnostics import ProbeSet
 from drol.envs import TaskData, check_dataset, load_task
 from drol.errors import ConfigError, UserError
@@ -84,7 +85,7 @@ class RunSettings(RunSpec):
     threads: int | None = None
     overrides: dict[str, str] = field(default_factory=dict)
     precision: str = "fp32"  # drol.speed: 'fp32' (exact) or 'bf16' (opt-in autocast)
-    compile: str = "off"  # drol.speed: torch.compile of the whole step
+    compile: str = "auto"  # drol.speed: torch.compile of the whole step ('auto': long runs)
 
     RUN_KEYS = (
         "log_every",
@@ -96,7 +97,8 @@ class RunSettings(RunSpec):
 
     @property
     def speed(self) -> SpeedSettings:
-        return SpeedSettings(precision=self.precision, compile=self.compile)
+        """The speed settings, ``compile='auto'`` resolved for this run's length."""
+        return SpeedSettings(precision=self.precision, compile=self.compile).resolved(self.steps)
 
     def validate(self) -> None:
         """Raise a one-line :class:`ConfigError` naming the option and its accepted range."""
@@ -238,7 +240,7 @@ class RunState:
     agent: OfflineAgent
     data: TaskData
     tensors: dict[str, torch.Tensor]  # the train arrays on the device
-    rng: np.random.Generator  # batch indices
+    sampler: IndexSampler  # batch indices
     probes: ProbeSet | None
     progress: Progress = field(default_factory=Progress)
 
@@ -350,7 +352,9 @@ class Trainer:
                 k: torch.as_tensor(train[k], device=self.device)
                 for k in ("observations", "actions", "next_observations", "rewards", "masks")
             },
-            rng=np.random.default_rng(s.seed),
+            sampler=IndexSampler(
+                len(train["observations"]), self.cfg.batch_size, s.seed, self.device
+            ),
             probes=probes,
         )
         if (out / CHECKPOINT).exists():
@@ -372,7 +376,6 @@ class Trainer:
     def loop(self, run: RunState, identity: RunIdentity) -> None:
         s, out, progress, agent = self.s, self.out, run.progress, run.agent
         train_step = TrainStep(agent, s.speed)
-        B, n = self.cfg.batch_size, run.num_data
         t0, step0, last_log_t, last_log_step = (
             time.perf_counter(),
             progress.step,
@@ -395,7 +398,7 @@ class Trainer:
             }
         with bar:
             for step in range(progress.step + 1, s.steps + 1):
-                idx = torch.as_tensor(run.rng.integers(0, n, size=B), device=self.device)
+                idx = run.sampler()
                 batch = {k: v[idx] for k, v in run.tensors.items()}
                 batch["indices"] = idx
                 is_log = step % s.log_every == 0 or step == s.steps
@@ -490,7 +493,7 @@ class Trainer:
             "format": CHECKPOINT_FORMAT,
             "identity": identity.digest(),
             "agent": run.agent.training_state(),
-            "numpy_rng": json.dumps(run.rng.bit_generator.state),
+            **run.sampler.state(),
             "torch_rng": torch.get_rng_state(),
             "probes": run.probes.state() if run.probes is not None else None,
             "progress": run.progress.to_json(),
@@ -525,7 +528,7 @@ class Trainer:
             )
         try:
             run.agent.load_training_state(blob["agent"])
-            run.rng.bit_generator.state = json.loads(blob["numpy_rng"])
+            run.sampler.load_state(blob)
             torch.set_rng_state(blob["torch_rng"].cpu())
             if run.probes is not None and blob.get("probes"):
                 run.probes.load_state(blob["probes"])

@@ -6,12 +6,14 @@ from __future__ import annotations
 import copy
 import logging
 
+import numpy as np
 import pytest
 import torch
 
 from drol.agents import make_agent, make_config, method_names
+from drol.batches import IndexSampler
 from drol.errors import ConfigError
-from drol.speed import SpeedSettings, TrainStep
+from drol.speed import COMPILE_MIN_STEPS, SpeedSettings, TrainStep
 from drol.trainer import run_setting_values, split_overrides
 
 OBS, ACT, B = 11, 4, 64
@@ -50,7 +52,7 @@ def test_bf16_drift_from_fp32_is_bounded(method):
     a32 = agent_of(method)
     a16 = copy.deepcopy(a32)
     start = copy.deepcopy(a32)
-    fp32, bf16 = TrainStep(a32), TrainStep(a16, SpeedSettings(precision="bf16"))
+    fp32, bf16 = TrainStep(a32), TrainStep(a16, SpeedSettings(precision="bf16", compile="off"))
     worst = 0.0
     for i in range(40):
         x = batch(i)
@@ -98,14 +100,16 @@ def test_compile_failure_falls_back_to_eager_once(monkeypatch, caplog):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("method", ["drol", "fql"])
+@pytest.mark.parametrize("method", ["drol", "drol_static", "fql"])
 def test_compiled_step_matches_eager(method):
     """torch.compile of the whole step (losses, backward, Adam, EMA) = eager to fp32 tolerance."""
-    a = agent_of(method, hidden=32, num_candidates=4) if method == "drol" else agent_of(method, 32)
+    a = agent_of(method, hidden=32, **({} if method == "fql" else {"num_candidates": 4}))
     b = copy.deepcopy(a)
     step = TrainStep(b, SpeedSettings(compile="on"))
-    for i in range(3):
-        ia, ib = a.update(batch(i)), step(batch(i))
+    for i in range(4):  # the logging step (diagnostics) runs eager between compiled ones
+        diagnostics = i == 2
+        ia, ib = a.update(batch(i), diagnostics), step(batch(i), diagnostics=diagnostics)
+        assert ia.keys() == ib.keys()
         torch.testing.assert_close(ib["loss"], ia["loss"], rtol=1e-4, atol=1e-5)
     assert step.compiled and step.compile_seconds > 0
     for p, q in zip(a.parameters(), b.parameters(), strict=True):
@@ -140,7 +144,7 @@ def test_training_step_never_syncs_with_host(method, precision, monkeypatch):
     CUDA each would stall the GPU; every registered method, both precisions."""
     over = {"num_candidates": 4} if "num_candidates" in make_config(method).to_dict() else {}
     agent = agent_of(method, 32, **over)
-    step = TrainStep(agent, SpeedSettings(precision=precision))
+    step = TrainStep(agent, SpeedSettings(precision=precision, compile="off"))
     step(batch(0))  # lazy state (Adam moments) exists from here on
     counter = HostSyncCounter(monkeypatch)
     for i in range(1, 4):
@@ -155,6 +159,16 @@ def test_host_sync_counter_sees_a_sync(monkeypatch):
     assert counter.calls == ["__bool__", "item"]
 
 
+def test_compile_auto_compiles_long_runs_and_benchmarks_only():
+    auto = SpeedSettings()
+    assert auto.compile == "auto" and auto.precision == "fp32"
+    assert auto.resolved(steps=COMPILE_MIN_STEPS).compile == "on"
+    assert auto.resolved(steps=COMPILE_MIN_STEPS - 1).compile == "off"
+    assert auto.resolved(steps=None).compile == "on"  # drol bench
+    assert SpeedSettings(compile="off").resolved(steps=None).compile == "off"
+    assert SpeedSettings(compile="on").resolved(steps=1).compile == "on"
+
+
 def test_speed_settings_are_run_level_and_validated():
     run, agent = split_overrides(["precision=BF16", "compile=on", "bc_coef=3"])
     assert agent == {"bc_coef": "3"}
@@ -162,3 +176,34 @@ def test_speed_settings_are_run_level_and_validated():
     for bad in (["precision=fp16"], ["compile=yes"]):
         with pytest.raises(ConfigError, match=bad[0].split("=")[0]):
             run_setting_values(split_overrides(bad)[0])
+
+
+def test_index_sampler_cpu_keeps_the_numpy_stream():
+    sampler = IndexSampler(1000, 16, seed=3, device=torch.device("cpu"))
+    rng = np.random.default_rng(3)
+    for _ in range(3):
+        assert sampler().tolist() == rng.integers(0, 1000, size=16).tolist()
+
+
+@pytest.mark.parametrize("on_device", [False, True])
+def test_index_sampler_resumes_its_stream(on_device):
+    a = IndexSampler(1000, 16, seed=3, device=torch.device("cpu"), on_device=on_device)
+    a()
+    saved = a.state()
+    want = [a() for _ in range(3)]
+    b = IndexSampler(1000, 16, seed=99, device=torch.device("cpu"), on_device=on_device)
+    b.load_state(saved)
+    for w in want:
+        got = b()
+        assert torch.equal(got, w) and got.dtype == torch.int64
+        assert int(got.min()) >= 0 and int(got.max()) < 1000
+
+
+def test_device_index_sampler_never_touches_the_host(monkeypatch):
+    """The CUDA path (forced here on CPU): a device generator, no numpy, no host copy."""
+    sampler = IndexSampler(1000, 16, seed=3, device=torch.device("cpu"), on_device=True)
+    counter = HostSyncCounter(monkeypatch)
+    monkeypatch.setattr(sampler, "rng", None)  # any numpy draw would fail
+    for _ in range(3):
+        sampler()
+    assert counter.calls == []

@@ -101,6 +101,8 @@ class TrainStep:
         with self.precision_context():
             if self._compiled is None or diagnostics:
                 return self.agent.update(batch, diagnostics=diagnostics)
+            if self.device_type == "cuda":  # a new CUDA-graph step: earlier outputs are done
+                torch.compiler.cudagraph_mark_step_begin()
             if self._warm:
                 return self._compiled(batch)
             return self._first_compiled_call(batch)

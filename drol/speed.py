@@ -8,8 +8,8 @@ gets them, and ``base.py``'s API is unchanged:
   the master weights, gradients and Adam state stay float32; ``tests/test_speed.py`` bounds
   its drift from fp32).
 - ``compile``: ``'auto'`` (default), ``'on'`` or ``'off'``: ``torch.compile`` of the whole
-  step (losses, backward, fused Adam, target EMA; fp32, the same math up to float
-  reassociation), ``mode='reduce-overhead'`` (CUDA graphs) on CUDA. Compiling costs ~10-100 s
+  step (losses, backward, target EMA; fp32, the same math up to float reassociation; the
+  fused Adam step stays its single eager kernel), ``mode='reduce-overhead'`` (CUDA graphs) on CUDA. Compiling costs ~10-100 s
   once per process (inductor caches it on disk), so ``'auto'`` compiles runs of at least
   :data:`COMPILE_MIN_STEPS` steps and ``drol bench``. Logging steps (``diagnostics=True``,
   one in ``log_every``) run eager rather than compiling a second graph. A compile failure
@@ -88,6 +88,11 @@ class TrainStep:
         self.compile_seconds = 0.0
         self._compiled: UpdateFn | None = None
         if self.settings.compile == "on":
+            optimizer = getattr(agent, "optimizer", None)
+            if optimizer is not None:
+                # the fused Adam step is one kernel already; traced, it is functionalised into
+                # an out-of-place Adam plus copies back into every parameter and moment
+                optimizer.step = torch._dynamo.disable(optimizer.step)
             mode = "reduce-overhead" if self.device_type == "cuda" else None
             self._compiled = torch.compile(agent.update, mode=mode)
         self._warm = False

@@ -40,6 +40,7 @@ class Case:
     impl: str
     official: str  # 'drol' or 'fql'
     official_K: int
+    sets: tuple[str, ...] = ()  # extra ``drol bench --set`` of this row
 
 
 CASES = (
@@ -50,6 +51,11 @@ CASES = (
     Case("DROL K=32", "drol", 32, "winner", "drol", 32),
     Case("DROL-static K=16 (vs official DROL K=16)", "drol_static", 16, "winner", "drol", 16),
     Case("DROL K=16 --impl full", "drol", 16, "full", "drol", 16),
+)
+BF16_CASES = (  # the opt-in mixed precision (--bf16-rows), against the same official fp32 rows
+    Case("FQL, precision=bf16", "fql", 1, "winner", "fql", 1, ("precision=bf16",)),
+    Case("DROL K=1, precision=bf16", "drol", 1, "winner", "drol", 1, ("precision=bf16",)),
+    Case("DROL K=16, precision=bf16", "drol", 16, "winner", "drol", 16, ("precision=bf16",)),
 )
 
 
@@ -100,7 +106,7 @@ def ours_rate(case: Case, a: argparse.Namespace, env, cpus) -> float:
     cmd += ["--K", str(case.K), "--impl", case.impl, "--threads", str(a.threads), *sizes(a)]
     cmd += ["--steps", str(steps_for(case, a)), "--repeats", str(a.repeats)]
     cmd += ["--warmup", str(a.warmup)]
-    for s in a.set:
+    for s in (*a.set, *case.sets):
         cmd += ["--set", s]
     return run_json(cmd, env, cpus)["train_steps_per_s"]
 
@@ -136,8 +142,9 @@ def main() -> int:
     p.add_argument("--only", action="append", default=[], help="row labels to run (default all)")
     p.add_argument("--set", action="append", default=[], help="passed to drol bench --set")
     p.add_argument("--json-out", help="also write the raw rates here")
+    p.add_argument("--bf16-rows", action="store_true", help="add rows for --set precision=bf16")
     a = p.parse_args()
-    cases = [c for c in CASES if not a.only or c.label in a.only]
+    cases = [c for c in CASES + BF16_CASES * a.bf16_rows if not a.only or c.label in a.only]
     env, cpus = pinned_env(a.threads)
     loads = [os.getloadavg()[0]]
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())

@@ -207,3 +207,19 @@ def test_device_index_sampler_never_touches_the_host(monkeypatch):
     for _ in range(3):
         sampler()
     assert counter.calls == []
+
+
+def test_compiled_gelu_is_the_same_function():
+    """Under torch.compile networks.gelu switches to its sigmoid form: same values and
+    gradients as ATen's tanh GELU (the eager path) to float32 rounding."""
+    from drol.networks import gelu
+
+    x = torch.linspace(-12, 12, 4001, dtype=torch.float32)
+    x_eager = x.clone().requires_grad_()
+    x_comp = x.clone().requires_grad_()
+    eager = gelu(x_eager)
+    compiled = torch.compile(gelu)(x_comp)
+    torch.testing.assert_close(compiled, eager, rtol=0, atol=2e-6)
+    eager.sum().backward()
+    compiled.sum().backward()
+    torch.testing.assert_close(x_comp.grad, x_eager.grad, rtol=0, atol=2e-6)

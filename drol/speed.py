@@ -79,6 +79,8 @@ class TrainStep:
 
     Call it like ``agent.update(batch, diagnostics=...)``. The agent (parameters, optimizer,
     generator) is shared, so checkpoints and resumes go through the agent as before.
+    ``settings.compile='auto'`` counts as a long run here (compiled); the trainer passes
+    settings already resolved for its run length.
     """
 
     def __init__(self, agent: torch.nn.Module, settings: SpeedSettings | None = None):
@@ -115,6 +117,11 @@ class TrainStep:
     def _first_compiled_call(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
         """The call that compiles; eager from now on if it fails."""
         assert self._compiled is not None
+        # graphs compile lazily, one segment at a time: a failure can come after the eager
+        # parts before it ran (latent draws, buffer writes), so the retry starts from a copy
+        saved = {k: v.detach().clone() for k, v in self.agent.state_dict().items()}
+        generator = getattr(self.agent, "generator", None)
+        rng = generator.get_state() if isinstance(generator, torch.Generator) else None
         t = time.perf_counter()
         try:
             out = self._compiled(batch)
@@ -125,6 +132,9 @@ class TrainStep:
                 str(err).splitlines()[0] if str(err) else "",
             )
             self._compiled = None
+            self.agent.load_state_dict(saved)
+            if rng is not None:
+                generator.set_state(rng)
             return self.agent.update(batch)
         self.compile_seconds = time.perf_counter() - t
         self._warm = True

@@ -80,8 +80,15 @@ def test_fp32_step_is_exactly_agent_update():
 
 
 def test_compile_failure_falls_back_to_eager_once(monkeypatch, caplog):
+    """A failure after part of the step ran (here: latents drawn, parameters touched) is
+    undone before the eager retry: the run equals an eager one exactly."""
+
     def broken(fn, **kwargs):
         def run(*args, **kw):
+            agent = fn.__self__
+            torch.randn(5, generator=agent.generator)
+            with torch.no_grad():
+                next(agent.parameters()).add_(1.0)
             raise RuntimeError("inductor exploded\nlong trace")
 
         return run

@@ -1,6 +1,7 @@
 """DROL: dynamic routing for offline RL — a PyTorch reproduction with FQL baseline."""
 
 import os as _os
+import sys as _sys
 
 __version__ = "0.1.0"
 
@@ -13,3 +14,5 @@ __version__ = "0.1.0"
 # any ``import torch`` of this package); an explicit GOMP_SPINCOUNT or OMP_WAIT_POLICY wins.
 if "OMP_WAIT_POLICY" not in _os.environ:
     _os.environ.setdefault("GOMP_SPINCOUNT", "1000")
+# False when torch (hence libgomp) was loaded before this package: the setting came too late
+OPENMP_ENV_APPLIED = "torch" not in _sys.modules

@@ -28,7 +28,14 @@ def register(subparsers) -> None:
         choices=["winner", "full"],
         help="DROL actor graph: winner-only recompute or the official full-K graph",
     )
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="agent hyperparameter, or precision=fp32|bf16, compile=auto|on|off (drol.speed)",
+    )
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
@@ -65,5 +72,11 @@ def run(args: argparse.Namespace) -> int:
             f"{result['method']} K={result['K']} ({result['impl']}, {result['device']}, {result['threads']} threads): "
             f"{result['train_steps_per_s']:.2f} train steps/s ({result['train_step_ms']:.1f} ms/step), "
             f"inference {result['inference_ms']:.3f} ms/action"
+            + (f"; precision {result['precision']}" if result["precision"] != "fp32" else "")
+            + (
+                f"; compiled in {result['compile_s']:.1f}s"
+                if result["compiled"]
+                else ("; compile failed, eager" if result["compile"] == "on" else "")
+            )
         )
     return 0

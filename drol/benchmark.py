@@ -15,6 +15,7 @@ import torch
 from drol.agents import get_method, make_agent, make_config
 from drol.agents.config import parse_overrides
 from drol.errors import UserError
+from drol.speed import SPEED_KEYS, SpeedSettings, TrainStep, runtime_info
 
 
 def synthetic_batch(
@@ -47,7 +48,7 @@ class BenchSettings:
     device: str = "cpu"
     repeats: int = 3
     steps: int = 20
-    warmup: int = 3
+    warmup: int = 3  # untimed first steps (at least 1; they include any compile)
     hidden: int = 512
     batch_size: int = 256
     impl: str = "winner"
@@ -65,7 +66,11 @@ def benchmark(args: BenchSettings) -> dict:
     base = {"hidden": args.hidden, "batch_size": args.batch_size}
     if get_method(args.method).uses_candidates:
         base["impl"] = args.impl
-    cfg = make_config(args.method, base, parse_overrides(args.overrides), K=args.K)
+    sets = parse_overrides(args.overrides)
+    speed = SpeedSettings.from_values({k: v for k, v in sets.items() if k in SPEED_KEYS})
+    speed = speed.resolved(steps=None)  # 'auto' compiles: a benchmark times the steady state
+    agent_sets = {k: v for k, v in sets.items() if k not in SPEED_KEYS}
+    cfg = make_config(args.method, base, agent_sets, K=args.K)
     num_data = 100_000
     agent = make_agent(
         args.method, args.obs_dim, args.action_dim, cfg, device=device, seed=0, num_data=num_data
@@ -75,14 +80,18 @@ def benchmark(args: BenchSettings) -> dict:
         synthetic_batch(args.batch_size, args.obs_dim, args.action_dim, num_data, device, gen)
         for _ in range(4)
     ]
-    for i in range(args.warmup):
-        agent.update(batches[i % 4])
+    step = TrainStep(agent, speed)
+    t = time.perf_counter()
+    for i in range(max(args.warmup, 1)):
+        step(batches[i % 4])
+    _sync(device)
+    warmup_s = time.perf_counter() - t
     rates = []
     for _ in range(args.repeats):
         _sync(device)
         t = time.perf_counter()
         for i in range(args.steps):
-            agent.update(batches[i % 4])
+            step(batches[i % 4])
         _sync(device)
         rates.append(args.steps / (time.perf_counter() - t))
     obs1 = batches[0]["observations"][:1]
@@ -109,8 +118,11 @@ def benchmark(args: BenchSettings) -> dict:
         "train_step_ms": 1000.0 / rate,
         "train_steps_per_s_repeats": rates,
         "inference_ms": statistics.median(lat),
+        "warmup_s": warmup_s,
+        "compile_s": step.compile_seconds,
+        "compiled": step.compiled,
+        **runtime_info(speed),
         "torch": torch.__version__,
-        "threads": torch.get_num_threads(),
         "repeats": args.repeats,
         "steps_per_repeat": args.steps,
     }

@@ -17,7 +17,20 @@ from torch import Tensor, nn
 LN_EPS = 1e-6
 
 
+GELU_C = 2.0 * math.sqrt(2.0 / math.pi)
+
+
 def gelu(x: Tensor) -> Tensor:
+    """``jax.nn.gelu`` (tanh approximation): ``0.5 x (1 + tanh(u)) = x sigmoid(2u)``,
+    ``u = sqrt(2/pi) (x + 0.044715 x^3)``.
+
+    Eager: ATen's fused kernel. Under ``torch.compile`` the sigmoid form of the same function
+    (same fp32 accuracy: max error 5e-7 vs 4e-7 against float64 on [-20, 20]), which inductor
+    fuses into one exp-based loop: GELU + LayerNorm forward and backward 1.2 ms instead of
+    1.9 ms on (2, 256, 512), 2 threads.
+    """
+    if torch.compiler.is_compiling():
+        return x * torch.sigmoid(GELU_C * (x + 0.044715 * x * x * x))
     return F.gelu(x, approximate="tanh")
 
 

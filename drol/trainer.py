@@ -24,6 +24,7 @@ import drol
 from drol.agents import get_method, make_agent, make_config, method_names
 from drol.agents.base import OfflineAgent, use_generator
 from drol.agents.config import coerce, parse_overrides
+from drol.batches import IndexSampler
 from drol.data.transitions import next_actions
 from drol.diagnostics import ProbeSet
 from drol.envs import TaskData, check_dataset, load_task
@@ -42,6 +43,7 @@ from drol.rundir import (
     mark_failed,
     read_json,
 )
+from drol.speed import SPEED_KEYS, SpeedSettings, TrainStep, runtime_info
 from drol.tasks import Task, default_steps, parse_task
 
 log = logging.getLogger(__name__)
@@ -83,8 +85,21 @@ class RunSettings(RunSpec):
     device: str = "cpu"
     threads: int | None = None
     overrides: dict[str, str] = field(default_factory=dict)
+    precision: str = "fp32"  # drol.speed: 'fp32' (exact) or 'bf16' (opt-in autocast)
+    compile: str = "auto"  # drol.speed: torch.compile of the whole step ('auto': long runs)
 
-    RUN_KEYS = ("log_every", "checkpoint_every", "num_probe_states", "probe_neighbors")
+    RUN_KEYS = (
+        "log_every",
+        "checkpoint_every",
+        "num_probe_states",
+        "probe_neighbors",
+        *SPEED_KEYS,
+    )
+
+    @property
+    def speed(self) -> SpeedSettings:
+        """The speed settings, ``compile='auto'`` resolved for this run's length."""
+        return SpeedSettings(precision=self.precision, compile=self.compile).resolved(self.steps)
 
     def validate(self) -> None:
         """Raise a one-line :class:`ConfigError` naming the option and its accepted range."""
@@ -112,12 +127,17 @@ def split_overrides(pairs: list[str]) -> tuple[dict[str, str], dict[str, str]]:
     return split_settings(parse_overrides(pairs))
 
 
-def run_setting_values(run_keys: Mapping[str, str]) -> dict[str, int]:
-    """Run-level ``--set`` values as integers within :data:`RUN_LIMITS`; a one-line
-    :class:`ConfigError` naming the key and its range otherwise (``drol train`` and the
-    workflow's DAG-build check use this one rule)."""
-    out = {}
+def run_setting_values(run_keys: Mapping[str, str]) -> dict[str, int | str]:
+    """Run-level ``--set`` values: integers within :data:`RUN_LIMITS`, and the speed
+    settings of :mod:`drol.speed` as their choices; a one-line :class:`ConfigError` naming
+    the key and its range otherwise (``drol train`` and the workflow's DAG-build check use
+    this one rule)."""
+    speed = {k: v for k, v in run_keys.items() if k in SPEED_KEYS}
+    chosen = SpeedSettings.from_values(speed)
+    out: dict[str, int | str] = {k: getattr(chosen, k) for k in speed}
     for key, value in run_keys.items():
+        if key in SPEED_KEYS:
+            continue
         lo, hi = RUN_LIMITS[key]
         try:
             number = coerce(key, value, int)
@@ -221,7 +241,7 @@ class RunState:
     agent: OfflineAgent
     data: TaskData
     tensors: dict[str, torch.Tensor]  # the train arrays on the device
-    rng: np.random.Generator  # batch indices
+    sampler: IndexSampler  # batch indices
     probes: ProbeSet | None
     progress: Progress = field(default_factory=Progress)
 
@@ -233,6 +253,7 @@ class RunState:
 class Trainer:
     def __init__(self, settings: RunSettings, out: Path):
         settings.validate()
+        settings.speed  # noqa: B018 - validates precision and compile
         self.s, self.out = settings, Path(out)
         self.task: Task = parse_task(settings.task)
         self.cfg = make_config(settings.method, settings.overrides, task=self.task, K=settings.K)
@@ -262,6 +283,7 @@ class Trainer:
             "num_transitions": int(len(data.train["observations"])),
             "device": str(self.device),
             "threads": torch.get_num_threads(),
+            "speed": runtime_info(self.s.speed),
             "versions": versions(),
             "git_commit": git_commit(),
         }
@@ -300,6 +322,7 @@ class Trainer:
         if s.threads:
             torch.set_num_threads(s.threads)
         data = load_task(self.task, s.data_dir)
+        self.check_resume_precision()
         atomic_write_json(out / CONFIG, self.resolved_config(identity, data))
         train = data.train
         obs_dim, action_dim = train["observations"].shape[1], train["actions"].shape[1]
@@ -333,7 +356,9 @@ class Trainer:
             agent=agent,
             data=data,
             tensors={k: torch.as_tensor(train[k], device=self.device) for k in keys},
-            rng=np.random.default_rng(s.seed),
+            sampler=IndexSampler(
+                len(train["observations"]), self.cfg.batch_size, s.seed, self.device
+            ),
             probes=probes,
         )
         if (out / CHECKPOINT).exists():
@@ -342,9 +367,19 @@ class Trainer:
         self.loop(run, identity)
         return self.finish(run, identity)
 
+    def check_resume_precision(self) -> None:
+        """A checkpoint is resumed in the precision it was trained in (bf16 changes results)."""
+        recorded = read_json(self.out / CONFIG) or {}
+        before = recorded.get("speed", {}).get("precision", "fp32")
+        if (self.out / CHECKPOINT).exists() and before != self.s.precision:
+            raise UserError(
+                f"{self.out / CHECKPOINT} was trained with precision={before}; "
+                f"resume it with --set precision={before} (or use another --out)"
+            )
+
     def loop(self, run: RunState, identity: RunIdentity) -> None:
         s, out, progress, agent = self.s, self.out, run.progress, run.agent
-        B, n = self.cfg.batch_size, run.num_data
+        train_step = TrainStep(agent, s.speed)
         t0, step0, last_log_t, last_log_step = (
             time.perf_counter(),
             progress.step,
@@ -367,12 +402,12 @@ class Trainer:
             }
         with bar:
             for step in range(progress.step + 1, s.steps + 1):
-                idx = torch.as_tensor(run.rng.integers(0, n, size=B), device=self.device)
+                idx = run.sampler()
                 batch = {k: v[idx] for k, v in run.tensors.items()}
                 batch["indices"] = idx
                 is_log = step % s.log_every == 0 or step == s.steps
                 is_eval = step == 1 or step % s.eval_every == 0 or step == s.steps
-                info = agent.update(batch, diagnostics=is_log)
+                info = train_step(batch, diagnostics=is_log)
                 nonfinite |= ~torch.isfinite(info["loss"])
                 if step % 100 == 0 or is_log or is_eval:  # never evaluate a diverged policy
                     self.check_finite(nonfinite, info, step)
@@ -407,6 +442,8 @@ class Trainer:
                     t0 = time.perf_counter()
                     self.save_checkpoint(run, identity)
         log.info("trained %d steps in %.1fs", s.steps - step0, progress.elapsed)
+        if train_step.compile_seconds:
+            log.info("compiling the step took %.1fs", train_step.compile_seconds)
 
     def validation(self, agent: OfflineAgent, val_tensors, step: int) -> dict[str, float]:
         """Losses on a batch of the ``-val`` dataset (diagnostic only, as the official logs)."""
@@ -460,7 +497,7 @@ class Trainer:
             "format": CHECKPOINT_FORMAT,
             "identity": identity.digest(),
             "agent": run.agent.training_state(),
-            "numpy_rng": json.dumps(run.rng.bit_generator.state),
+            **run.sampler.state(),
             "torch_rng": torch.get_rng_state(),
             "probes": run.probes.state() if run.probes is not None else None,
             "progress": run.progress.to_json(),
@@ -495,7 +532,7 @@ class Trainer:
             )
         try:
             run.agent.load_training_state(blob["agent"])
-            run.rng.bit_generator.state = json.loads(blob["numpy_rng"])
+            run.sampler.load_state(blob)
             torch.set_rng_state(blob["torch_rng"].cpu())
             if run.probes is not None and blob.get("probes"):
                 run.probes.load_state(blob["probes"])

@@ -215,3 +215,17 @@ def test_nonfinite_loss_stops_and_writes_reason(tiny_pointmaze, tmp_path, capsys
     assert "non-finite" in reason
     assert "non-finite" in capsys.readouterr().err
     assert not (out / "score.json").exists()
+
+
+def test_speed_settings_in_config_and_resume_keeps_precision(tiny_pointmaze, tmp_path, capsys):
+    """config.json records the speed settings (compile 'auto' is off for a short run); a
+    checkpoint trained in bf16 is not resumed in fp32 (bf16 changes the result)."""
+    out = tmp_path / "run"
+    bf16 = ["--set", "precision=bf16"]
+    assert main(train_args(tiny_pointmaze.parent, out, steps=20, extra=bf16)) == 0
+    speed = json.loads((out / "config.json").read_text())["speed"]
+    assert speed["precision"] == "bf16" and speed["compile"] == "off"
+    assert speed["gomp_spincount"] is not None or speed["omp_wait_policy"] is not None
+    (out / "score.json").unlink()  # pretend the run was killed after its checkpoint
+    assert main(train_args(tiny_pointmaze.parent, out, steps=20)) == 2
+    assert "precision=bf16" in capsys.readouterr().err

@@ -271,12 +271,13 @@ class StaticRoutingAgent(DROLAgent):
             return super().winner_latents(batch)
         indices = batch["indices"]
         fresh = ~self.assigned[indices]
-        if bool(fresh.any()):
-            sub = {"observations": batch["observations"][fresh], "actions": batch["actions"][fresh]}
-            z_new, *_ = super().winner_latents(sub)
-            # a duplicate index in one batch keeps one of its routed latents
-            self.assigned_latents[indices[fresh]] = z_new
-            self.assigned[indices[fresh]] = True
+        # Route the whole batch and keep the result only where the sample is fresh: no
+        # host sync (``if fresh.any()`` would stall a GPU every step), same assignments.
+        z_new, *_ = super().winner_latents(batch)
+        z_win = torch.where(fresh[:, None], z_new, self.assigned_latents[indices])
+        # a duplicate index in one batch keeps one of its routed latents (or its stored one)
+        self.assigned_latents[indices] = z_win
+        self.assigned[indices] = True
         z_win = self.assigned_latents[indices]
         cand = d2 = idx = None
         return z_win, cand, d2, idx

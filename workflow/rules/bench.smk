@@ -21,5 +21,6 @@ rule bench:
         " --obs-dim {params.b[obs_dim]:q} --action-dim {params.b[action_dim]:q}"
         " --device {params.b[device]:q} --repeats {params.b[repeats]:q}"
         " --steps {params.b[steps]:q} --hidden {params.b[hidden]:q}"
-        " --batch-size {params.b[batch_size]:q} --threads {threads:q} --json"
+        " --batch-size {params.b[batch_size]:q} --threads {threads:q}"
+        " --set compile={params.b[compile]:q} --json"
         " > {output:q} 2> {log:q}"

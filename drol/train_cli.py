@@ -13,7 +13,7 @@ def register(subparsers) -> None:
     p = subparsers.add_parser(
         "train",
         help="train and evaluate one agent on one task (resumes from RUN_DIR/checkpoint.pt)",
-        description="Train DROL, its static-routing ablation or FQL offline on one task; evaluate "
+        description="Train one method (--method: any registered one) offline on one task; evaluate "
         "in the real environment; write config.json, train.csv, eval.csv, score.json and "
         "checkpoint.pt into RUN_DIR. Re-running the same command resumes; a finished run exits at once.",
     )
@@ -48,7 +48,8 @@ def register(subparsers) -> None:
         default=[],
         metavar="KEY=VALUE",
         help="override a hyperparameter (bc_coef, alpha, discount, q_agg, hidden, batch_size, lr, ...) "
-        "or a run setting (log_every, checkpoint_every, num_probe_states, probe_neighbors); repeatable",
+        "or a run setting (log_every, checkpoint_every, num_probe_states, probe_neighbors, "
+        "precision=fp32|bf16, compile=auto|on|off); repeatable",
     )
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument(

@@ -12,6 +12,7 @@ import importlib
 import logging
 import sys
 
+from drol import openmp
 from drol.errors import UserError
 from drol.io import os_error_message
 
@@ -43,7 +44,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def requested_threads(argv: list[str] | None) -> int | None:
+    """``--threads N`` of the command line, read before the sub-commands load torch."""
+    pre = argparse.ArgumentParser(add_help=False, exit_on_error=False)
+    pre.add_argument("--threads", type=int)
+    try:
+        return pre.parse_known_args(sys.argv[1:] if argv is None else argv)[0].threads
+    except argparse.ArgumentError:  # a bad value: the real parser reports it
+        return None
+
+
 def main(argv: list[str] | None = None) -> int:
+    openmp.configure(requested_threads(argv))  # before any sub-command module loads torch
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(

@@ -106,3 +106,44 @@ def test_cli_stats_and_fig_aggregate(runs, tmp_path):
     assert main([*args, "--reps", str(REPS)]) == 0
     assert prefix.with_suffix(".png").stat().st_size > 1000
     assert main([*args, "--reps", "5"]) == 2  # too few replicates: a one-line error
+
+
+def test_fig_aggregate_reuses_drol_stats(runs, tmp_path, monkeypatch):
+    """With --aggregate the figure draws drol stats' intervals instead of bootstrapping again;
+    a file from other runs, or none, is a one-line error."""
+    import drol.report.aggregate_stats as stats
+    from drol.cli import main
+
+    root = str(runs["run_dir"].iloc[0]).split("/cube-single")[0]
+    out = tmp_path / "tables"
+    assert main(["stats", "--runs", root, "--out", str(out), "--reps", str(REPS)]) == 0
+
+    def no_second_bootstrap(*args, **kwargs):
+        raise AssertionError("bootstrapped again")
+
+    monkeypatch.setattr(stats, "interval_estimates", no_second_bootstrap)
+    monkeypatch.setattr(stats, "improvement_probabilities", no_second_bootstrap)
+    reused = tmp_path / "fig_reused"
+    agg = ["--aggregate", str(out / "aggregate.csv"), "--reps", str(REPS)]
+    assert main(["figures", "fig_aggregate", "--runs", root, "--out", str(reused), *agg]) == 0
+    assert reused.with_suffix(".png").stat().st_size > 1000
+    stale = tmp_path / "stale.csv"
+    table = pd.read_csv(out / "aggregate.csv")
+    table[table["method"] != "FQL"].to_csv(stale, index=False)
+    bad = ["--aggregate", str(stale), "--reps", str(REPS)]
+    assert main(["figures", "fig_aggregate", "--runs", root, "--out", str(reused), *bad]) == 2
+    assert (
+        main(
+            [
+                "figures",
+                "fig_aggregate",
+                "--runs",
+                root,
+                "--out",
+                str(reused),
+                "--aggregate",
+                str(tmp_path / "none.csv"),
+            ]
+        )
+        == 2
+    )

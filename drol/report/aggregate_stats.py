@@ -212,6 +212,32 @@ def aggregate_table(runs: pd.DataFrame, reps: int = DEFAULT_REPS, seed: int = 0)
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=COLUMNS)
 
 
+def read_aggregate(path: str | Path, labels: list[str]) -> pd.DataFrame:
+    """``aggregate.csv`` (written by ``drol stats``) for the columns ``labels`` of the runs.
+
+    The figure reuses its bootstrap rather than drawing it again; a file that does not match
+    the runs (another grid, an older ``drol stats``) is a one-line error.
+    """
+    path = Path(path)
+    try:
+        table = pd.read_csv(path)
+    except FileNotFoundError:
+        raise UserError(f"--aggregate {path}: no such file (make it with drol stats)") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        raise UserError(f"--aggregate {path}: not a CSV ({err})") from None
+    missing = [c for c in COLUMNS if c not in table.columns]
+    if missing:
+        raise UserError(f"--aggregate {path}: missing columns {missing}; rerun drol stats")
+    est = table[table["statistic"] != IMPROVEMENT]
+    have = set(est["method"])
+    if set(labels) != have or set(est["statistic"]) != set(METRICS):
+        raise UserError(
+            f"--aggregate {path}: its columns {sorted(have)} are not the runs' {sorted(labels)}"
+            "; rerun drol stats on the same runs"
+        )
+    return table
+
+
 # ------------------------------------------------------------------------------ writing
 
 AGGREGATE_CAPTION = (

@@ -117,7 +117,9 @@ def cmd_figures(args: argparse.Namespace) -> int:
     if name == "fig4_ksweep":
         figures.fig4_ksweep(runs, args.out, default_k=args.default_k)
     elif name == "fig_aggregate":
-        figures.fig_aggregate(runs, args.out, reps=_reps(args), seed=args.seed)
+        figures.fig_aggregate(
+            runs, args.out, reps=_reps(args), seed=args.seed, aggregate=args.aggregate
+        )
     elif name == "fig3_metrics":
         figures.fig3_metrics(runs, args.out, max_tasks=args.max_tasks)
     else:
@@ -200,6 +202,10 @@ def register(subparsers) -> None:
     p.add_argument("--bench", nargs="+", help="drol bench --json outputs (fig3_runtime)")
     p.add_argument("--run", help="run directory holding probes.npz (fig2_voronoi)")
     p.add_argument("--probes", help="probes.npz path (fig2_voronoi)")
+    p.add_argument(
+        "--aggregate",
+        help="aggregate.csv of drol stats on the same runs (fig_aggregate: reuse its bootstrap)",
+    )
     p.add_argument(
         "--probe", type=int, help="probe state index (fig2_voronoi; default: most hand-offs)"
     )

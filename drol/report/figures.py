@@ -432,26 +432,41 @@ def plot_learning_curves(
 
 
 def fig_aggregate(
-    runs: pd.DataFrame, prefix: str | Path, reps: int = 2000, seed: int = 0
+    runs: pd.DataFrame,
+    prefix: str | Path,
+    reps: int = 2000,
+    seed: int = 0,
+    aggregate: str | Path | None = None,
 ) -> list[Path]:
     """rliable's view of all reproduced runs: IQM / mean / median / optimality gap with 95%
     stratified-bootstrap CIs (top), the performance profile and the probabilities of
-    improvement of DROL(16) and DROL* (bottom)."""
+    improvement of DROL(16) and DROL* (bottom).
+
+    ``aggregate``: the ``aggregate.csv`` of ``drol stats`` on the same runs, whose interval
+    estimates and probabilities are drawn rather than bootstrapped again (only the profile
+    is computed here)."""
     from drol.report.aggregate_stats import (
+        IMPROVEMENT,
         METRICS,
         column_scores,
         improvement_probabilities,
         interval_estimates,
         performance_profiles,
+        read_aggregate,
     )
 
     _style()
     scores = column_scores(runs)
     if not scores:
         return _empty(prefix, "aggregate statistics: no finished runs")
-    est = interval_estimates(scores, reps, seed)
+    if aggregate is None:
+        est = interval_estimates(scores, reps, seed)
+        poi = improvement_probabilities(scores, reps, seed)
+    else:
+        table = read_aggregate(aggregate, list(scores))
+        est = table[table["statistic"] != IMPROVEMENT]
+        poi = table[table["statistic"] == IMPROVEMENT].reset_index(drop=True)
     prof = performance_profiles(scores, reps, seed)
-    poi = improvement_probabilities(scores, reps, seed)
     colors = method_colors()
     labels = list(scores)
     fig = plt.figure(figsize=(12, 6.5))

@@ -133,6 +133,7 @@ rule fig_aggregate:
     input:
         runs=report_inputs,
         manifest=f"{RESULTS}/tables/manifest.csv",
+        aggregate=f"{RESULTS}/tables/aggregate.csv",
     output:
         report(
             f"{FIGS}/fig_aggregate.png",
@@ -152,7 +153,8 @@ rule fig_aggregate:
         reps=config["tables"]["bootstrap_reps"],
     shell:
         "drol figures fig_aggregate --runs {params.runs:q} --manifest {input.manifest:q}"
-        " --reps {params.reps:q} --out {params.prefix:q} > {log:q} 2>&1"
+        " --aggregate {input.aggregate:q} --reps {params.reps:q} --out {params.prefix:q}"
+        " > {log:q} 2>&1"
 
 
 rule report:

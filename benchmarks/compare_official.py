@@ -38,7 +38,7 @@ class Case:
     method: str
     K: int
     impl: str
-    official: str  # 'drol' or 'fql'
+    official: str  # the official agent module: 'drol' (muzhancun/DROL) or fql/iql/rebrac/ifql
     official_K: int
     sets: tuple[str, ...] = ()  # extra ``drol bench --set`` of this row
 
@@ -51,7 +51,10 @@ CASES = (
     Case("DROL K=32", "drol", 32, "winner", "drol", 32),
     Case("DROL-static K=16 (vs official DROL K=16)", "drol_static", 16, "winner", "drol", 16),
     Case("DROL K=16 --impl full", "drol", 16, "full", "drol", 16),
-)
+    Case("IQL", "iql", 1, "winner", "iql", 1),
+    Case("ReBRAC", "rebrac", 1, "winner", "rebrac", 1),
+    Case("IFQL", "ifql", 1, "winner", "ifql", 1),
+)  # BC has no official agent (seohongpark/fql has none; ours is its IQL actor at alpha=0)
 BF16_CASES = (  # the opt-in mixed precision (--bf16-rows), against the same official fp32 rows
     Case("FQL, precision=bf16", "fql", 1, "winner", "fql", 1, ("precision=bf16",)),
     Case("DROL K=1, precision=bf16", "drol", 1, "winner", "drol", 1, ("precision=bf16",)),

@@ -14,10 +14,21 @@ import sys
 import time
 
 
+# agents/<module>.py of the checkout -> its agent class (drol: muzhancun/DROL; the rest:
+# seohongpark/fql, which has no BC agent)
+AGENT_CLASSES = {
+    "drol": "DROLAgent",
+    "fql": "FQLAgent",
+    "iql": "IQLAgent",
+    "rebrac": "ReBRACAgent",
+    "ifql": "IFQLAgent",
+}
+
+
 def main() -> int:
     p = argparse.ArgumentParser()
     p.add_argument("--repo", required=True, help="checkout of muzhancun/DROL or seohongpark/fql")
-    p.add_argument("--agent", required=True, choices=["drol", "fql"])
+    p.add_argument("--agent", required=True, choices=sorted(AGENT_CLASSES))
     p.add_argument("--K", type=int, default=16)
     p.add_argument("--obs-dim", type=int, default=28)
     p.add_argument("--action-dim", type=int, default=5)
@@ -33,7 +44,7 @@ def main() -> int:
     import numpy as np
 
     module = importlib.import_module(f"agents.{a.agent}")
-    agent_cls = {"drol": "DROLAgent", "fql": "FQLAgent"}[a.agent]
+    agent_cls = AGENT_CLASSES[a.agent]
     config = module.get_config()
     hidden = (a.hidden,) * 4
     config["actor_hidden_dims"] = hidden

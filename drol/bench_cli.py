@@ -6,6 +6,7 @@ import argparse
 import json
 
 from drol.agents import method_names
+from drol.agents.config import add_set_option
 from drol.benchmark import BenchSettings, benchmark
 from drol.errors import UserError
 
@@ -28,13 +29,9 @@ def register(subparsers) -> None:
         choices=["winner", "full"],
         help="DROL actor graph: winner-only recompute or the official full-K graph",
     )
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="agent hyperparameter, or precision=fp32|bf16, compile=auto|on|off (drol.speed)",
+    add_set_option(
+        p,
+        "agent hyperparameter, or precision=fp32|bf16, compile=auto|on|off (drol.speed)",
     )
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--json", action="store_true", help="print one JSON object")

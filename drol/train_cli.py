@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from drol.agents import method_names
+from drol.agents.config import add_set_option
 from drol.trainer import Trainer, make_settings
 
 
@@ -41,13 +42,9 @@ def register(subparsers) -> None:
         help="dataset root (OGBench's ~/.ogbench/data is searched too)",
     )
     p.add_argument("--out", required=True, type=Path, help="RUN_DIR")
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a hyperparameter (bc_coef, alpha, discount, q_agg, hidden, batch_size, lr, ...) "
+    add_set_option(
+        p,
+        "override a hyperparameter (bc_coef, alpha, discount, q_agg, hidden, batch_size, lr, ...) "
         "or a run setting (log_every, checkpoint_every, num_probe_states, probe_neighbors, "
         "precision=fp32|bf16, compile=auto|on|off); repeatable",
     )

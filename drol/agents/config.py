@@ -7,6 +7,7 @@ agent module subclasses it with its own keys (``DROLConfig``, ``FQLConfig``, ...
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 from dataclasses import dataclass, fields
 from typing import Any, TypeVar, get_type_hints
@@ -111,3 +112,10 @@ def parse_overrides(pairs: list[str]) -> dict[str, str]:
             raise ConfigError(f"bad --set {pair!r}: expected KEY=VALUE")
         out[key.strip()] = value.strip()
     return out
+
+
+def add_set_option(parser: argparse.ArgumentParser, help: str) -> None:
+    """The repeatable ``--set KEY=VALUE`` option (into ``overrides``; see :func:`parse_overrides`)."""
+    parser.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help=help
+    )

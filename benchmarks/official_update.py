@@ -13,7 +13,6 @@ import json
 import sys
 import time
 
-
 # agents/<module>.py of the checkout -> its agent class (drol: muzhancun/DROL; the rest:
 # seohongpark/fql, which has no BC agent)
 AGENT_CLASSES = {
@@ -61,6 +60,7 @@ def main() -> int:
             "observations": rng.standard_normal((B, D), dtype=np.float32),
             "next_observations": rng.standard_normal((B, D), dtype=np.float32),
             "actions": rng.uniform(-1, 1, (B, A)).astype(np.float32),
+            "next_actions": rng.uniform(-1, 1, (B, A)).astype(np.float32),  # ReBRAC's
             "rewards": -rng.integers(0, 2, B).astype(np.float32),
             "masks": np.ones(B, np.float32),
         }

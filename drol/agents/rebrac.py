@@ -178,10 +178,19 @@ class ReBRACAgent(OfflineAgent):
         }
         return loss, info
 
-    def update(self, batch: Batch, diagnostics: bool = False) -> dict[str, Tensor]:
+    @torch.compiler.disable
+    def count_update(self) -> bool:
+        """Count an update on the host; True when it also trains the actor (``actor_freq``).
+
+        Outside ``torch.compile``: traced, the count would be a constant of the graph and the
+        step would recompile at every update; here the graph only sees the resulting bool.
+        """
         self.host_updates += 1
+        return self.host_updates % self.cfg.actor_freq == 0
+
+    def update(self, batch: Batch, diagnostics: bool = False) -> dict[str, Tensor]:
+        full = self.count_update()
         self.updates.add_(1)
-        full = self.host_updates % self.cfg.actor_freq == 0
         loss, info = self.critic_loss(batch)
         if full:
             actor_loss, actor_info = self.actor_loss(batch, diagnostics)

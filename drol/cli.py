@@ -12,7 +12,7 @@ import importlib
 import logging
 import sys
 
-from drol import openmp
+from drol import allocator, openmp
 from drol.errors import UserError
 from drol.io import os_error_message
 
@@ -56,6 +56,7 @@ def requested_threads(argv: list[str] | None) -> int | None:
 
 def main(argv: list[str] | None = None) -> int:
     openmp.configure(requested_threads(argv))  # before any sub-command module loads torch
+    allocator.keep_freed_memory()
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(

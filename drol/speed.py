@@ -31,7 +31,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from drol import openmp
+from drol import allocator, openmp
 from drol.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -157,6 +157,7 @@ def runtime_info(settings: SpeedSettings | None = None) -> dict[str, Any]:
         "gomp_spincount": os.environ.get("GOMP_SPINCOUNT"),
         "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
         "openmp_wait": openmp.policy().reason,  # why that spin count (drol.openmp)
+        "malloc_keeps_freed_memory": allocator.applied(),  # drol.allocator
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "cpu_model": cpu_model(),
         "matmul_backend": "mkl" if torch.backends.mkl.is_available() else "blas",

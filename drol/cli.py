@@ -44,18 +44,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def requested_threads(argv: list[str] | None) -> int | None:
-    """``--threads N`` of the command line, read before the sub-commands load torch."""
+# the sub-commands that run training steps (the ones torch's OpenMP wait matters for)
+TRAINING_COMMANDS = ("train", "bench")
+
+
+def startup_options(argv: list[str] | None) -> argparse.Namespace:
+    """The sub-command and its ``--threads N``, read before the sub-commands load torch
+    (``command``/``threads`` None where absent or malformed: the real parser reports it)."""
     pre = argparse.ArgumentParser(add_help=False, exit_on_error=False)
+    pre.add_argument("-v", "--verbose", action="store_true")
+    pre.add_argument("command", nargs="?")
     pre.add_argument("--threads", type=int)
     try:
-        return pre.parse_known_args(sys.argv[1:] if argv is None else argv)[0].threads
-    except argparse.ArgumentError:  # a bad value: the real parser reports it
-        return None
+        return pre.parse_known_args(sys.argv[1:] if argv is None else argv)[0]
+    except argparse.ArgumentError:
+        return argparse.Namespace(verbose=False, command=None, threads=None)
 
 
 def main(argv: list[str] | None = None) -> int:
-    openmp.configure(requested_threads(argv))  # before any sub-command module loads torch
+    start = startup_options(argv)  # before any sub-command module loads torch
+    openmp.configure(start.threads, trains=start.command in TRAINING_COMMANDS)
     allocator.keep_freed_memory()
     parser = build_parser()
     args = parser.parse_args(argv)

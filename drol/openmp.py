@@ -12,9 +12,10 @@ one busy thread      6.3     4.7     2.8      1.3     0.96   steps/s
 
 A long spin is 25% faster when the threads have their cores to themselves and up to 14x
 slower when another process shares them (the spinning thread holds the core the straggler
-needs). So :func:`configure` looks at the cores first: if the CPUs this process may use have
-at least ``threads`` idle CPUs' worth of time over a short probe, it spins
-:data:`IDLE_SPIN`; otherwise :data:`SHORT_SPIN`. An explicit ``GOMP_SPINCOUNT`` or
+needs). So for the commands that train (``drol train``, ``drol bench``) :func:`configure`
+looks at the cores first: if the CPUs this process may use have at least ``threads`` idle
+CPUs' worth of time over a short probe, it spins :data:`IDLE_SPIN`; otherwise, and for every
+other command, :data:`SHORT_SPIN`. An explicit ``GOMP_SPINCOUNT`` or
 ``OMP_WAIT_POLICY`` in the environment wins, and a process that loaded torch first keeps
 libgomp's default. The choice and its reason are recorded in each run's ``config.json``.
 """
@@ -66,20 +67,18 @@ def _cpu_times(cpus: set[int]) -> dict[int, tuple[int, int]]:
                 continue
             cpu = int(name[3:])
             if cpu in cpus:
-                ticks = [
-                    int(x) for x in fields[:8]
-                ]  # user nice system idle iowait irq softirq steal
+                # user nice system idle iowait irq softirq steal
+                ticks = [int(x) for x in fields[:8]]
                 times[cpu] = (ticks[3] + ticks[4], sum(ticks))
     return times
 
 
-def idle_cpus(seconds: float = PROBE_SECONDS) -> float | None:
-    """How many of the usable CPUs were idle over ``seconds`` (None where unknown)."""
-    cpus = set(usable_cpus())
+def idle_cpus(cpus: list[int], seconds: float = PROBE_SECONDS) -> float | None:
+    """How many of ``cpus`` were idle over ``seconds`` (None where unknown)."""
     try:
-        before = _cpu_times(cpus)
+        before = _cpu_times(set(cpus))
         time.sleep(seconds)
-        after = _cpu_times(cpus)
+        after = _cpu_times(set(cpus))
     except (OSError, ValueError):
         return None
     idle = 0.0
@@ -97,11 +96,12 @@ def choose_spincount(threads: int, idle: float | None) -> int:
     return SHORT_SPIN
 
 
-def configure(threads: int | None = None) -> WaitPolicy:
+def configure(threads: int | None = None, trains: bool = True) -> WaitPolicy:
     """Set ``GOMP_SPINCOUNT`` for a process about to run ``threads`` torch threads.
 
     Call before torch is imported (the ``drol`` command does, once its arguments are read).
-    ``threads=None``: torch's default, one per usable CPU.
+    ``threads=None``: torch's default, one per usable CPU. ``trains=False`` (a command that
+    runs no training step: tables, figures, data) takes the short spin without the probe.
     """
     global _policy
     if "torch" in sys.modules:
@@ -111,14 +111,17 @@ def configure(threads: int | None = None) -> WaitPolicy:
     elif "GOMP_SPINCOUNT" in os.environ or "OMP_WAIT_POLICY" in os.environ:
         _policy = WaitPolicy(os.environ.get("GOMP_SPINCOUNT"), "set in the environment")
     else:
-        n = threads or len(usable_cpus())
-        if n <= 1:
+        cpus = usable_cpus()
+        n = threads or len(cpus)
+        if not trains:
+            spin, reason = SHORT_SPIN, "no training step in this command"
+        elif n <= 1:
             spin, reason = SHORT_SPIN, "one thread"
         else:
-            idle = idle_cpus()
+            idle = idle_cpus(cpus)
             spin = choose_spincount(n, idle)
             seen = "unknown" if idle is None else f"{idle:.2f}"
-            reason = f"{seen} of {len(usable_cpus())} CPUs idle for {n} threads"
+            reason = f"{seen} of {len(cpus)} CPUs idle for {n} threads"
         os.environ["GOMP_SPINCOUNT"] = str(spin)
         _policy = WaitPolicy(str(spin), reason)
     return _policy

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from drol import openmp
-from drol.cli import requested_threads
+from drol.cli import startup_options
 
 
 def test_spin_is_long_only_when_the_threads_have_idle_cores():
@@ -24,21 +24,43 @@ def test_spin_is_long_only_when_the_threads_have_idle_cores():
 @pytest.mark.skipif(not os.path.exists("/proc/stat"), reason="Linux /proc/stat")
 def test_idle_probe_sees_a_busy_core():
     n = len(openmp.usable_cpus())
-    idle = openmp.idle_cpus(0.3)
+    idle = openmp.idle_cpus(openmp.usable_cpus(), 0.3)
     assert idle is not None and 0.0 <= idle <= n + 1e-9
     busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
     try:
-        loaded = openmp.idle_cpus(0.5)
+        loaded = openmp.idle_cpus(openmp.usable_cpus(), 0.5)
     finally:
         busy.kill()
     assert loaded is not None and loaded <= n - 0.5  # the loop held most of one CPU
 
 
-def test_requested_threads_is_read_before_the_parser():
-    assert requested_threads(["bench", "--method", "fql", "--threads", "3"]) == 3
-    assert requested_threads(["train", "--threads=2"]) == 2
-    assert requested_threads(["bench", "--threads", "many"]) is None  # the real parser says why
-    assert requested_threads(["tables"]) is None
+def test_command_and_threads_are_read_before_the_parser():
+    start = startup_options(["bench", "--method", "fql", "--threads", "3"])
+    assert (start.command, start.threads) == ("bench", 3)
+    assert startup_options(["train", "--threads=2"]).threads == 2
+    assert startup_options(["-v", "train", "--task", "x"]).command == "train"
+    assert startup_options(["bench", "--threads", "many"]).threads is None  # the parser says why
+    start = startup_options(["tables"])
+    assert (start.command, start.threads) == ("tables", None)
+
+
+def test_only_training_commands_probe_the_cores(monkeypatch):
+    """A command without training steps takes the short spin at once; a training one looks."""
+    monkeypatch.delenv("GOMP_SPINCOUNT", raising=False)
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    monkeypatch.delitem(sys.modules, "torch", raising=False)  # as in a fresh `drol` process
+
+    def no_probe(*args, **kwargs):
+        raise AssertionError("probed")
+
+    monkeypatch.setattr(openmp, "idle_cpus", no_probe)
+    p = openmp.configure(2, trains=False)
+    assert p.spincount == str(openmp.SHORT_SPIN) and "no training step" in p.reason
+    assert os.environ["GOMP_SPINCOUNT"] == str(openmp.SHORT_SPIN)
+    monkeypatch.delenv("GOMP_SPINCOUNT")
+    monkeypatch.setattr(openmp, "idle_cpus", lambda cpus: 2.0)
+    p = openmp.configure(2, trains=True)
+    assert p.spincount == str(openmp.IDLE_SPIN) and "idle for 2 threads" in p.reason
 
 
 def test_torch_loaded_first_keeps_its_setting(monkeypatch):

@@ -448,9 +448,8 @@ def fig_aggregate(
     from drol.report.aggregate_stats import (
         IMPROVEMENT,
         METRICS,
+        aggregate_table,
         column_scores,
-        improvement_probabilities,
-        interval_estimates,
         performance_profiles,
         read_aggregate,
     )
@@ -460,12 +459,11 @@ def fig_aggregate(
     if not scores:
         return _empty(prefix, "aggregate statistics: no finished runs")
     if aggregate is None:
-        est = interval_estimates(scores, reps, seed)
-        poi = improvement_probabilities(scores, reps, seed)
+        table = aggregate_table(runs, reps, seed)
     else:
         table = read_aggregate(aggregate, list(scores))
-        est = table[table["statistic"] != IMPROVEMENT]
-        poi = table[table["statistic"] == IMPROVEMENT].reset_index(drop=True)
+    est = table[table["statistic"] != IMPROVEMENT]
+    poi = table[table["statistic"] == IMPROVEMENT].reset_index(drop=True)
     prof = performance_profiles(scores, reps, seed)
     colors = method_colors()
     labels = list(scores)

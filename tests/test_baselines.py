@@ -115,6 +115,23 @@ def test_iql_critic_and_value_losses_are_summed_into_one_step():
     torch.testing.assert_close(info["loss"], total)
 
 
+@pytest.mark.parametrize(
+    ("method", "parts"),
+    [("iql", {"value_loss"}), ("ifql", {"value_loss", "flow_loss"}), ("rebrac", {"bc_loss"})],
+)
+def test_validation_logs_each_part_of_the_losses(method, parts):
+    agent = small(method)
+    agent.generator.manual_seed(5)  # the same draws (ReBRAC's target smoothing) in both calls
+    val = agent.validation_losses(batch(1))
+    assert set(val) == {"val_critic_loss", "val_actor_loss"} | {f"val_{p}" for p in parts}
+    agent.generator.manual_seed(5)
+    critic_total, _ = agent.critic_loss(batch(1))
+    if "value_loss" in parts:  # IQL's critic loss is split: Q part and value part
+        torch.testing.assert_close(val["val_critic_loss"] + val["val_value_loss"], critic_total)
+    else:
+        torch.testing.assert_close(val["val_critic_loss"], critic_total)
+
+
 def test_tables_show_the_baselines_as_ours(tmp_path):
     root = tmp_path / "runs"
     task = "cube-single-play-singletask-task1-v0"

@@ -18,6 +18,10 @@ if TYPE_CHECKING:
 
 Batch = dict[str, Tensor]
 
+# parts of the losses logged on held-out data when a method's loss info reports them
+# (``val_<part>``); IQL's ``critic_loss`` part is its Q loss alone, without the value loss
+VALIDATION_PARTS = ("critic_loss", "bc_loss", "flow_loss", "distill_loss", "value_loss")
+
 
 def aggregate(qs: Tensor, how: str) -> Tensor:
     """Reduce the ensemble axis (0) by 'min' or 'mean'."""
@@ -129,12 +133,11 @@ class OfflineAgent(nn.Module):
     @torch.no_grad()
     def validation_losses(self, batch: Batch) -> dict[str, Tensor]:
         """Critic and actor losses on held-out data, without an update (logging only)."""
-        critic_loss, _ = self.critic_loss(batch)
-        actor_loss, info = self.actor_loss(batch, diagnostics=False)
+        critic_loss, critic_info = self.critic_loss(batch)
+        actor_loss, actor_info = self.actor_loss(batch, diagnostics=False)
         out = {"val_critic_loss": critic_loss, "val_actor_loss": actor_loss}
-        out.update(
-            {f"val_{k}": info[k] for k in ("bc_loss", "flow_loss", "distill_loss") if k in info}
-        )
+        info = {**critic_info, **actor_info}  # a loss's own parts, where it reports them
+        out.update({f"val_{k}": info[k] for k in VALIDATION_PARTS if k in info})
         return out
 
     @torch.no_grad()

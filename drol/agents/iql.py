@@ -110,14 +110,6 @@ class IQLCritic(OfflineAgent):
         }
         return value_loss + critic_loss, info
 
-    @torch.no_grad()
-    def validation_losses(self, batch: Batch) -> dict[str, Tensor]:
-        out = super().validation_losses(batch)
-        _, info = self.critic_loss(batch)
-        out["val_value_loss"] = info["value_loss"]
-        out["val_critic_loss"] = info["critic_loss"]
-        return out
-
 
 @register
 class IQLAgent(GaussianPolicy, IQLCritic):

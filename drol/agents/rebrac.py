@@ -212,13 +212,3 @@ class ReBRACAgent(OfflineAgent):
     def load_training_state(self, state: dict[str, Any]) -> None:
         super().load_training_state(state)
         self.host_updates = int(self.updates)  # once, at resume
-
-    @torch.no_grad()
-    def validation_losses(self, batch: Batch) -> dict[str, Tensor]:
-        critic_loss, _ = self.critic_loss(batch)
-        actor_loss, info = self.actor_loss(batch, diagnostics=False)
-        return {
-            "val_critic_loss": critic_loss,
-            "val_actor_loss": actor_loss,
-            "val_bc_loss": info["bc_loss"],
-        }

@@ -6,7 +6,9 @@ Per-family hyperparameters live with each method (``task_defaults`` of its agent
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
 from drol.errors import UnknownTaskError
 
@@ -90,6 +92,15 @@ def d4rl_group(task: str) -> str:
     if task.startswith("antmaze"):
         return task.removesuffix("-v2")
     return task.split("-")[0]
+
+
+Row = TypeVar("Row")
+
+
+def d4rl_row(table: Mapping[str, Row], task: str) -> Row:
+    """A per-dataset hyperparameter table's row for ``task``: its own row, else its
+    :func:`d4rl_group`'s."""
+    return table[task] if task in table else table[d4rl_group(task)]
 
 
 def default_steps(task: Task) -> int:

@@ -14,7 +14,7 @@ from drol.data.transitions import next_actions
 from drol.grid import column_labels
 from drol.report.aggregate import collect_runs
 from drol.report.tables import write_tables
-from drol.tasks import D4RL_FAMILIES, OGBENCH_FAMILIES, parse_task
+from drol.tasks import D4RL_FAMILIES, OGBENCH_FAMILIES, d4rl_row, parse_task
 
 OBS, ACT, B = 6, 3, 16
 BASELINES = ("bc", "iql", "rebrac", "ifql")
@@ -48,6 +48,13 @@ def test_every_grid_task_has_defaults(method):
     tasks += [t for ts in D4RL_FAMILIES.values() for t in ts]
     for name in tasks:
         make_config(method, task=parse_task(name))  # validates
+
+
+def test_a_dataset_row_wins_over_its_group_row():
+    table = {"pen": 1, "pen-expert-v1": 2, "antmaze-large-play": 3}
+    assert d4rl_row(table, "pen-expert-v1") == 2
+    assert d4rl_row(table, "pen-human-v1") == 1
+    assert d4rl_row(table, "antmaze-large-play-v2") == 3
 
 
 def test_next_actions_are_the_next_rows_the_last_repeated():

@@ -19,7 +19,7 @@ from drol.agents.flow import VectorField, euler_actions, flow_matching_loss
 from drol.agents.registry import register
 from drol.networks import LatentActor
 from drol.sampling import sample_gaussian
-from drol.tasks import OGBENCH, Task, d4rl_group
+from drol.tasks import OGBENCH, Task, d4rl_row
 
 
 @dataclass
@@ -95,8 +95,7 @@ class FQLAgent(OfflineAgent):
         if task.suite == OGBENCH:
             alpha, discount, q_agg = FQL_OGBENCH[task.family]
             return {"alpha": alpha, "discount": discount, "q_agg": q_agg}
-        key = task.name if task.name in FQL_D4RL else d4rl_group(task.name)
-        alpha, q_agg = FQL_D4RL[key]
+        alpha, q_agg = d4rl_row(FQL_D4RL, task.name)
         return {"alpha": alpha, "q_agg": q_agg}
 
     def build_actor(self) -> None:

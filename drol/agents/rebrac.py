@@ -32,7 +32,7 @@ from drol.agents.fql import ogbench_discount
 from drol.agents.registry import register
 from drol.networks import GaussianActor, soft_update_
 from drol.sampling import sample_gaussian
-from drol.tasks import OGBENCH, Task, d4rl_group
+from drol.tasks import OGBENCH, Task, d4rl_row
 
 
 @dataclass
@@ -117,8 +117,7 @@ class ReBRACAgent(OfflineAgent):
                 "alpha_critic": critic,
                 "discount": ogbench_discount(task),
             }
-        key = task.name if task.name in REBRAC_D4RL else d4rl_group(task.name)
-        actor, critic = REBRAC_D4RL[key]
+        actor, critic = d4rl_row(REBRAC_D4RL, task.name)
         return {"alpha_actor": actor, "alpha_critic": critic}
 
     def build_actor(self) -> None:

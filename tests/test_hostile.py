@@ -574,3 +574,11 @@ def test_tables_out_is_a_file(tmp_path, capsys):
     args = ["tables", "--runs", str(tmp_path / "runs"), "--reported", str(REPORTED), "--out",
             str(out)]  # fmt: skip
     assert_one_line_error(*run_main(args, capsys), 2, str(out), "not a directory")
+
+
+def test_stats_out_is_a_file(tmp_path, capsys):
+    out = tmp_path / "s"
+    out.write_text("x")
+    (tmp_path / "runs").mkdir()
+    args = ["stats", "--runs", str(tmp_path / "runs"), "--out", str(out), "--reps", "100"]
+    assert_one_line_error(*run_main(args, capsys), 2, str(out), "not a directory")

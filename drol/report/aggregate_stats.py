@@ -29,7 +29,7 @@ from rliable import metrics
 
 from drol.errors import UserError
 from drol.grid import LABEL_DROL16, LABEL_DROL_STAR, column_labels
-from drol.io import atomic_write_text
+from drol.io import atomic_write_text, ensure_writable_dir
 from drol.report.aggregate import explode_labels
 
 log = logging.getLogger(__name__)
@@ -292,10 +292,7 @@ def write_aggregate(
     """Write ``aggregate.{csv,md,tex,html}`` into ``out_dir``; return the paths."""
     from drol.report.tables import render  # the tables' jinja2 environment and filters
 
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise UserError(f"--out {out}: exists and is not a directory")
-    out.mkdir(parents=True, exist_ok=True)
+    out = ensure_writable_dir(out_dir, "--out")  # before the bootstrap, not after
     table = aggregate_table(runs, reps, seed)
     written = {"aggregate.csv": out / "aggregate.csv"}
     atomic_write_text(written["aggregate.csv"], table.to_csv(index=False, float_format="%.4g"))

@@ -206,7 +206,13 @@ def performance_profiles(
 
 def aggregate_table(runs: pd.DataFrame, reps: int = DEFAULT_REPS, seed: int = 0) -> pd.DataFrame:
     """The tidy ``aggregate.csv``: interval estimates, then probabilities of improvement."""
-    scores = column_scores(runs)
+    return scores_table(column_scores(runs), reps, seed)
+
+
+def scores_table(
+    scores: dict[str, ColumnScores], reps: int = DEFAULT_REPS, seed: int = 0
+) -> pd.DataFrame:
+    """:func:`aggregate_table` from the columns' scores (:func:`column_scores`)."""
     parts = [interval_estimates(scores, reps, seed), improvement_probabilities(scores, reps, seed)]
     parts = [p for p in parts if len(p)]
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=COLUMNS)

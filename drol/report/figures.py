@@ -431,6 +431,13 @@ def plot_learning_curves(
     return save(fig, prefix)
 
 
+def _interval(ax, y: float, estimate: float, low: float, high: float, color) -> None:
+    """One horizontal confidence interval at row ``y``: a bar from ``low`` to ``high`` and a
+    tick at the point estimate."""
+    ax.barh(y, high - low, left=low, height=0.6, color=color, alpha=0.75)
+    ax.plot([estimate] * 2, [y - 0.3, y + 0.3], color="k", lw=1.5)
+
+
 def fig_aggregate(
     runs: pd.DataFrame,
     prefix: str | Path,
@@ -448,10 +455,10 @@ def fig_aggregate(
     from drol.report.aggregate_stats import (
         IMPROVEMENT,
         METRICS,
-        aggregate_table,
         column_scores,
         performance_profiles,
         read_aggregate,
+        scores_table,
     )
 
     _style()
@@ -459,7 +466,7 @@ def fig_aggregate(
     if not scores:
         return _empty(prefix, "aggregate statistics: no finished runs")
     if aggregate is None:
-        table = aggregate_table(runs, reps, seed)
+        table = scores_table(scores, reps, seed)
     else:
         table = read_aggregate(aggregate, list(scores))
     est = table[table["statistic"] != IMPROVEMENT]
@@ -473,15 +480,7 @@ def fig_aggregate(
         ax = fig.add_subplot(grid[0, i])
         g = est[est["statistic"] == name].set_index("method").loc[labels]
         for y, (label, r) in enumerate(g.iterrows()):
-            ax.barh(
-                y,
-                r["ci_high"] - r["ci_low"],
-                left=r["ci_low"],
-                height=0.6,
-                color=colors[label],
-                alpha=0.75,
-            )
-            ax.plot([r["estimate"]] * 2, [y - 0.3, y + 0.3], color="k", lw=1.5)
+            _interval(ax, y, r["estimate"], r["ci_low"], r["ci_high"], colors[label])
         ax.set_yticks(range(len(labels)), labels if i == 0 else [""] * len(labels))
         ax.invert_yaxis()
         ax.set_title(name + (" (lower is better)" if name == "Optimality gap" else ""), fontsize=9)
@@ -503,15 +502,7 @@ def fig_aggregate(
     else:
         for y, r in enumerate(poi.itertuples(index=False)):
             other = r.method.split(" > ", 1)[1]
-            ax.barh(
-                y,
-                r.ci_high - r.ci_low,
-                left=r.ci_low,
-                height=0.6,
-                color=colors.get(other),
-                alpha=0.75,
-            )
-            ax.plot([r.estimate] * 2, [y - 0.3, y + 0.3], color="k", lw=1.5)
+            _interval(ax, y, r.estimate, r.ci_low, r.ci_high, colors.get(other))
         ax.set_yticks(range(len(poi)), list(poi["method"]))
         ax.invert_yaxis()
         ax.axvline(0.5, color="grey", ls="--", lw=1)

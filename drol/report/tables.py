@@ -31,7 +31,7 @@ from drol.errors import UserError
 from drol.grid import LABEL_DROL16, LABEL_DROL_STAR, column_labels
 from drol.io import atomic_write_text
 from drol.report.aggregate import family_seed_summary, family_summary, not_done, task_summary
-from drol.report.verdict import PAPER_SEEDS, RULE, SYMBOLS, TEX_SYMBOLS, add_verdicts, summary_line
+from drol.report.verdict import PAPER_SEEDS, RULE, SYMBOLS, add_verdicts, summary_line
 from drol.tasks import D4RL_FAMILIES, UnknownTaskError, parse_task
 
 log = logging.getLogger(__name__)
@@ -395,7 +395,7 @@ def cell_tex(c: Cell) -> str:
         num = rf"\underline{{{num}}}"
     sd = c.spread()
     out = num + (rf"{{\scriptsize$\pm${sd}{c.seeds()}}}" if sd else "")
-    out += rf"\,{TEX_SYMBOLS[c.verdict]}" if c.verdict else ""
+    out += rf"\,{_tex_escape(SYMBOLS[c.verdict])}" if c.verdict else ""
     return out + (rf"\textsuperscript{{\tiny {_tex_escape(c.note)}}}" if c.note else "")
 
 

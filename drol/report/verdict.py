@@ -25,7 +25,6 @@ MIN_PAPER_STD = 0.5  # the paper prints integers: a "0" std is anything below 0.
 CONSISTENT, HIGHER, LOWER = "consistent", "higher", "lower"
 VERDICTS = (CONSISTENT, HIGHER, LOWER)
 SYMBOLS = {CONSISTENT: "≈", HIGHER: "↑", LOWER: "↓"}
-TEX_SYMBOLS = {CONSISTENT: r"$\approx$", HIGHER: r"$\uparrow$", LOWER: r"$\downarrow$"}
 RULE = (
     f"≈/↑/↓: our mean is consistent with / higher / lower than the paper's (Welch's t-test "
     f"from the summary statistics, α = {ALPHA}, the paper's {PAPER_SEEDS} seeds as in FQL's "

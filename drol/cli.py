@@ -12,9 +12,9 @@ import importlib
 import logging
 import sys
 
-from drol import allocator, openmp
 from drol.errors import UserError
 from drol.io import os_error_message
+from drol.speed import allocator, openmp
 
 
 def one_line(text: str) -> str:
@@ -24,8 +24,8 @@ def one_line(text: str) -> str:
 
 # sub-command -> module exposing register(subparsers)
 COMMAND_MODULES: tuple[str, ...] = (
-    "drol.train_cli",
-    "drol.bench_cli",
+    "drol.train.cli",
+    "drol.speed.cli",
     "drol.data.cli",
     "drol.d4rl.cli",
     "drol.report.cli",

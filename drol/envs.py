@@ -10,10 +10,10 @@ from typing import Any
 
 import numpy as np
 
+from drol.data.fingerprint import DatasetFingerprint
 from drol.data.paths import find_ogbench_dataset
 from drol.data.transitions import ACTION_CLIP
 from drol.errors import EnvUnavailableError, MissingDatasetError, UserError
-from drol.rundir import DatasetFingerprint
 from drol.tasks import D4RL, OGBENCH, Task
 
 log = logging.getLogger(__name__)

@@ -19,7 +19,7 @@ from drol.agents.registry import get_method, make_config, method_names
 from drol.errors import ConfigError, UserError
 from drol.grid import Grid, column_keys, columns
 from drol.tasks import parse_task
-from drol.trainer import run_setting_values, split_settings
+from drol.train.settings import run_setting_values, split_settings
 
 
 def check_schema(config: Mapping[str, Any], schema_file: str | Path) -> None:

@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 
 from drol.grid import run_dir
-from drol.rundir import RunIdentity
 from drol.tasks import parse_task
+from drol.train.rundir import RunIdentity
 
 
 def make_run(

@@ -1,4 +1,4 @@
-"""drol.allocator: freed step buffers stay in the process instead of page-faulting back in."""
+"""drol.speed.allocator: freed step buffers stay in the process instead of page-faulting back in."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ import pytest
 
 SCRIPT = """
 import resource, sys
-from drol import allocator
+from drol.speed import allocator
 if sys.argv[1] == "keep":
     assert allocator.keep_freed_memory()
 import torch
 from drol.agents import make_agent, make_config
-from drol.benchmark import synthetic_batch
+from drol.speed.benchmark import synthetic_batch
 torch.set_num_threads(2)
 cfg = make_config("drol", {"hidden": 512, "batch_size": 256}, {}, K=16)  # the paper's sizes
 agent = make_agent("drol", 28, 5, cfg, seed=0)
@@ -49,7 +49,7 @@ def test_a_drol_step_reuses_its_buffers_instead_of_faulting_them_in():
 
 
 def test_explicit_environment_wins(monkeypatch):
-    from drol import allocator
+    from drol.speed import allocator
 
     monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "0")
     assert allocator.keep_freed_memory() is False

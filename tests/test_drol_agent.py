@@ -9,7 +9,7 @@ import torch
 
 from drol.agents import make_agent, make_config
 from drol.agents.drol import DROLAgent
-from drol.sampling import sample_ball
+from drol.nn.sampling import sample_ball
 
 OBS, ACT, B = 7, 3, 32
 

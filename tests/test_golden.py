@@ -5,7 +5,7 @@ for one update on a small fixed problem and saved their initial parameters, batc
 draws, losses, gradients and post-update parameters to ``tests/data/golden_<method>.npz``.
 Here each of our agents gets the same parameters (Flax ``Dense`` kernels are ``(in, out)``,
 torch ``Linear`` weights ``(out, in)``) and the same draws (the two primitives of
-``drol.sampling`` are replaced by a feeder), and must reproduce the losses, the gradients of
+``drol.nn.sampling`` are replaced by a feeder), and must reproduce the losses, the gradients of
 the summed loss, one Adam step with the target update, and the evaluation actions.
 """
 
@@ -20,9 +20,9 @@ import pytest
 import torch
 from torch import Tensor, nn
 
-import drol.sampling
+import drol.nn.sampling
 from drol.agents import make_agent, make_config
-from drol.networks import MLP, CriticEnsemble
+from drol.nn.networks import MLP, CriticEnsemble
 
 DATA = Path(__file__).parent / "data"
 OBS, ACT, B, HIDDEN, DEPTH = 5, 3, 8, 16, 2
@@ -210,7 +210,7 @@ for impl in ("winner", "full"):  # our routed-winner graph and the official full
 
 
 class Feeder:
-    """Stands in for ``drol.sampling.normal``/``uniform``: returns the recorded draws in order."""
+    """Stands in for ``drol.nn.sampling.normal``/``uniform``: returns the recorded draws in order."""
 
     def __init__(self, draws: list[np.ndarray], kinds: list[str]):
         self.draws, self.kinds, self.used = draws, kinds, 0
@@ -225,10 +225,10 @@ class Feeder:
 
     def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setattr(
-            drol.sampling, "normal", lambda shape, *a, **k: self.take("normal", shape)
+            drol.nn.sampling, "normal", lambda shape, *a, **k: self.take("normal", shape)
         )
         monkeypatch.setattr(
-            drol.sampling, "uniform", lambda shape, *a, **k: self.take("uniform", shape)
+            drol.nn.sampling, "uniform", lambda shape, *a, **k: self.take("uniform", shape)
         )
 
 

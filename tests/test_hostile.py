@@ -29,7 +29,7 @@ import torch
 from drol.cli import main
 from drol.data.npzfile import val_path_for, write_npz
 from drol.report.aggregate import collect_runs
-from drol.rundir import CHECKPOINT, CONFIG, FAILED, SCORE
+from drol.train.rundir import CHECKPOINT, CONFIG, FAILED, SCORE
 
 POINTMAZE = "pointmaze-medium-navigate-singletask-task1-v0"
 DATASET = "pointmaze-medium-navigate-v0"
@@ -400,12 +400,12 @@ def test_nonfinite_loss_writes_failed_and_aggregate_says_failed(data, tmp_path, 
 def test_internal_error_after_start_writes_failed_with_traceback_log(
     data, tmp_path, capsys, monkeypatch
 ):
-    from drol import trainer
+    from drol.train import evaluation
 
     def boom(*a, **k):
         raise KeyError("simulated bug")
 
-    monkeypatch.setattr(trainer, "evaluate", boom)
+    monkeypatch.setattr(evaluation, "evaluate", boom)
     out = tmp_path / "run"
     line = assert_one_line_error(*run_main(train_args(data, out), capsys), 2, "internal error")
     assert "simulated bug" in line
@@ -420,7 +420,7 @@ def test_internal_error_after_start_writes_failed_with_traceback_log(
 HOLD_LOCK = """
 import sys, time
 from pathlib import Path
-from drol.rundir import RunLock
+from drol.train.rundir import RunLock
 lock = RunLock(Path(sys.argv[1])).acquire()
 print("locked", flush=True)
 time.sleep(60)

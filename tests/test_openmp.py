@@ -1,4 +1,4 @@
-"""drol.openmp: how long torch's OpenMP threads spin, chosen from the cores before torch loads."""
+"""drol.speed.openmp: how long torch's OpenMP threads spin, chosen from the cores before torch loads."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from drol import openmp
 from drol.cli import startup_options
+from drol.speed import openmp
 
 
 def test_spin_is_long_only_when_the_threads_have_idle_cores():

@@ -1,4 +1,4 @@
-"""drol.speed: the bf16 opt-in stays close to fp32, compile falls back cleanly and matches eager,
+"""drol.speed.step: the bf16 opt-in stays close to fp32, compile falls back cleanly and matches eager,
 the training step never synchronises with the host, run-level settings are validated."""
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ import pytest
 import torch
 
 from drol.agents import get_method, make_agent, make_config, method_names
-from drol.batches import IndexSampler
 from drol.errors import ConfigError
-from drol.speed import COMPILE_MIN_STEPS, SpeedSettings, TrainStep
-from drol.trainer import run_setting_values, split_overrides
+from drol.speed.step import COMPILE_MIN_STEPS, SpeedSettings, TrainStep
+from drol.train.batches import IndexSampler
+from drol.train.settings import run_setting_values, split_overrides
 
 OBS, ACT, B = 11, 4, 64
 
@@ -97,7 +97,7 @@ def test_compile_failure_falls_back_to_eager_once(monkeypatch, caplog):
     monkeypatch.setattr(torch, "compile", broken)
     a, b = agent_of("fql"), agent_of("fql")
     step = TrainStep(b, SpeedSettings(compile="on"))
-    with caplog.at_level(logging.WARNING, logger="drol.speed"):
+    with caplog.at_level(logging.WARNING, logger="drol.speed.step"):
         for i in range(3):
             a.update(batch(i))
             step(batch(i))
@@ -226,7 +226,7 @@ def test_device_index_sampler_never_touches_the_host(monkeypatch):
 def test_compiled_gelu_is_the_same_function():
     """Under torch.compile networks.gelu switches to its sigmoid form: same values and
     gradients as ATen's tanh GELU (the eager path) to float32 rounding."""
-    from drol.networks import gelu
+    from drol.nn.networks import gelu
 
     x = torch.linspace(-12, 12, 4001, dtype=torch.float32)
     x_eager = x.clone().requires_grad_()

@@ -225,7 +225,7 @@ def test_speed_settings_in_config_and_resume_keeps_precision(tiny_pointmaze, tmp
     assert main(train_args(tiny_pointmaze.parent, out, steps=20, extra=bf16)) == 0
     speed = json.loads((out / "config.json").read_text())["speed"]
     assert speed["precision"] == "bf16" and speed["compile"] == "off"
-    assert speed["openmp_wait"]  # why that GOMP_SPINCOUNT (drol.openmp)
+    assert speed["openmp_wait"]  # why that GOMP_SPINCOUNT (drol.speed.openmp)
     (out / "score.json").unlink()  # pretend the run was killed after its checkpoint
     assert main(train_args(tiny_pointmaze.parent, out, steps=20)) == 2
     assert "precision=bf16" in capsys.readouterr().err

@@ -11,7 +11,7 @@ import torch
 from torch import Tensor, nn
 
 from drol.agents.config import AgentConfig, build_config
-from drol.networks import CriticEnsemble, soft_update_
+from drol.nn.networks import CriticEnsemble, soft_update_
 
 if TYPE_CHECKING:
     from drol.tasks import Task

@@ -19,8 +19,8 @@ from torch import Tensor
 from drol.agents.base import Batch, OfflineAgent
 from drol.agents.config import AgentConfig
 from drol.agents.registry import register
-from drol.networks import GaussianActor
-from drol.sampling import sample_gaussian
+from drol.nn.networks import GaussianActor
+from drol.nn.sampling import sample_gaussian
 from drol.tasks import Task
 
 

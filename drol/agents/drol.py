@@ -20,8 +20,8 @@ from drol.agents.base import Batch, OfflineAgent, aggregate, normalized_q_loss
 from drol.agents.config import Q_AGGS, AgentConfig, need
 from drol.agents.registry import register
 from drol.errors import ConfigError
-from drol.networks import LatentActor
-from drol.sampling import sample_ball
+from drol.nn.networks import LatentActor
+from drol.nn.sampling import sample_ball
 from drol.tasks import OGBENCH, Task, d4rl_group
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from drol.networks import MLP
-from drol.sampling import sample_gaussian, sample_uniform
+from drol.nn.networks import MLP
+from drol.nn.sampling import sample_gaussian, sample_uniform
 
 
 class VectorField(MLP):

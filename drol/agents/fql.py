@@ -17,8 +17,8 @@ from drol.agents.base import Batch, OfflineAgent, aggregate, normalized_q_loss
 from drol.agents.config import AgentConfig, need
 from drol.agents.flow import VectorField, euler_actions, flow_matching_loss
 from drol.agents.registry import register
-from drol.networks import LatentActor
-from drol.sampling import sample_gaussian
+from drol.nn.networks import LatentActor
+from drol.nn.sampling import sample_gaussian
 from drol.tasks import OGBENCH, Task, d4rl_row
 
 

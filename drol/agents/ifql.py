@@ -23,7 +23,7 @@ from drol.agents.flow import VectorField, euler_actions, flow_matching_loss
 from drol.agents.fql import ogbench_discount
 from drol.agents.iql import IQL_D4RL, IQLConfig, IQLCritic
 from drol.agents.registry import register
-from drol.sampling import sample_gaussian
+from drol.nn.sampling import sample_gaussian
 from drol.tasks import OGBENCH, Task
 
 

@@ -25,7 +25,7 @@ from drol.agents.bc import GaussianPolicy
 from drol.agents.config import AgentConfig, need
 from drol.agents.fql import ogbench_discount
 from drol.agents.registry import register
-from drol.networks import MLP
+from drol.nn.networks import MLP
 from drol.tasks import OGBENCH, Task
 
 AWR_MAX_WEIGHT = 100.0

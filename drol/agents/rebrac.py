@@ -30,8 +30,8 @@ from drol.agents.base import Batch, OfflineAgent, normalized_q_loss
 from drol.agents.config import AgentConfig, need
 from drol.agents.fql import ogbench_discount
 from drol.agents.registry import register
-from drol.networks import GaussianActor, soft_update_
-from drol.sampling import sample_gaussian
+from drol.nn.networks import GaussianActor, soft_update_
+from drol.nn.sampling import sample_gaussian
 from drol.tasks import OGBENCH, Task, d4rl_row
 
 

@@ -24,8 +24,8 @@ import pandas as pd
 from drol.errors import UnknownTaskError, UserError
 from drol.grid import default_labels, discover_runs, run_dir
 from drol.io import atomic_write_text
-from drol.rundir import CONFIG, FAILED, SCORE, path_mismatches, read_json
 from drol.tasks import parse_task
+from drol.train.rundir import CONFIG, FAILED, SCORE, path_mismatches, read_json
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ import torch
 from drol.agents import get_method, make_agent, make_config
 from drol.agents.config import parse_overrides
 from drol.errors import UserError
-from drol.speed import SPEED_KEYS, SpeedSettings, TrainStep, runtime_info
+from drol.speed.step import SPEED_KEYS, SpeedSettings, TrainStep, runtime_info
 
 
 def synthetic_batch(

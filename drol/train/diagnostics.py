@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from drol.sampling import sample_ball
+from drol.nn.sampling import sample_ball
 
 
 class ProbeSet:

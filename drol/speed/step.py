@@ -31,8 +31,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from drol import allocator, openmp
 from drol.errors import ConfigError
+from drol.speed import allocator, openmp
 
 log = logging.getLogger(__name__)
 
@@ -156,8 +156,8 @@ def runtime_info(settings: SpeedSettings | None = None) -> dict[str, Any]:
         "threads": torch.get_num_threads(),
         "gomp_spincount": os.environ.get("GOMP_SPINCOUNT"),
         "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
-        "openmp_wait": openmp.policy().reason,  # why that spin count (drol.openmp)
-        "malloc_keeps_freed_memory": allocator.applied(),  # drol.allocator
+        "openmp_wait": openmp.policy().reason,  # why that spin count (drol.speed.openmp)
+        "malloc_keeps_freed_memory": allocator.applied(),  # drol.speed.allocator
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "cpu_model": cpu_model(),
         "matmul_backend": "mkl" if torch.backends.mkl.is_available() else "blas",

@@ -1,12 +1,13 @@
 """What a run directory holds and the rules that keep it honest (docs/run_format.md).
 
 * :class:`RunIdentity` -- everything that defines a run's result (task, method, K, seed,
-  schedule, agent hyperparameters, dataset fingerprint). Built once by the trainer and written
+  schedule, agent hyperparameters, dataset fingerprint (:mod:`drol.data.fingerprint`)). Built once by the trainer and written
   into ``config.json``, ``score.json`` and ``checkpoint.pt``; a re-invocation whose identity
   differs is refused, naming the differing keys; ``drol aggregate`` checks it against the path.
 * :class:`RunLock` -- an exclusive ``fcntl.flock`` on ``RUN_DIR/.lock``: it dies with its
   process, so a killed run never blocks its own resume.
-* :func:`mark_failed` -- ``FAILED`` (one-line reason) plus the traceback in ``error.log``.
+* :func:`mark_failed` -- ``FAILED`` (one-line reason) plus the traceback in ``error.log``;
+  :func:`stop_run` writes it and raises :class:`TrainingError`.
 """
 
 from __future__ import annotations
@@ -21,8 +22,6 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from drol.errors import UserError
 from drol.io import atomic_write_text
 
@@ -32,28 +31,6 @@ CHECKPOINT = "checkpoint.pt"
 FAILED = "FAILED"
 ERROR_LOG = "error.log"
 LOCK = ".lock"
-
-FINGERPRINT_KEYS = ("observations", "actions", "terminals")  # the arrays that define the data
-
-
-@dataclass(frozen=True)
-class DatasetFingerprint:
-    """Name, row count and a content digest of a dataset's train arrays."""
-
-    name: str
-    rows: int
-    digest: str
-
-    @classmethod
-    def of(cls, name: str, arrays: dict[str, np.ndarray]) -> DatasetFingerprint:
-        """blake2b over the dtype, shape and bytes of :data:`FINGERPRINT_KEYS` (stable across
-        re-saves of the same arrays, unlike the zip file's bytes)."""
-        h = hashlib.blake2b(digest_size=12)
-        for key in FINGERPRINT_KEYS:
-            arr = np.ascontiguousarray(arrays[key])
-            h.update(f"{key}:{arr.dtype.str}:{arr.shape};".encode())
-            h.update(memoryview(arr).cast("B"))
-        return cls(name, int(len(arrays["observations"])), h.hexdigest())
 
 
 @dataclass
@@ -204,6 +181,15 @@ class RunLock:
 # ---------------------------------------------------------------- FAILED
 
 
+class TrainingError(UserError):
+    """Training stopped (e.g. a non-finite loss); the reason is also written to RUN_DIR/FAILED."""
+
+
+def stop_run(run_dir: Path, reason: str) -> None:
+    """Write the reason to ``RUN_DIR/FAILED`` and stop the run with a :class:`TrainingError`."""
+    raise TrainingError(f"{reason}; stopped, {mark_failed(run_dir, reason)}")
+
+
 def mark_failed(run_dir: Path, reason: str, exc: BaseException | None = None) -> str:
     """Write ``FAILED`` (the one-line reason) and, given ``exc``, its traceback to ``error.log``.
 
@@ -235,12 +221,13 @@ __all__ = [
     "FAILED",
     "LOCK",
     "SCORE",
-    "DatasetFingerprint",
     "RunIdentity",
     "RunLock",
     "RunSpec",
+    "TrainingError",
     "clear_failed",
     "mark_failed",
     "path_mismatches",
     "read_json",
+    "stop_run",
 ]

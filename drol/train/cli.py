@@ -1,4 +1,4 @@
-"""``drol train``: parse the arguments and call :class:`drol.trainer.Trainer` (resumable)."""
+"""``drol train``: parse the arguments and call :class:`drol.train.trainer.Trainer` (resumable)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from pathlib import Path
 
 from drol.agents import method_names
 from drol.agents.config import add_set_option
-from drol.trainer import Trainer, make_settings
+from drol.train.settings import make_settings
+from drol.train.trainer import Trainer
 
 
 def register(subparsers) -> None:

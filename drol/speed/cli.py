@@ -1,4 +1,4 @@
-"""``drol bench``: parse the options, run :func:`drol.benchmark.benchmark`, print the result."""
+"""``drol bench``: parse the options, run :func:`drol.speed.benchmark.benchmark`, print the result."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import json
 
 from drol.agents import method_names
 from drol.agents.config import add_set_option
-from drol.benchmark import BenchSettings, benchmark
 from drol.errors import UserError
+from drol.speed.benchmark import BenchSettings, benchmark
 
 
 def register(subparsers) -> None:
@@ -31,7 +31,7 @@ def register(subparsers) -> None:
     )
     add_set_option(
         p,
-        "agent hyperparameter, or precision=fp32|bf16, compile=auto|on|off (drol.speed)",
+        "agent hyperparameter, or precision=fp32|bf16, compile=auto|on|off (drol.speed.step)",
     )
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--json", action="store_true", help="print one JSON object")

@@ -1,0 +1,1 @@
+"""Model parts shared by the agents: networks (MLPs, critic ensembles, actors) and samplers."""

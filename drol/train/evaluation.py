@@ -1,0 +1,79 @@
+"""Evaluation in the real environment: a fresh latent per step, final-step success; and the
+scheduled evaluation of a training run, written to ``eval.csv``."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+import torch
+
+from drol.agents.base import use_generator
+from drol.io import atomic_write_with
+from drol.train.rundir import stop_run
+
+if TYPE_CHECKING:
+    from drol.train.settings import RunSettings
+    from drol.train.state import RunState
+
+log = logging.getLogger(__name__)
+
+
+def evaluate(
+    env,
+    act: Callable[[torch.Tensor], torch.Tensor],
+    episodes: int,
+    seed: int,
+    device: torch.device | str = "cpu",
+) -> list[dict[str, float]]:
+    """Run ``episodes`` episodes; return one dict per episode.
+
+    ``success`` is the last step's ``info['success']`` (OGBench); for D4RL it is the
+    normalised return (0–100, the paper's metric) divided by 100. Each episode's reset is
+    seeded from (``seed``, episode) so evaluations are reproducible and resumable.
+    """
+    results = []
+    for ep in range(episodes):
+        ob, info = env.reset(seed=int(seed * 1000 + ep) % (2**31))
+        done, ret, length = False, 0.0, 0
+        while not done:
+            obs = torch.as_tensor(np.asarray(ob, dtype=np.float32), device=device).unsqueeze(0)
+            action = act(obs)[0].cpu().numpy()
+            ob, reward, terminated, truncated, info = env.step(np.clip(action, -1, 1))
+            ret += float(reward)
+            length += 1
+            done = terminated or truncated
+        if "normalized_return" in info:
+            success = float(info["normalized_return"]) / 100.0
+        else:
+            success = float(info.get("success", 0.0))
+        results.append({"episode": ep, "success": success, "return": ret, "length": length})
+    return results
+
+
+def evaluate_run(run: RunState, step: int, *, settings: RunSettings, out: Path) -> None:
+    """The scheduled evaluation at ``step``: episodes seeded from (seed, step), appended to the
+    run's rows and written to ``eval.csv``; a policy with non-finite weights stops the run."""
+    agent, device = run.agent, torch.device(settings.device)
+    # the loss is that of the weights *before* the step: the updated ones may have diverged
+    if not all(bool(torch.isfinite(p).all()) for p in agent.parameters()):
+        stop_run(out, f"non-finite network parameters after step {step}")
+    gen = torch.Generator(device=device).manual_seed(settings.seed * 1_000_003 + step)
+    with use_generator(agent, gen):
+        episodes = evaluate(
+            run.data.env,
+            agent.act,
+            settings.eval_episodes,
+            seed=settings.seed * 7919 + step,
+            device=device,
+        )
+    rate = float(np.mean([e["success"] for e in episodes]))
+    rows = run.progress.eval_rows
+    for e in episodes:
+        rows.append({"step": step, **e, "success_rate": rate})
+    atomic_write_with(out / "eval.csv", lambda p: pd.DataFrame(rows).to_csv(p, index=False))
+    log.info("step %d: success %.3f over %d episodes", step, rate, len(episodes))

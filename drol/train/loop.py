@@ -1,0 +1,108 @@
+"""The step loop: sample a batch, update, and on schedule log (``train.csv``, probes),
+evaluate and checkpoint; a non-finite loss stops the run before it is evaluated."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm import tqdm
+
+from drol.io import atomic_write_with
+from drol.speed.step import TrainStep
+from drol.train.rundir import stop_run
+from drol.train.settings import RunSettings
+from drol.train.state import RunState
+from drol.train.validation import Validation
+
+log = logging.getLogger(__name__)
+
+FINITE_CHECK_EVERY = 100  # steps between host syncs on the accumulated non-finite flag
+
+
+def train_loop(
+    run: RunState,
+    settings: RunSettings,
+    out: Path,
+    *,
+    validation: Validation | None,
+    evaluate: Callable[[RunState, int], None],
+    checkpoint: Callable[[RunState], None],
+) -> None:
+    """Train from ``run.progress.step`` to ``settings.steps``, calling ``evaluate(run, step)``
+    at step 1, every ``eval_every`` and the last step, and ``checkpoint(run)`` every
+    ``checkpoint_every`` and the last step."""
+    s, progress, agent = settings, run.progress, run.agent
+    train_step = TrainStep(agent, s.speed)
+    t0 = last_log_t = time.perf_counter()
+    step0 = last_log_step = progress.step
+    bar = tqdm(  # closed by the with block, also on an error: the error line comes last
+        total=s.steps,
+        initial=progress.step,
+        desc=f"{s.method} {s.task} s{s.seed}",
+        mininterval=10,
+        unit="step",
+        dynamic_ncols=True,
+    )
+    nonfinite = torch.zeros((), dtype=torch.bool, device=torch.device(s.device))
+    with bar:
+        for step in range(progress.step + 1, s.steps + 1):
+            idx = run.sampler()
+            batch = {k: v[idx] for k, v in run.tensors.items()}
+            batch["indices"] = idx
+            is_log = step % s.log_every == 0 or step == s.steps
+            is_eval = step == 1 or step % s.eval_every == 0 or step == s.steps
+            info = train_step(batch, diagnostics=is_log)
+            nonfinite |= ~torch.isfinite(info["loss"])
+            if (
+                step % FINITE_CHECK_EVERY == 0 or is_log or is_eval
+            ):  # never evaluate a diverged policy
+                check_finite(nonfinite, info, step, out)
+            if is_log:
+                now = time.perf_counter()
+                row = {
+                    "step": step,
+                    "wall_time": progress.elapsed + now - t0,
+                    "steps_per_s": (step - last_log_step) / max(now - last_log_t, 1e-9),
+                }
+                row.update({k: float(v) for k, v in info.items()})
+                if validation is not None:
+                    row.update(validation(agent, step))
+                if run.probes is not None:
+                    row.update(run.probes.record(agent, step))
+                    arrays = run.probes.arrays()
+                    atomic_write_with(
+                        out / "probes.npz", lambda p, a=arrays: np.savez(p, **a), suffix=".npz"
+                    )
+                progress.train_rows.append(row)
+                atomic_write_with(
+                    out / "train.csv",
+                    lambda p: pd.DataFrame(progress.train_rows).to_csv(p, index=False),
+                )
+                last_log_t, last_log_step = time.perf_counter(), step
+            if is_eval:
+                evaluate(run, step)
+            progress.step = step
+            bar.update(1)
+            if step % s.checkpoint_every == 0 or step == s.steps:
+                progress.elapsed += time.perf_counter() - t0
+                t0 = time.perf_counter()
+                checkpoint(run)
+    log.info("trained %d steps in %.1fs", s.steps - step0, progress.elapsed)
+    if train_step.compile_seconds:
+        log.info("compiling the step took %.1fs", train_step.compile_seconds)
+
+
+def check_finite(flag: torch.Tensor, info: dict[str, torch.Tensor], step: int, out: Path) -> None:
+    """Stop the run (``FAILED``) when any loss since the last check was non-finite."""
+    if bool(flag):
+        bad = {k: float(v) for k, v in info.items() if not math.isfinite(float(v))}
+        stop_run(
+            out, f"non-finite loss at step {step} (or in the 100 steps before): {bad or 'loss'}"
+        )

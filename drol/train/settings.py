@@ -1,0 +1,161 @@
+"""A run's settings: what the user set on the command line (or the workflow's ``--set``),
+validated into :class:`RunSettings` with one-line errors naming the option."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import torch
+
+from drol.agents import get_method, method_names
+from drol.agents.config import coerce, parse_overrides
+from drol.errors import ConfigError, UserError
+from drol.speed.step import SPEED_KEYS, SpeedSettings
+from drol.tasks import default_steps, parse_task
+from drol.train.rundir import RunSpec
+
+# run-level integer settings: (lowest, highest) accepted value
+RUN_LIMITS: dict[str, tuple[int, int]] = {
+    "seed": (0, 2**31 - 1),
+    "steps": (1, 10**9),
+    "eval_every": (1, 10**9),
+    "eval_episodes": (1, 100_000),
+    "log_every": (1, 10**9),
+    "checkpoint_every": (1, 10**9),
+    "num_probe_states": (1, 10_000),
+    "probe_neighbors": (1, 100_000),
+    "threads": (1, 1024),
+}
+OPTION = {  # how the user spells each setting
+    "seed": "--seed",
+    "steps": "--steps",
+    "eval_every": "--eval-every",
+    "eval_episodes": "--eval-episodes",
+    "threads": "--threads",
+    "K": "--K",
+}
+
+
+@dataclass
+class RunSettings(RunSpec):
+    """Everything that defines a run (besides the agent hyperparameters): the
+    :class:`~drol.train.rundir.RunSpec` plus where and how to run it."""
+
+    data_dir: str | None = None
+    checkpoint_every: int = 10000
+    device: str = "cpu"
+    threads: int | None = None
+    overrides: dict[str, str] = field(default_factory=dict)
+    precision: str = "fp32"  # drol.speed.step: 'fp32' (exact) or 'bf16' (opt-in autocast)
+    compile: str = "auto"  # drol.speed.step: torch.compile of the whole step ('auto': long runs)
+
+    RUN_KEYS = (
+        "log_every",
+        "checkpoint_every",
+        "num_probe_states",
+        "probe_neighbors",
+        *SPEED_KEYS,
+    )
+
+    @property
+    def speed(self) -> SpeedSettings:
+        """The speed settings, ``compile='auto'`` resolved for this run's length."""
+        return SpeedSettings(precision=self.precision, compile=self.compile).resolved(self.steps)
+
+    def validate(self) -> None:
+        """Raise a one-line :class:`ConfigError` naming the option and its accepted range."""
+        if self.method not in method_names():
+            get_method(self.method)  # raises, naming the choices
+        for key, (lo, hi) in RUN_LIMITS.items():
+            value = getattr(self, key)
+            if key == "threads" and value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+                name = OPTION.get(key, f"--set {key}")
+                raise ConfigError(f"bad {name} {value!r}: must be an integer in [{lo}, {hi}]")
+
+
+def split_settings(values: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    """``--set`` values -> (run-level settings, agent hyperparameters)."""
+    run, agent = {}, {}
+    for key, value in values.items():
+        (run if key in RunSettings.RUN_KEYS else agent)[key] = value
+    return run, agent
+
+
+def split_overrides(pairs: list[str]) -> tuple[dict[str, str], dict[str, str]]:
+    """``key=value`` strings -> (run-level settings, agent hyperparameters)."""
+    return split_settings(parse_overrides(pairs))
+
+
+def run_setting_values(run_keys: Mapping[str, str]) -> dict[str, int | str]:
+    """Run-level ``--set`` values: integers within :data:`RUN_LIMITS`, and the speed
+    settings of :mod:`drol.speed.step` as their choices; a one-line :class:`ConfigError` naming
+    the key and its range otherwise (``drol train`` and the workflow's DAG-build check use
+    this one rule)."""
+    speed = {k: v for k, v in run_keys.items() if k in SPEED_KEYS}
+    chosen = SpeedSettings.from_values(speed)
+    out: dict[str, int | str] = {k: getattr(chosen, k) for k in speed}
+    for key, value in run_keys.items():
+        if key in SPEED_KEYS:
+            continue
+        lo, hi = RUN_LIMITS[key]
+        try:
+            number = coerce(key, value, int)
+        except ConfigError:
+            number = None
+        if number is None or not lo <= number <= hi:
+            raise ConfigError(f"bad --set {key}={value!r}: must be an integer in [{lo}, {hi}]")
+        out[key] = number
+    return out
+
+
+def make_settings(
+    *,
+    task: str,
+    method: str,
+    K: int,
+    seed: int,
+    steps: int | None,
+    eval_every: int,
+    eval_episodes: int,
+    data_dir: str | None,
+    device: str,
+    threads: int | None,
+    overrides: list[str],
+) -> RunSettings:
+    """Validated :class:`RunSettings` from command-line values (``--set`` pairs unparsed)."""
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    elif device == "cuda" and not torch.cuda.is_available():
+        raise UserError("--device cuda, but torch sees no CUDA device")
+    run_keys, agent_keys = split_overrides(overrides)
+    run_values = run_setting_values(run_keys)
+    settings = RunSettings(
+        task=task,
+        method=method,
+        K=K,
+        seed=seed,
+        steps=steps if steps is not None else default_steps(parse_task(task)),
+        eval_every=eval_every,
+        eval_episodes=eval_episodes,
+        data_dir=data_dir,
+        device=device,
+        threads=threads,
+        overrides=agent_keys,
+        **run_values,
+    )
+    settings.validate()
+    return settings
+
+
+__all__ = [
+    "OPTION",
+    "RUN_LIMITS",
+    "RunSettings",
+    "make_settings",
+    "run_setting_values",
+    "split_overrides",
+    "split_settings",
+]

@@ -1,0 +1,200 @@
+"""One training run end to end: check, lock, set up (or resume), run the loop, score.
+
+The pieces each live in their own module: settings (:mod:`drol.train.settings`), the run
+directory's rules (:mod:`drol.train.rundir`), the step loop (:mod:`drol.train.loop`),
+evaluation and validation (:mod:`drol.train.evaluation`, :mod:`drol.train.validation`),
+checkpoints (:mod:`drol.train.checkpoint`) and the score (:mod:`drol.train.score`).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from drol.agents import get_method, make_agent, make_config
+from drol.data.fingerprint import DatasetFingerprint
+from drol.data.transitions import next_actions
+from drol.envs import TaskData, check_dataset, load_task
+from drol.errors import UserError
+from drol.io import atomic_write_json, ensure_writable_dir, os_error_message
+from drol.speed.step import runtime_info
+from drol.tasks import Task, parse_task
+from drol.train.batches import IndexSampler
+from drol.train.checkpoint import load_checkpoint, save_checkpoint
+from drol.train.diagnostics import ProbeSet
+from drol.train.evaluation import evaluate_run
+from drol.train.loop import train_loop
+from drol.train.rundir import (
+    CHECKPOINT,
+    CONFIG,
+    SCORE,
+    RunIdentity,
+    RunLock,
+    RunSpec,
+    TrainingError,
+    clear_failed,
+    mark_failed,
+    read_json,
+)
+from drol.train.score import write_score
+from drol.train.settings import RunSettings
+from drol.train.state import RunState
+from drol.train.validation import Validation
+from drol.train.versions import git_commit, versions
+
+log = logging.getLogger(__name__)
+
+TRAIN_KEYS = ["observations", "actions", "next_observations", "rewards", "masks"]
+
+
+class Trainer:
+    """Runs (or resumes, or finds finished) the run that ``settings`` define in ``out``."""
+
+    def __init__(self, settings: RunSettings, out: Path):
+        settings.validate()
+        settings.speed  # noqa: B018 - validates precision and compile
+        self.s, self.out = settings, Path(out)
+        self.task: Task = parse_task(settings.task)
+        self.cfg = make_config(settings.method, settings.overrides, task=self.task, K=settings.K)
+        self.device = torch.device(settings.device)
+
+    # ------------------------------------------------------------------ identity
+    def identity(self, dataset: DatasetFingerprint) -> RunIdentity:
+        s = self.s
+        return RunIdentity(
+            **{k: getattr(s, k) for k in RunSpec.spec_keys()},
+            agent=self.cfg.to_dict(),
+            dataset=asdict(dataset),
+        )
+
+    def resolved_config(self, identity: RunIdentity, data: TaskData) -> dict[str, Any]:
+        """config.json: the identity plus what does not change the result."""
+        return {
+            **identity.to_dict(),
+            "identity": identity.digest(),
+            "suite": self.task.suite,
+            "family": self.task.family,
+            "representative": self.task.representative,
+            "checkpoint_every": self.s.checkpoint_every,
+            "eval_protocol": self.task.eval_protocol,
+            "data_dir": self.s.data_dir,
+            "dataset_path": data.dataset_path,
+            "num_transitions": int(len(data.train["observations"])),
+            "device": str(self.device),
+            "threads": torch.get_num_threads(),
+            "speed": runtime_info(self.s.speed),
+            "versions": versions(),
+            "git_commit": git_commit(),
+        }
+
+    # ------------------------------------------------------------------ main
+    def run(self) -> dict[str, Any]:
+        """Validate, lock RUN_DIR, then train (or resume); return score.json's content.
+
+        Nothing is created before the settings and the dataset are checked. Errors before the
+        lock and identity check leave RUN_DIR as it was; any later fatal error writes FAILED.
+        """
+        fingerprint = check_dataset(self.task, self.s.data_dir)
+        identity = self.identity(fingerprint)
+        ensure_writable_dir(self.out, "--out")
+        with RunLock(self.out):
+            identity.check_against(self.out / CONFIG)
+            if (self.out / SCORE).exists():
+                log.info("%s already finished: %s exists", self.out, SCORE)
+                return read_json(self.out / SCORE) or {}
+            clear_failed(self.out)
+            try:
+                return self.train(identity)
+            except TrainingError:
+                raise
+            except UserError as err:
+                raise TrainingError(f"{err}; {mark_failed(self.out, str(err), err)}") from None
+            except OSError as err:
+                msg = os_error_message(err)
+                raise OSError(err.errno, f"{msg}; {mark_failed(self.out, msg, err)}") from None
+            except Exception as err:  # a bug: one line here, the traceback in error.log
+                msg = f"internal error {type(err).__name__}: {err}"
+                raise TrainingError(f"{msg}; {mark_failed(self.out, msg, err)}") from None
+
+    def train(self, identity: RunIdentity) -> dict[str, Any]:
+        """Set the run up (resuming a checkpoint), train, and write score.json."""
+        s, out = self.s, self.out
+        if s.threads:
+            torch.set_num_threads(s.threads)
+        data = load_task(self.task, s.data_dir)
+        self.check_resume_precision()
+        atomic_write_json(out / CONFIG, self.resolved_config(identity, data))
+        run = self.setup(data)
+        if (out / CHECKPOINT).exists():
+            load_checkpoint(out / CHECKPOINT, run, identity, self.device)
+            log.info("resuming from step %d (%s)", run.progress.step, out / CHECKPOINT)
+        train_loop(
+            run,
+            s,
+            out,
+            validation=Validation.of(
+                data.val, list(run.tensors), s.seed, self.cfg.batch_size, self.device
+            ),
+            evaluate=partial(evaluate_run, settings=s, out=out),
+            checkpoint=lambda r: save_checkpoint(out / CHECKPOINT, r, identity),
+        )
+        return write_score(out, run.progress, identity, self.task)
+
+    def setup(self, data: TaskData) -> RunState:
+        """A fresh agent, batch sampler and (DROL) probe set over the train split."""
+        s, method = self.s, get_method(self.s.method)
+        train = data.train
+        obs_dim, action_dim = train["observations"].shape[1], train["actions"].shape[1]
+        agent = make_agent(
+            s.method,
+            obs_dim,
+            action_dim,
+            self.cfg,
+            device=self.device,
+            seed=s.seed,
+            num_data=len(train["observations"]),
+        )
+        probes = None
+        if method.uses_candidates:
+            probes = ProbeSet(
+                train["observations"],
+                train["actions"],
+                s.num_probe_states,
+                s.probe_neighbors,
+                s.K,
+                s.seed,
+                self.device,
+            )
+        keys = list(TRAIN_KEYS)
+        if method.needs_next_actions:
+            keys.append("next_actions")
+            for split in (data.train, data.val):
+                if split is not None:
+                    split["next_actions"] = next_actions(split["actions"])
+        return RunState(
+            agent=agent,
+            data=data,
+            tensors={k: torch.as_tensor(train[k], device=self.device) for k in keys},
+            sampler=IndexSampler(
+                len(train["observations"]), self.cfg.batch_size, s.seed, self.device
+            ),
+            probes=probes,
+        )
+
+    def check_resume_precision(self) -> None:
+        """A checkpoint is resumed in the precision it was trained in (bf16 changes results)."""
+        recorded = read_json(self.out / CONFIG) or {}
+        before = recorded.get("speed", {}).get("precision", "fp32")
+        if (self.out / CHECKPOINT).exists() and before != self.s.precision:
+            raise UserError(
+                f"{self.out / CHECKPOINT} was trained with precision={before}; "
+                f"resume it with --set precision={before} (or use another --out)"
+            )
+
+
+__all__ = ["Trainer"]

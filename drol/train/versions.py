@@ -1,0 +1,44 @@
+"""What software made a run: package versions and the git commit, recorded in ``config.json``."""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import drol
+
+REPO_ROOT = Path(drol.__file__).resolve().parent.parent  # a git checkout, when installed -e
+
+
+def versions() -> dict[str, str]:
+    """Python, torch, numpy, drol and the environment packages ("missing" where absent)."""
+    out = {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "drol": drol.__version__,
+    }
+    for name in ("ogbench", "mujoco", "gymnasium"):
+        try:
+            out[name] = __import__(name).__version__
+        except Exception:  # noqa: BLE001 - optional packages
+            out[name] = "missing"
+    return out
+
+
+def git_commit() -> str:
+    """The checkout's HEAD commit, or "unknown" outside a git checkout."""
+    try:
+        return subprocess.run(
+            ["git", "-C", str(REPO_ROOT), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
+    except Exception:  # noqa: BLE001 - not a git checkout
+        return "unknown"

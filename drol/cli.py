@@ -12,7 +12,7 @@ import importlib
 import logging
 import sys
 
-from drol.errors import UserError
+from drol.errors import EnvFailedError, UserError
 from drol.io import os_error_message
 from drol.speed import allocator, openmp
 
@@ -77,6 +77,9 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as err:
         print(f"drol {args.command}: error: {one_line(str(err))}", file=sys.stderr)
         return 2
+    except EnvFailedError as err:  # e.g. the D4RL worker died or hung
+        print(f"drol {args.command}: error: {one_line(str(err))}", file=sys.stderr)
+        return 1
     except OSError as err:  # a file system fault (disk full, read-only, permissions)
         print(f"drol {args.command}: error: {one_line(os_error_message(err))}", file=sys.stderr)
         return 1

@@ -1,7 +1,9 @@
 """The project's exception types, on the ground floor: library code raises, CLIs print.
 
 Every :class:`UserError` is a mistake in the user's input (a flag, a config value, a file):
-``drol`` prints its message as one line and exits with code 2, without a traceback.
+``drol`` prints its message as one line and exits with code 2, without a traceback. An
+:class:`EnvFailedError` is an environment that broke while in use (not the user's input, not
+a bug): one line too, exit code 1.
 """
 
 from __future__ import annotations
@@ -27,8 +29,14 @@ class EnvUnavailableError(UserError, RuntimeError):
     """The evaluation environment of a task cannot be built on this machine."""
 
 
+class EnvFailedError(RuntimeError):
+    """The evaluation environment died, hung or failed while in use: printed as one line,
+    exit code 1; the message says what happened and where its log is."""
+
+
 __all__ = [
     "ConfigError",
+    "EnvFailedError",
     "EnvUnavailableError",
     "MissingDatasetError",
     "UnknownTaskError",

@@ -113,7 +113,8 @@ def test_worker_that_never_answers_times_out_naming_task_and_log(tmp_path):
         D4RLEnv("pen-human-v1", python=sys.executable, worker=worker, log_path=log,
                 start_timeout=1.0)  # fmt: skip
     msg = str(err.value)
-    assert "pen-human-v1" in msg and "within 1 s" in msg and str(log) in msg
+    assert "pen-human-v1 hung (no reply to 'start-up' in 1 s)" in msg and str(log) in msg
+    assert log.is_file()  # kept: the worker failed
 
 
 def test_worker_that_crashes_reports_exit_code_and_last_log_line(tmp_path):
@@ -145,11 +146,29 @@ EQUALITY_TASKS = ["antmaze-umaze-v2", "pen-human-v1", "door-human-v1", "hammer-h
                   "relocate-human-v1"]  # fmt: skip
 
 
+# float32 actions, as a policy sends them: d4rl rescales them in their own dtype (antmaze's
+# NormalizedBoxEnv, control range ±30), so a float64 cast would step another episode
+FLOAT32_TASKS = ["antmaze-umaze-v2", "pen-human-v1", "door-human-v1"]
+EQUALITY_CASES = [(t, "float64") for t in EQUALITY_TASKS] + [(t, "float32") for t in FLOAT32_TASKS]
+
+
+def _direct_episode(task: str, seed: int, actions: np.ndarray, tmp_path: Path):
+    """The episode as d4rl 1.1 steps it in the venv's own Python, no project code involved."""
+    np.save(tmp_path / "actions.npy", actions)
+    subprocess.run(
+        [str(D4RL_PY), str(HERE / "d4rl" / "direct.py"), task, str(seed),
+         str(tmp_path / "actions.npy"), str(tmp_path / "direct.npz")],
+        check=True, capture_output=True, timeout=300,
+    )  # fmt: skip
+    return np.load(tmp_path / "direct.npz", allow_pickle=False)
+
+
 @needs_d4rl
-@pytest.mark.parametrize("task", EQUALITY_TASKS)
-def test_worker_equals_direct_d4rl_env(task, tmp_path):
+@pytest.mark.parametrize(("task", "dtype"), EQUALITY_CASES)
+def test_worker_equals_direct_d4rl_env_for_a_full_episode(task, dtype, tmp_path):
     with D4RLEnv(task) as env:
-        actions = np.random.default_rng(7).uniform(-1, 1, (env.horizon + 5, env.act_dim))
+        rng = np.random.default_rng(7)
+        actions = rng.uniform(-1, 1, (env.horizon + 5, env.act_dim)).astype(dtype)
         first, _ = env.reset(seed=123)
         obs, rewards, ends = [], [], []
         for a in actions:
@@ -162,19 +181,27 @@ def test_worker_equals_direct_d4rl_env(task, tmp_path):
         # the batched call gives the same episode
         first_b, _ = env.reset(seed=123)
         batch = env.steps(actions)
-    np.save(tmp_path / "actions.npy", actions)
-    subprocess.run(
-        [str(D4RL_PY), str(HERE / "d4rl" / "direct.py"), task, "123",
-         str(tmp_path / "actions.npy"), str(tmp_path / "direct.npz")],
-        check=True, capture_output=True, timeout=300,
-    )  # fmt: skip
-    direct = np.load(tmp_path / "direct.npz", allow_pickle=False)
+    direct = _direct_episode(task, 123, actions, tmp_path)
+    assert len(direct["obs"]) > 1
     assert np.array_equal(first, direct["first"]) and np.array_equal(first_b, first)
     assert np.array_equal(np.array(obs), direct["obs"])
     assert np.array_equal(np.array(rewards), direct["rewards"])
     assert ends[-1] and bool(direct["dones"][-1]) and len(ends) == len(direct["dones"])
+    assert np.array_equal(np.array(ends), direct["dones"])
     assert np.array_equal(batch["obs"], direct["obs"])
     assert np.array_equal(batch["rewards"], direct["rewards"])
+    assert np.array_equal(batch["terminated"] | batch["truncated"], direct["dones"])
+
+
+def test_actions_go_to_the_worker_in_the_policy_dtype():
+    from drol.d4rl.client import wire_actions
+
+    a32 = np.array([0.1, -0.7], dtype=np.float32)
+    assert wire_actions(a32, (2,)).dtype == np.float32
+    assert np.array_equal(wire_actions(a32, (2,)), a32)
+    assert wire_actions([0.1, -0.7], (2,)).dtype == np.float64
+    assert wire_actions(np.zeros((3, 2), np.float32), (-1, 2)).dtype == np.float32
+    assert wire_actions(np.zeros(2, np.int64), (2,)).dtype == np.float64
 
 
 @needs_d4rl
@@ -218,7 +245,7 @@ def test_hung_worker_mid_episode_times_out(tmp_path):
     env = D4RLEnv("antmaze-umaze-v2", log_path=tmp_path / "w.log", call_timeout=1.0)
     env.reset(seed=0)
     os.kill(env.proc.pid, signal.SIGSTOP)
-    with pytest.raises(D4RLWorkerError, match="did not answer 'step' within 1 s"):
+    with pytest.raises(D4RLWorkerError, match=r"hung \(no reply to 'step' in 1 s\)"):
         env.step(np.zeros(env.act_dim))
     assert env.proc.poll() is not None  # killed, not left behind
 

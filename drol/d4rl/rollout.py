@@ -1,6 +1,6 @@
 """``drol data rollout``: a D4RL-layout hdf5 from the real d4rl env, for tests only.
 
-Random actions (uniform in [-1, 1], seeded), stepped in the D4RL worker; rows are written as
+Random float32 actions (uniform in [-1, 1], seeded), stepped in the D4RL worker; rows are written as
 d4rl writes them: ``observations``/``actions``/``rewards`` per step, ``terminals`` where the
 env terminated, ``timeouts`` where the time limit cut the episode. Such data has nothing of
 the official datasets' behaviour: it exercises the D4RL pipeline end to end, it gives no scores.
@@ -48,7 +48,8 @@ def rollout(
     try:
         for ep in range(episodes):
             ob, _ = env.reset(seed=seed * 1000 + ep)
-            actions = rng.uniform(-1.0, 1.0, (env.horizon, env.act_dim))
+            # float32, as a policy's actions and as the file stores them: stepped as written
+            actions = rng.uniform(-1.0, 1.0, (env.horizon, env.act_dim)).astype(np.float32)
             res = env.steps(actions)
             n = len(res["rewards"])
             cols["obs"].append(np.concatenate([ob[None], res["obs"][:-1]]))

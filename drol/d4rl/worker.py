@@ -3,7 +3,8 @@
 ``python worker.py``: requests on stdin, replies on the original stdout (``protocol``);
 anything the env libraries print goes to stderr (the worker's log). Requests:
 
-- ``{"cmd": "make", "task": T}`` -> dims, horizon, reference scores;
+- ``{"cmd": "make", "task": T}`` -> dims, horizon, reference scores, ``versions`` (python,
+  d4rl, gym, mujoco_py, numpy);
 - ``{"cmd": "reset", "seed": S}`` -> ``obs`` (and antmaze's ``target_goal``); seeds the env, the inner ant env of an antmaze
   (d4rl's NormalizedBoxEnv is not a gym wrapper, so ``env.seed`` does not reach it) and
   numpy's global RNG (antmaze draws its goal from it);
@@ -15,6 +16,7 @@ Errors are answered ``{"ok": false, "error": ...}``; the worker stays up.
 """
 
 import os
+import platform
 import sys
 import traceback
 
@@ -45,6 +47,7 @@ class Session:
             "horizon": int(self.env.spec.max_episode_steps),
             "ref_min_score": float(inner.ref_min_score),
             "ref_max_score": float(inner.ref_max_score),
+            "versions": versions(),
         }, {}
 
     def reset(self, req, _arrays):
@@ -92,6 +95,31 @@ class Session:
             "truncated": np.asarray(trunc, dtype=bool),
         }
         return {}, out
+
+
+# module -> its distributions (free-mujoco-py installs mujoco_py)
+DISTRIBUTIONS = {
+    "d4rl": ("d4rl",),
+    "gym": ("gym",),
+    "mujoco_py": ("free-mujoco-py", "mujoco-py"),
+    "numpy": ("numpy",),
+}
+
+
+def versions():
+    """This interpreter's and the env packages' versions ("missing" where not installed)."""
+    from importlib import metadata
+
+    out = {"python": platform.python_version()}
+    for module, dists in DISTRIBUTIONS.items():
+        out[module] = "missing"
+        for dist in dists:
+            try:
+                out[module] = metadata.version(dist)
+                break
+            except metadata.PackageNotFoundError:
+                continue
+    return out
 
 
 def _plain(v):

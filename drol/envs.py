@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -67,8 +69,37 @@ def check_dataset(task: Task, data_dir: str | os.PathLike | None) -> DatasetFing
     raise EnvUnavailableError(f"unsupported suite {task.suite!r}")
 
 
-def load_task(task: Task, data_dir: str | os.PathLike | None) -> TaskData:
-    """Environment (``success_timing='post'``, as ogbench 1.1.0) and clipped datasets."""
+def check_env(task: Task) -> None:
+    """Fail fast (before a run directory is touched) when the task's environment cannot be
+    built here: for D4RL, a missing D4RL venv raises :class:`EnvUnavailableError` naming
+    ``drol d4rl setup``. OGBench's env comes with the project's own dependencies."""
+    if task.suite == D4RL:
+        from drol.d4rl.install import d4rl_python
+
+        d4rl_python()
+
+
+@contextlib.contextmanager
+def closing_env(env: Any) -> Iterator[Any]:
+    """Close ``env`` after the block. When the block raised, an env with ``kill`` (the D4RL
+    worker) is killed instead, which keeps its log beside the run's ``FAILED``."""
+    try:
+        yield env
+    except BaseException:
+        with contextlib.suppress(Exception):
+            getattr(env, "kill", env.close)()
+        raise
+    env.close()
+
+
+def load_task(
+    task: Task, data_dir: str | os.PathLike | None, log_dir: str | os.PathLike | None = None
+) -> TaskData:
+    """Environment (``success_timing='post'``, as ogbench 1.1.0) and clipped datasets.
+
+    ``log_dir``: where a D4RL worker writes its log (``d4rl-worker.log``; default a temporary
+    file); the log is removed when the env closes cleanly, kept when anything failed.
+    """
     if task.suite == OGBENCH:
         os.environ.setdefault("MUJOCO_GL", "egl")
         import ogbench
@@ -79,7 +110,7 @@ def load_task(task: Task, data_dir: str | os.PathLike | None) -> TaskData:
         )
         return TaskData(env, _prepare(train), _prepare(val), str(path))
     if task.suite == D4RL:
-        return _load_d4rl(task, data_dir)
+        return _load_d4rl(task, data_dir, log_dir)
     raise EnvUnavailableError(f"unsupported suite {task.suite!r}")
 
 
@@ -101,10 +132,14 @@ def _d4rl_arrays(
         return path, minari.load_minari_dir(path, task.name)
 
 
-def _load_d4rl(task: Task, data_dir: str | os.PathLike | None) -> TaskData:
+def _load_d4rl(
+    task: Task, data_dir: str | os.PathLike | None, log_dir: str | os.PathLike | None
+) -> TaskData:
     """D4RL data (FQL's processing) and d4rl 1.1's own env, in a worker in the D4RL venv."""
-    from drol.d4rl.client import D4RLEnv
+    from drol.d4rl.client import LOG_NAME, D4RLEnv
 
     path, train = _d4rl_arrays(task, data_dir)
-    env = D4RLEnv(task.name)  # EnvUnavailableError naming `drol d4rl setup` when not built
+    log_path = Path(log_dir) / LOG_NAME if log_dir is not None else None
+    # EnvUnavailableError naming `drol d4rl setup` when not built
+    env = D4RLEnv(task.name, log_path=log_path)
     return TaskData(env, _prepare(train), None, str(path))

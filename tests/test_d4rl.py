@@ -20,15 +20,15 @@ import pytest
 
 from drol.d4rl import protocol
 from drol.d4rl.client import D4RLEnv, D4RLWorkerError, normalized_score
-from drol.d4rl.install import find_python
-from drol.errors import EnvUnavailableError
+from drol.d4rl.install import D4RL_PIN, PINS, d4rl_python
+from drol.errors import EnvFailedError, EnvUnavailableError
 
 HERE = Path(__file__).parent
 
 
 def _d4rl_python() -> Path | None:
     try:
-        return find_python(os.environ.get("DROL_D4RL_VENV_PYTHON"))
+        return d4rl_python()
     except EnvUnavailableError:
         return None
 
@@ -82,6 +82,53 @@ def test_d4rl_train_without_setup_is_a_one_line_error(tmp_path, monkeypatch, cap
     assert main(args) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "drol d4rl setup" in err[0]
+    assert not (tmp_path / "run").exists()  # checked before the lock: no FAILED run dir
+
+
+def test_d4rl_check_without_setup_errors_before_the_table(tmp_path, monkeypatch, capsys):
+    from drol.cli import main
+
+    monkeypatch.setenv("DROL_D4RL_VENV", str(tmp_path / "none"))
+    monkeypatch.delenv("DROL_D4RL_VENV_PYTHON", raising=False)
+    assert main(["d4rl", "check", "pen-human-v1"]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""  # no table header before the error
+    assert len(err.strip().splitlines()) == 1 and "drol d4rl setup" in err
+    monkeypatch.setenv("DROL_D4RL_VENV_PYTHON", str(tmp_path / "nopython"))
+    assert main(["d4rl", "check", "pen-human-v1"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and f"$DROL_D4RL_VENV_PYTHON: {tmp_path / 'nopython'} does not exist" in err
+
+
+def test_train_finds_d4rl_data_in_drol_data_dir_as_rollout_writes_it(tmp_path, monkeypatch, capsys):
+    """One default data root for every command: $DROL_DATA_DIR, read when the command runs."""
+    from drol.cli import main
+
+    monkeypatch.setenv("DROL_D4RL_VENV", str(tmp_path / "none"))
+    monkeypatch.delenv("DROL_D4RL_VENV_PYTHON", raising=False)
+    monkeypatch.delenv("DROL_DATA_DIR", raising=False)
+    monkeypatch.setenv("D4RL_DATASET_DIR", str(tmp_path / "d4rl-cache"))
+    monkeypatch.chdir(tmp_path)  # ./data is empty
+    (tmp_path / "X").mkdir()
+    _write_d4rl_hdf5(tmp_path / "X", "pen-human-v1", obs_dim=45, act_dim=24)
+    args = ["train", "--task", "pen-human-v1", "--method", "fql", "--steps", "2"]
+    args += ["--out", str(tmp_path / "run")]
+    assert main(args) == 2  # without the variable: not found
+    assert "D4RL dataset for pen-human-v1 not found" in capsys.readouterr().err
+    monkeypatch.setenv("DROL_DATA_DIR", str(tmp_path / "X"))
+    assert main(args) == 2  # found: it gets as far as the (missing) D4RL venv
+    err = capsys.readouterr().err
+    assert "not found" not in err and "drol d4rl setup" in err
+
+
+def test_data_commands_default_to_drol_data_dir(tmp_path, monkeypatch, capsys):
+    import drol.data.fetch as fetch_mod
+    from drol.cli import main
+
+    monkeypatch.setattr(fetch_mod, "can_connect", lambda *a, **k: False)
+    monkeypatch.setenv("DROL_DATA_DIR", str(tmp_path / "X"))
+    assert main(["data", "fetch", "pen-human-v1"]) == 2
+    assert f"place it in {tmp_path / 'X'}" in capsys.readouterr().err
 
 
 def _write_d4rl_hdf5(out: Path, task: str, obs_dim: int, act_dim: int, n: int = 50) -> Path:
@@ -115,6 +162,7 @@ def test_worker_that_never_answers_times_out_naming_task_and_log(tmp_path):
     msg = str(err.value)
     assert "pen-human-v1 hung (no reply to 'start-up' in 1 s)" in msg and str(log) in msg
     assert log.is_file()  # kept: the worker failed
+    assert isinstance(err.value, EnvFailedError) and "internal error" not in msg
 
 
 def test_worker_that_crashes_reports_exit_code_and_last_log_line(tmp_path):
@@ -251,6 +299,81 @@ def test_hung_worker_mid_episode_times_out(tmp_path):
 
 
 @needs_d4rl
+def test_worker_log_removed_on_clean_close_kept_on_failure(tmp_path):
+    import tempfile
+
+    with D4RLEnv("pen-human-v1") as env:  # outside a run: a temporary log
+        env.reset(seed=0)
+        env.step(np.zeros(env.act_dim, np.float32))
+        default_log = env.log_path
+        assert default_log.is_file() and default_log.parent == Path(tempfile.gettempdir())
+    assert not default_log.exists()
+    log = tmp_path / "d4rl-worker.log"
+    env = D4RLEnv("pen-human-v1", log_path=log)
+    env.reset(seed=0)
+    env.proc.kill()
+    with pytest.raises(D4RLWorkerError, match="exited with code -9"):
+        env.step(np.zeros(env.act_dim, np.float32))
+    env.close()
+    assert log.is_file()  # kept for whoever reads the error
+
+
+@needs_d4rl
+def test_worker_reports_the_pinned_versions():
+    pins = dict(p.split("==") for p in (*PINS, D4RL_PIN))
+    with D4RLEnv("door-human-v1") as env:
+        v = env.worker_versions
+    assert v["python"].startswith("3.") and v["d4rl"] == pins["d4rl"]
+    assert v["gym"] == pins["gym"] and v["numpy"] == pins["numpy"]
+    assert v["mujoco_py"] == pins["free-mujoco-py"]
+
+
+def _tiny_d4rl_run(task: str, data: Path, out: Path) -> list[str]:
+    return ["train", "--task", task, "--method", "fql", "--steps", "2", "--eval-every", "2",
+            "--eval-episodes", "1", "--data-dir", str(data), "--out", str(out), "--threads", "1",
+            "--set", "hidden=16", "--set", "batch_size=16", "--set", "log_every=1"]  # fmt: skip
+
+
+@needs_d4rl
+def test_d4rl_run_records_worker_versions_scores_and_removes_its_log(tmp_path):
+    from drol.cli import main
+
+    _write_d4rl_hdf5(tmp_path, "pen-human-v1", obs_dim=45, act_dim=24)
+    out = tmp_path / "run"
+    assert main(_tiny_d4rl_run("pen-human-v1", tmp_path, out)) == 0
+    assert not (out / "d4rl-worker.log").exists()  # the run succeeded
+    config = json.loads((out / "config.json").read_text())
+    worker = config["versions"]["d4rl_worker"]
+    assert worker["d4rl"] == D4RL_PIN.split("==")[1] and worker["python"].startswith("3.")
+    ev = pd.read_csv(out / "eval.csv")
+    lo, hi = 96.262799, 3076.8331017826877  # pen (d4rl/infos.py)
+    expected = [normalized_score(r, lo, hi) for r in ev["return"]]
+    assert ev["normalized_score"].tolist() == pytest.approx(expected)
+    assert ev["success"].tolist() == pytest.approx([x / 100 for x in expected])
+
+
+@needs_d4rl
+def test_worker_death_fails_the_run_with_its_log_beside_failed(tmp_path, monkeypatch, capsys):
+    from drol.cli import main
+
+    real_step = D4RLEnv.step
+
+    def step_after_the_worker_died(self, action):
+        self.proc.kill()
+        self.proc.wait()
+        return real_step(self, action)
+
+    monkeypatch.setattr(D4RLEnv, "step", step_after_the_worker_died)
+    _write_d4rl_hdf5(tmp_path, "pen-human-v1", obs_dim=45, act_dim=24)
+    out = tmp_path / "run"
+    assert main(_tiny_d4rl_run("pen-human-v1", tmp_path, out)) == 1  # an env failure, not a bug
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "pen-human-v1 exited with code -9 during 'step'" in last
+    assert "internal error" not in last and str(out / "d4rl-worker.log") in last
+    assert (out / "FAILED").is_file() and (out / "d4rl-worker.log").is_file()
+
+
+@needs_d4rl
 def test_close_ends_the_worker():
     env = D4RLEnv("hammer-expert-v1")
     env.close()
@@ -287,15 +410,16 @@ def f_timeouts(path):
 @needs_d4rl
 @pytest.mark.slow
 @pytest.mark.parametrize(("task", "episodes"), [("antmaze-umaze-v2", 2), ("pen-human-v1", 4)])
-def test_train_on_rolled_out_data_writes_a_normalised_score(task, episodes, tmp_path):
+def test_train_on_rolled_out_data_writes_a_normalised_score(task, episodes, tmp_path, monkeypatch):
     from drol.cli import main
 
-    data = tmp_path / "data"
-    assert main(["data", "rollout", task, "--episodes", str(episodes), "--out", str(data)]) == 0
+    # as a user would: the data root from $DROL_DATA_DIR, for rollout and train alike
+    monkeypatch.setenv("DROL_DATA_DIR", str(tmp_path / "data"))
+    assert main(["data", "rollout", task, "--episodes", str(episodes)]) == 0
     out = tmp_path / "run"
     args = ["train", "--task", task, "--method", "drol", "--K", "4", "--seed", "0",
             "--steps", "40", "--eval-every", "20", "--eval-episodes", "2",
-            "--data-dir", str(data), "--out", str(out), "--threads", "1",
+            "--out", str(out), "--threads", "1",
             "--set", "hidden=32", "--set", "batch_size=32", "--set", "log_every=20",
             "--set", "checkpoint_every=20", "--set", "num_probe_states=3",
             "--set", "probe_neighbors=8"]  # fmt: skip
@@ -309,6 +433,8 @@ def test_train_on_rolled_out_data_writes_a_normalised_score(task, episodes, tmp_
     expected = np.mean([normalized_score(r, lo, hi) for r in final["return"]])
     assert score["protocol"] == "final"
     assert score["score"] == pytest.approx(expected)
+    assert final["normalized_score"].mean() == pytest.approx(expected)
+    assert not (out / "d4rl-worker.log").exists()
 
 
 def test_minari_adroit_dirs_are_found_antmaze_never(tmp_path, monkeypatch):

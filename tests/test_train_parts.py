@@ -90,6 +90,22 @@ def test_loop_resumes_from_progress_step(tmp_path: Path) -> None:
     assert evals == [10]
 
 
+def test_resumed_loop_reports_this_sessions_steps_and_time(tmp_path: Path, caplog) -> None:
+    s = settings()
+    run = run_state(s)
+    run.progress = Progress(step=8, elapsed=5000.0)  # earlier sessions' training time
+    with caplog.at_level("INFO", logger="drol.train.loop"):
+        train_loop(
+            run, s, tmp_path, validation=None,
+            evaluate=lambda r, step: None, checkpoint=lambda r: None,
+        )  # fmt: skip
+    line = next(r.getMessage() for r in caplog.records if r.getMessage().startswith("trained"))
+    session = float(line.split(" in ")[1].split(" s")[0])
+    assert line.startswith("trained 2 steps in ") and session < 60.0  # not 5000 s + this one
+    assert "this session (resumed at step 8;" in line and run.progress.elapsed > 5000.0
+    assert f"{run.progress.elapsed:.1f} s in all" in line
+
+
 def test_loop_stops_a_diverged_run_before_evaluating_it(tmp_path: Path) -> None:
     s = settings(log_every=100)
     run = run_state(s)

@@ -51,8 +51,11 @@ def _check(args: argparse.Namespace) -> int:
         from drol.errors import UserError
 
         raise UserError(f"unknown D4RL task {unknown[0]!r}; known: {', '.join(ALL_TASKS)}")
+    from drol.d4rl.install import d4rl_python
+
+    python = d4rl_python(args.python)  # a missing venv is reported before the table starts
     print(f"{'task':28s} {'obs':>4s} {'act':>4s} {'horizon':>7s} {'steps/s':>8s} {'start s':>7s}")
-    for r in check(tasks, args.steps, args.python):
+    for r in check(tasks, args.steps, str(python)):
         print(
             f"{r['task']:28s} {r['obs_dim']:4d} {r['act_dim']:4d} {r['horizon']:7d} "
             f"{r['steps_per_s']:8.0f} {r['start_s']:7.1f}",
@@ -81,5 +84,10 @@ def register(subparsers) -> None:
     c = sub.add_parser("check", help="create and step all 18 D4RL envs; print a table")
     c.add_argument("tasks", nargs="*", metavar="TASK", help="only these tasks")
     c.add_argument("--steps", type=int, default=1000, metavar="N", help="steps per env")
-    c.add_argument("--python", metavar="PATH", help="the D4RL venv's python (default: setup's)")
+    c.add_argument(
+        "--python",
+        metavar="PATH",
+        help="the D4RL venv's python (default: $DROL_D4RL_VENV_PYTHON, else the venv of "
+        "$DROL_D4RL_VENV or ~/.cache/drol/d4rl-venv)",
+    )
     c.set_defaults(func=_check)

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from drol.d4rl import protocol
-from drol.d4rl.install import find_python
+from drol.d4rl.install import d4rl_python
 from drol.errors import EnvFailedError
 
 WORKER = Path(__file__).with_name("worker.py")
@@ -70,7 +70,7 @@ def normalized_score(ret: float, ref_min: float, ref_max: float) -> float:
 class D4RLEnv:
     """``reset(seed=)`` / ``step(action)`` as gymnasium; ``info['normalized_return']`` ×100.
 
-    ``python`` is the D4RL venv's interpreter (default :func:`drol.d4rl.install.find_python`).
+    ``python`` is the D4RL venv's interpreter (default :func:`drol.d4rl.install.d4rl_python`).
     The worker's stderr goes to ``log_path`` (default: a temporary ``drol-d4rl-*.log``); the
     log is kept when the worker failed (or the env was killed or left by an exception) and
     removed by a clean :meth:`close`. ``worker_versions`` are the worker's python, d4rl, gym,
@@ -90,7 +90,7 @@ class D4RLEnv:
 
         self.task = task
         self.call_timeout = call_timeout
-        python = Path(python) if python else find_python(os.environ.get("DROL_D4RL_VENV_PYTHON"))
+        python = Path(python) if python else d4rl_python()
         if log_path is None:
             fd, log_path = tempfile.mkstemp(prefix=f"drol-d4rl-{task}-", suffix=".log")
             os.close(fd)

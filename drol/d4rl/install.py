@@ -101,15 +101,16 @@ def find_base_python(explicit: str | None = None) -> str:
     )
 
 
-def find_python(configured: str | os.PathLike | None = None) -> Path:
-    """The D4RL venv's interpreter: ``configured`` (config ``d4rl.python``) or the default venv.
+def find_python(configured: str | os.PathLike | None = None, where: str = "--python") -> Path:
+    """The D4RL venv's interpreter: ``configured`` (``where`` names where it came from:
+    ``--python`` or ``$DROL_D4RL_VENV_PYTHON``), else the default venv's (:func:`default_venv`).
 
     Raises :class:`EnvUnavailableError` naming the setup command when it is missing.
     """
     if configured:
         path = Path(configured).expanduser()
         if not path.is_file():
-            raise EnvUnavailableError(f"d4rl.python: {path} does not exist; {SETUP_HINT}")
+            raise EnvUnavailableError(f"{where}: {path} does not exist; {SETUP_HINT}")
         return path
     venv = default_venv()
     python = venv_python(venv)
@@ -118,6 +119,15 @@ def find_python(configured: str | os.PathLike | None = None) -> Path:
             f"the D4RL environments are not set up (no finished venv at {venv}); {SETUP_HINT}"
         )
     return python
+
+
+def d4rl_python(explicit: str | os.PathLike | None = None) -> Path:
+    """The interpreter the worker runs on: ``explicit`` (``--python``), else
+    ``$DROL_D4RL_VENV_PYTHON`` (a venv built elsewhere), else the venv at
+    ``$DROL_D4RL_VENV`` or ``~/.cache/drol/d4rl-venv`` (:func:`find_python`)."""
+    if explicit:
+        return find_python(explicit, where="--python")
+    return find_python(os.environ.get("DROL_D4RL_VENV_PYTHON"), where="$DROL_D4RL_VENV_PYTHON")
 
 
 @dataclass

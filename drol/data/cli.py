@@ -6,7 +6,7 @@ import argparse
 import logging
 import sys
 
-from drol.data.paths import DEFAULT_DATA_DIR
+from drol.data.paths import DATA_ROOT_HELP, SEARCH_PATHS_HELP, data_root
 
 log = logging.getLogger(__name__)
 
@@ -16,7 +16,7 @@ def _generate(args: argparse.Namespace) -> int:
 
     result = generate(
         args.dataset,
-        out=args.out,
+        out=data_root(args.out),
         episodes=args.episodes,
         seed=args.seed,
         jobs=args.jobs,
@@ -38,10 +38,11 @@ def _fetch(args: argparse.Namespace) -> int:
         is_d4rl = parse_task(args.dataset).suite == D4RL
     except UnknownTaskError:
         is_d4rl = False
+    out = data_root(args.out)
     if is_d4rl:
-        print(fetch_d4rl(args.dataset, args.out))
+        print(fetch_d4rl(args.dataset, out))
         return 0
-    train, val = fetch(args.dataset, args.out)
+    train, val = fetch(args.dataset, out)
     print(f"{train} and {val}")
     return 0
 
@@ -53,7 +54,7 @@ def _rollout(args: argparse.Namespace) -> int:
 
     if args.task not in ALL_TASKS:
         raise UserError(f"unknown D4RL task {args.task!r}; known: {', '.join(ALL_TASKS)}")
-    res = rollout(args.task, args.episodes, args.seed, args.out)
+    res = rollout(args.task, args.episodes, args.seed, data_root(args.out))
     print(
         f"{res.path}: {res.episodes} episodes, {res.rows:,} rows (random actions: for testing, not for scores)"
     )
@@ -75,15 +76,21 @@ def _check(args: argparse.Namespace) -> int:
 def _add_out(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--out",
-        default=str(DEFAULT_DATA_DIR),
+        default=None,
         metavar="DIR",
-        help="output directory (default: the data root)",
+        help=f"output directory (default: the data root, {DATA_ROOT_HELP}, where `drol train` "
+        "looks)",
     )
 
 
 def register(subparsers) -> None:
     """Add ``drol data`` with its sub-commands to the top-level parser."""
-    data = subparsers.add_parser("data", help="generate, fetch and check offline datasets")
+    data = subparsers.add_parser(
+        "data",
+        help="generate, fetch and check offline datasets",
+        description=f"Datasets go to the data root ({DATA_ROOT_HELP}), where `drol train` "
+        f"looks for them. {SEARCH_PATHS_HELP}.",
+    )
     sub = data.add_subparsers(dest="data_command", required=True, metavar="SUBCOMMAND")
 
     gen = sub.add_parser(

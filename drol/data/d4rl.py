@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from drol.data.paths import MissingDatasetError
+from drol.data.paths import MissingDatasetError, data_root
 from drol.data.transitions import ACTION_CLIP
 
 D4RL_URL = "http://rail.eecs.berkeley.edu/datasets/offline_rl"
@@ -51,10 +51,11 @@ def d4rl_dataset_dir() -> Path:
 
 
 def find_d4rl_dataset(task_name: str, data_dir: str | os.PathLike | None = None) -> Path:
-    """The hdf5 for ``task_name`` in ``data_dir`` (or ``data_dir/d4rl``), then D4RL's cache."""
+    """The hdf5 for ``task_name`` in the data root (``data_dir``, else ``$DROL_DATA_DIR``, else
+    ``data/``), then ``<root>/d4rl``, then D4RL's cache (:func:`d4rl_dataset_dir`)."""
     name = d4rl_url(task_name).rsplit("/", 1)[-1]
-    dirs = [Path(data_dir), Path(data_dir) / "d4rl"] if data_dir else []
-    dirs.append(d4rl_dataset_dir())
+    root = data_root(data_dir)
+    dirs = [root, root / "d4rl", d4rl_dataset_dir()]
     for d in dirs:
         if (d / name).is_file():
             return d / name

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from drol.data.d4rl import fql_transitions
-from drol.data.paths import MissingDatasetError
+from drol.data.paths import MissingDatasetError, data_root
 from drol.errors import UserError
 
 
@@ -114,12 +114,13 @@ def minari_d4rl_id(task_name: str) -> str | None:
 
 
 def find_minari_d4rl(task_name: str, data_dir: str | os.PathLike | None = None) -> Path | None:
-    """The Minari directory of ``task_name`` under ``data_dir`` or ``$MINARI_DATASETS_PATH``
-    (default ``~/.minari/datasets``), or None."""
+    """The Minari directory of ``task_name`` under the data root (``data_dir``, else
+    ``$DROL_DATA_DIR``, else ``data/``) or ``$MINARI_DATASETS_PATH`` (default
+    ``~/.minari/datasets``), or None."""
     ds_id = minari_d4rl_id(task_name)
     if ds_id is None:
         return None
-    roots = [Path(data_dir)] if data_dir else []
+    roots = [data_root(data_dir)]
     roots.append(Path(os.environ.get("MINARI_DATASETS_PATH", "~/.minari/datasets")).expanduser())
     for root in roots:
         if (root / ds_id / "data" / "main_data.hdf5").is_file():

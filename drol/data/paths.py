@@ -1,8 +1,14 @@
-"""Where dataset files live: the project's data root, then OGBench's default directory.
+"""Where dataset files live: the project's data root, then each suite's own directory.
 
-The data root is ``data/`` (git-ignored) unless ``$DROL_DATA_DIR`` or an explicit
-``data_dir`` says otherwise. File names are OGBench's own: ``<dataset>.npz`` and
-``<dataset>-val.npz``, so files placed in ``~/.ogbench/data`` are found too.
+The data root is an explicit ``data_dir`` (``--data-dir``/``--out``), else ``$DROL_DATA_DIR``,
+else ``data/`` (git-ignored): the same default for every ``drol`` command, read when the
+command runs. Searched, in order (:data:`SEARCH_PATHS_HELP`):
+
+- OGBench ``<dataset>.npz`` + ``-val.npz`` (OGBench's own names): ``DIR``, then
+  ``$OGBENCH_DATA_DIR`` or ``~/.ogbench/data``;
+- D4RL hdf5 (d4rl's own file names): ``DIR``, ``DIR/d4rl``, then ``$D4RL_DATASET_DIR`` or
+  ``~/.d4rl/datasets``; Adroit's Minari copy: ``DIR``, then ``$MINARI_DATASETS_PATH`` or
+  ``~/.minari/datasets``.
 """
 
 from __future__ import annotations
@@ -13,13 +19,25 @@ from pathlib import Path
 from drol.data.npzfile import temp_files_for
 from drol.errors import MissingDatasetError
 
-DEFAULT_DATA_DIR = Path(os.environ.get("DROL_DATA_DIR", "data"))
+DATA_DIR_ENV = "DROL_DATA_DIR"
 OGBENCH_DEFAULT_DIR = Path(os.environ.get("OGBENCH_DATA_DIR", "~/.ogbench/data")).expanduser()
 
 
+# for --help: the default and every place a dataset is looked for
+DATA_ROOT_HELP = f"${DATA_DIR_ENV}, else ./data"
+SEARCH_PATHS_HELP = (
+    "OGBench files are looked for in DIR, then $OGBENCH_DATA_DIR or ~/.ogbench/data; D4RL "
+    "hdf5 files in DIR, DIR/d4rl, then $D4RL_DATASET_DIR or ~/.d4rl/datasets (Adroit's Minari "
+    "copy: DIR, then $MINARI_DATASETS_PATH or ~/.minari/datasets)"
+)
+
+
 def data_root(data_dir: str | os.PathLike | None = None) -> Path:
-    """The configured data root: ``data_dir``, else ``$DROL_DATA_DIR``, else ``data/``."""
-    return Path(data_dir) if data_dir else DEFAULT_DATA_DIR
+    """The data root: ``data_dir``, else ``$DROL_DATA_DIR``, else ``data/`` (read now, not at
+    import, so every command and test sees the same, current default)."""
+    if data_dir:
+        return Path(data_dir).expanduser()
+    return Path(os.environ.get(DATA_DIR_ENV) or "data").expanduser()
 
 
 def ogbench_candidates(dataset: str, data_dir: str | os.PathLike | None) -> list[Path]:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from drol.agents import method_names
 from drol.agents.config import add_set_option
+from drol.data.paths import DATA_ROOT_HELP, SEARCH_PATHS_HELP, data_root
 from drol.train.settings import make_settings
 from drol.train.trainer import Trainer
 
@@ -39,8 +40,9 @@ def register(subparsers) -> None:
     p.add_argument("--eval-episodes", type=int, default=50)
     p.add_argument(
         "--data-dir",
-        default="data",
-        help="dataset root (OGBench's ~/.ogbench/data is searched too)",
+        default=None,
+        metavar="DIR",
+        help=f"dataset root (default: {DATA_ROOT_HELP}, as for `drol data`); {SEARCH_PATHS_HELP}",
     )
     p.add_argument("--out", required=True, type=Path, help="RUN_DIR")
     add_set_option(
@@ -65,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
         steps=args.steps,
         eval_every=args.eval_every,
         eval_episodes=args.eval_episodes,
-        data_dir=args.data_dir,
+        data_dir=str(data_root(args.data_dir)),
         device=args.device,
         threads=args.threads,
         overrides=args.overrides,

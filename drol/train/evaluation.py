@@ -32,9 +32,11 @@ def evaluate(
 ) -> list[dict[str, float]]:
     """Run ``episodes`` episodes; return one dict per episode.
 
-    ``success`` is the last step's ``info['success']`` (OGBench); for D4RL it is the
-    normalised return (0–100, the paper's metric) divided by 100. Each episode's reset is
-    seeded from (``seed``, episode) so evaluations are reproducible and resumable.
+    ``success`` is the last step's ``info['success']`` (OGBench). A D4RL episode also has
+    ``normalized_score``, d4rl's normalised return ×100 (the paper's metric; below 0 or above
+    100 where the return is outside the reference range), and its ``success`` is that score
+    / 100, so that every reader of ``eval.csv`` treats both suites alike. Each episode's reset
+    is seeded from (``seed``, episode) so evaluations are reproducible and resumable.
     """
     results = []
     for ep in range(episodes):
@@ -47,11 +49,11 @@ def evaluate(
             ret += float(reward)
             length += 1
             done = terminated or truncated
+        row = {"episode": ep, "success": float(info.get("success", 0.0))}
         if "normalized_return" in info:
-            success = float(info["normalized_return"]) / 100.0
-        else:
-            success = float(info.get("success", 0.0))
-        results.append({"episode": ep, "success": success, "return": ret, "length": length})
+            row["normalized_score"] = float(info["normalized_return"])
+            row["success"] = row["normalized_score"] / 100.0
+        results.append({**row, "return": ret, "length": length})
     return results
 
 
@@ -76,4 +78,7 @@ def evaluate_run(run: RunState, step: int, *, settings: RunSettings, out: Path) 
     for e in episodes:
         rows.append({"step": step, **e, "success_rate": rate})
     atomic_write_with(out / "eval.csv", lambda p: pd.DataFrame(rows).to_csv(p, index=False))
-    log.info("step %d: success %.3f over %d episodes", step, rate, len(episodes))
+    if "normalized_score" in episodes[0]:  # D4RL
+        log.info("step %d: normalized score %.1f over %d episodes", step, 100 * rate, len(episodes))
+    else:
+        log.info("step %d: success %.3f over %d episodes", step, rate, len(episodes))

@@ -42,6 +42,7 @@ def train_loop(
     train_step = TrainStep(agent, s.speed)
     t0 = last_log_t = time.perf_counter()
     step0 = last_log_step = progress.step
+    elapsed0 = progress.elapsed  # training time of the sessions before this one (resume)
     bar = tqdm(  # closed by the with block, also on an error: the error line comes last
         total=s.steps,
         initial=progress.step,
@@ -94,9 +95,24 @@ def train_loop(
                 progress.elapsed += time.perf_counter() - t0
                 t0 = time.perf_counter()
                 checkpoint(run)
-    log.info("trained %d steps in %.1fs", s.steps - step0, progress.elapsed)
+    log_session(s.steps - step0, progress.elapsed - elapsed0, step0, progress.elapsed)
     if train_step.compile_seconds:
         log.info("compiling the step took %.1fs", train_step.compile_seconds)
+
+
+def log_session(steps: int, seconds: float, resumed_at: int, total_seconds: float) -> None:
+    """ "trained N steps in T s": this session's steps and time; after a resume, the whole
+    run's time too, named as such."""
+    if resumed_at:
+        log.info(
+            "trained %d steps in %.1f s this session (resumed at step %d; %.1f s in all)",
+            steps,
+            seconds,
+            resumed_at,
+            total_seconds,
+        )
+    else:
+        log.info("trained %d steps in %.1f s", steps, seconds)
 
 
 def check_finite(flag: torch.Tensor, info: dict[str, torch.Tensor], step: int, out: Path) -> None:

@@ -19,8 +19,8 @@ import torch
 from drol.agents import get_method, make_agent, make_config
 from drol.data.fingerprint import DatasetFingerprint
 from drol.data.transitions import next_actions
-from drol.envs import TaskData, check_dataset, load_task
-from drol.errors import UserError
+from drol.envs import TaskData, check_dataset, check_env, closing_env, load_task
+from drol.errors import EnvFailedError, UserError
 from drol.io import atomic_write_json, ensure_writable_dir, os_error_message
 from drol.speed.step import runtime_info
 from drol.tasks import Task, parse_task
@@ -88,7 +88,7 @@ class Trainer:
             "device": str(self.device),
             "threads": torch.get_num_threads(),
             "speed": runtime_info(self.s.speed),
-            "versions": versions(),
+            "versions": versions(getattr(data.env, "worker_versions", None)),
             "git_commit": git_commit(),
         }
 
@@ -100,6 +100,7 @@ class Trainer:
         lock and identity check leave RUN_DIR as it was; any later fatal error writes FAILED.
         """
         fingerprint = check_dataset(self.task, self.s.data_dir)
+        check_env(self.task)  # e.g. a missing D4RL venv: RUN_DIR is not touched
         identity = self.identity(fingerprint)
         ensure_writable_dir(self.out, "--out")
         with RunLock(self.out):
@@ -114,6 +115,8 @@ class Trainer:
                 raise
             except UserError as err:
                 raise TrainingError(f"{err}; {mark_failed(self.out, str(err), err)}") from None
+            except EnvFailedError as err:  # the env died or hung: not a bug, exit code 1
+                raise EnvFailedError(f"{err}; {mark_failed(self.out, str(err), err)}") from None
             except OSError as err:
                 msg = os_error_message(err)
                 raise OSError(err.errno, f"{msg}; {mark_failed(self.out, msg, err)}") from None
@@ -126,7 +129,13 @@ class Trainer:
         s, out = self.s, self.out
         if s.threads:
             torch.set_num_threads(s.threads)
-        data = load_task(self.task, s.data_dir)
+        data = load_task(self.task, s.data_dir, log_dir=out)  # D4RL: RUN_DIR/d4rl-worker.log
+        with closing_env(data.env):  # closed on success; a failed worker's log is kept
+            return self.train_on(identity, data)
+
+    def train_on(self, identity: RunIdentity, data: TaskData) -> dict[str, Any]:
+        """Train on the loaded task (resuming a checkpoint), and write score.json."""
+        s, out = self.s, self.out
         self.check_resume_precision()
         atomic_write_json(out / CONFIG, self.resolved_config(identity, data))
         run = self.setup(data)

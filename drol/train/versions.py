@@ -5,6 +5,7 @@ from __future__ import annotations
 import platform
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -14,9 +15,10 @@ import drol
 REPO_ROOT = Path(drol.__file__).resolve().parent.parent  # a git checkout, when installed -e
 
 
-def versions() -> dict[str, str]:
-    """Python, torch, numpy, drol and the environment packages ("missing" where absent)."""
-    out = {
+def versions(d4rl_worker: dict[str, str] | None = None) -> dict[str, Any]:
+    """Python, torch, numpy, drol and the environment packages ("missing" where absent); for
+    a D4RL run also ``d4rl_worker``: the worker's python, d4rl, gym, mujoco_py and numpy."""
+    out: dict[str, Any] = {
         "python": platform.python_version(),
         "torch": torch.__version__,
         "numpy": np.__version__,
@@ -27,6 +29,8 @@ def versions() -> dict[str, str]:
             out[name] = __import__(name).__version__
         except Exception:  # noqa: BLE001 - optional packages
             out[name] = "missing"
+    if d4rl_worker:
+        out["d4rl_worker"] = dict(d4rl_worker)
     return out
 
 

@@ -59,6 +59,7 @@ def test_real_train_on_generated_cube_single_writes_every_output(tiny_cube_singl
     config = json.loads((out / "config.json").read_text())
     assert config["agent"]["bc_coef"] == 10.0  # cube-single family default (Table 3)
     assert config["versions"]["torch"] == torch.__version__
+    assert "d4rl_worker" not in config["versions"]  # D4RL runs only
     train = pd.read_csv(out / "train.csv")
     assert list(train["step"]) == [20 * i for i in range(1, 16)]
     for col in (
@@ -73,6 +74,7 @@ def test_real_train_on_generated_cube_single_writes_every_output(tiny_cube_singl
         assert col in train, col
     evals = pd.read_csv(out / "eval.csv")
     assert sorted(evals["step"].unique()) == [1, 30, 60, 90, 120, 150, 180, 210, 240, 270, 300]
+    assert "normalized_score" not in evals and evals["success"].isin([0.0, 1.0]).all()  # OGBench
     score = json.loads((out / "score.json").read_text())
     last3 = evals.groupby("step")["success_rate"].first().iloc[-3:].mean() * 100
     assert score["score"] == pytest.approx(last3)

@@ -8,6 +8,7 @@ the official datasets' behaviour: it exercises the D4RL pipeline end to end, it 
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,11 +42,10 @@ def rollout(
 
         raise UserError(f"--episodes: must be at least 1, got {episodes}")
     path = Path(out) / d4rl_url(task).rsplit("/", 1)[-1]
-    own = env is None
-    env = env or D4RLEnv(task)
     rng = np.random.default_rng(seed)
     cols: dict[str, list[np.ndarray]] = {k: [] for k in ("obs", "act", "rew", "term", "tout")}
-    try:
+    # our own worker is closed on success and killed on failure, which keeps its log
+    with D4RLEnv(task) if env is None else contextlib.nullcontext(env) as env:
         for ep in range(episodes):
             ob, _ = env.reset(seed=seed * 1000 + ep)
             # float32, as a policy's actions and as the file stores them: stepped as written
@@ -57,9 +57,6 @@ def rollout(
             cols["rew"].append(res["rewards"])
             cols["term"].append(res["terminated"])
             cols["tout"].append(res["truncated"])
-    finally:
-        if own:
-            env.close()
     with atomic_path(path, suffix=".hdf5") as tmp, h5py.File(tmp, "w") as f:
         f["observations"] = np.concatenate(cols["obs"]).astype(np.float32)
         f["actions"] = np.concatenate(cols["act"]).astype(np.float32)

@@ -1,9 +1,10 @@
 """``drol data rollout``: a D4RL-layout hdf5 from the real d4rl env, for tests only.
 
-Random float32 actions (uniform in [-1, 1], seeded), stepped in the D4RL worker; rows are written as
-d4rl writes them: ``observations``/``actions``/``rewards`` per step, ``terminals`` where the
-env terminated, ``timeouts`` where the time limit cut the episode. Such data has nothing of
-the official datasets' behaviour: it exercises the D4RL pipeline end to end, it gives no scores.
+Random float32 actions (uniform in [-1, 1], seeded), stepped in the D4RL worker; rows are
+written as d4rl writes them: ``observations``/``actions``/``rewards`` per step, ``terminals``
+where the env terminated, ``timeouts`` where the time limit cut the episode. Such data has
+nothing of the official datasets' behaviour: it exercises the D4RL pipeline end to end, it
+gives no scores.
 """
 
 from __future__ import annotations

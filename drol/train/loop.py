@@ -101,8 +101,8 @@ def train_loop(
 
 
 def log_session(steps: int, seconds: float, resumed_at: int, total_seconds: float) -> None:
-    """ "trained N steps in T s": this session's steps and time; after a resume, the whole
-    run's time too, named as such."""
+    """Log the steps and time of this session; after a resume, also the whole run's time,
+    named as such (``progress.elapsed`` adds up every session)."""
     if resumed_at:
         log.info(
             "trained %d steps in %.1f s this session (resumed at step %d; %.1f s in all)",

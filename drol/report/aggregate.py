@@ -25,7 +25,14 @@ from drol.errors import UnknownTaskError, UserError
 from drol.grid import default_labels, discover_runs, run_dir
 from drol.io import atomic_write_text
 from drol.tasks import parse_task
-from drol.train.rundir import CONFIG, FAILED, SCORE, path_mismatches, read_json
+from drol.train.rundir import (
+    CONFIG,
+    FAILED,
+    SCORE,
+    finished_score,
+    path_mismatches,
+    read_json,
+)
 
 log = logging.getLogger(__name__)
 
@@ -73,36 +80,37 @@ def write_manifest(rows: Iterable[dict], path: str | Path) -> None:
 def read_run(path: Path, key: tuple[str, str, int, int] | None = None) -> dict:
     """Status and score of one run directory (present or not).
 
-    ``key`` is the run's ``(task, method, K, seed)`` as its path says: a ``score.json`` or
-    ``config.json`` that disagrees makes the run ``failed`` (never counted), with the reason.
+    ``key`` is the run's ``(task, method, K, seed)`` as its path says. A finished run is
+    counted only when :func:`~drol.train.rundir.finished_score` accepts it (files agree with
+    the path and with each other, finite score); otherwise it is ``failed``, with the reason.
     """
     row: dict = {"status": "missing", "reason": "", "run_dir": str(path)}
     score_file, failed_file, config_file = path / SCORE, path / FAILED, path / CONFIG
-    for file in (score_file, config_file):
-        if not file.is_file():
-            continue
+    if score_file.is_file():
         try:
-            recorded = read_json(file)
+            score = finished_score(path, key)
         except UserError as err:
             row.update(status="failed", reason=str(err))
             return row
-        if key is not None and (bad := path_mismatches(recorded or {}, *key)):
-            row.update(status="failed", reason=f"{file.name}: " + "; ".join(bad))
-            return row
-    if score_file.is_file():
-        score = read_json(score_file) or {}
-        if not isinstance(score.get("score"), (int, float)):
-            row.update(status="failed", reason=f"{score_file}: no numeric 'score'")
-            return row
         row.update(
             status="done",
-            score=float(score["score"]),
+            score=score["score"],
             steps=score.get("steps"),
             wall_clock_s=score.get("wall_clock_s"),
             train_steps_per_s=score.get("train_steps_per_s"),
             protocol=score.get("protocol"),
         )
-    elif failed_file.is_file():
+        return row
+    if config_file.is_file():
+        try:
+            recorded = read_json(config_file)
+        except UserError as err:
+            row.update(status="failed", reason=str(err))
+            return row
+        if key is not None and (bad := path_mismatches(recorded or {}, *key)):
+            row.update(status="failed", reason=f"{config_file.name}: " + "; ".join(bad))
+            return row
+    if failed_file.is_file():
         lines = failed_file.read_text(errors="replace").strip().splitlines()
         row.update(status="failed", reason=lines[0] if lines else "FAILED")
     elif config_file.is_file():

@@ -9,8 +9,8 @@ from pathlib import Path
 import pandas as pd
 
 from drol.errors import UserError
-from drol.grid import select_k
 from drol.io import atomic_write_json, atomic_write_text
+from drol.report.kselect import select_k
 from drol.report.verdict import PAPER_SEEDS
 
 log = logging.getLogger(__name__)

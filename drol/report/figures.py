@@ -29,7 +29,7 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
 from drol.agents.registry import get_method, method_names  # noqa: E402
-from drol.grid import KSWEEP_LABEL, choose_k, column_labels  # noqa: E402
+from drol.grid import KSWEEP_LABEL, column_labels  # noqa: E402
 from drol.io import atomic_write_with  # noqa: E402
 from drol.report.aggregate import (  # noqa: E402
     explode_labels,
@@ -39,6 +39,7 @@ from drol.report.aggregate import (  # noqa: E402
 from drol.report.aggregate import (
     learning_curves as curve_frame,
 )
+from drol.report.kselect import choose_k  # noqa: E402
 
 log = logging.getLogger(__name__)
 

@@ -16,6 +16,7 @@ import errno
 import fcntl
 import hashlib
 import json
+import math
 import os
 import traceback
 from dataclasses import asdict, dataclass, field, fields
@@ -138,6 +139,57 @@ def path_mismatches(
     ]
 
 
+def score_value(score: dict[str, Any], path: Path) -> float:
+    """The ``score`` of a score.json as a finite float; a one-line :class:`UserError` naming
+    the file otherwise (NaN, infinite, absent, a string or a bool is a failed run)."""
+    value = score.get("score")
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise UserError(f"{path}: 'score' is {value!r}, not a number")
+    if not math.isfinite(value):
+        raise UserError(f"{path}: 'score' is {value!r}, not a finite number")
+    return float(value)
+
+
+def finished_score(run_dir: Path, key: tuple[str, str, int, int] | None = None) -> dict[str, Any]:
+    """``score.json`` of a finished run that may be counted, its ``score`` a finite float.
+
+    The one rule behind ``drol aggregate``/``tables``/``stats``/``figures`` and ``drol
+    select-k``: ``score.json`` and ``config.json`` must be readable, their ``task, method, K,
+    seed`` must equal ``key`` (the run's path), ``score.json``'s identity digest must equal
+    ``config.json``'s (a stale score of another run is refused), and the score must be a
+    finite number. Anything else raises a one-line :class:`UserError` with the reason.
+    """
+    run_dir = Path(run_dir)
+    score_file, config_file = run_dir / SCORE, run_dir / CONFIG
+    score = read_json(score_file)
+    if score is None:
+        raise UserError(f"{score_file}: missing (the run has not finished)")
+    config = read_json(config_file)
+    for name, recorded in ((SCORE, score), (CONFIG, config)):
+        if recorded is not None and key is not None and (bad := path_mismatches(recorded, *key)):
+            raise UserError(f"{name}: " + "; ".join(bad))
+    if config is not None and config.get("identity") != score.get("identity"):
+        raise UserError(
+            f"{score_file}: identity {score.get('identity')!r} differs from "
+            f"{config.get('identity')!r} in {config_file} (a stale score of another run)"
+        )
+    score["score"] = score_value(score, score_file)
+    return score
+
+
+def key_of_path(run_dir: Path) -> tuple[str, str, int, int] | None:
+    """``(task, method, K, seed)`` that a run directory's path ``.../{task}/{method}/K{K}/
+    seed{seed}`` encodes; None when the path does not have that shape."""
+    parts = Path(run_dir).parts[-4:]
+    if len(parts) < 4:
+        return None
+    task, method, k_dir, seed_dir = parts
+    k, s = k_dir.removeprefix("K"), seed_dir.removeprefix("seed")
+    if not (k_dir.startswith("K") and k.isdigit() and seed_dir.startswith("seed") and s.isdigit()):
+        return None
+    return task, method, int(k), int(s)
+
+
 # ---------------------------------------------------------------- lock
 
 
@@ -226,8 +278,11 @@ __all__ = [
     "RunSpec",
     "TrainingError",
     "clear_failed",
+    "finished_score",
+    "key_of_path",
     "mark_failed",
     "path_mismatches",
     "read_json",
+    "score_value",
     "stop_run",
 ]

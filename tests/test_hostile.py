@@ -582,3 +582,147 @@ def test_stats_out_is_a_file(tmp_path, capsys):
     (tmp_path / "runs").mkdir()
     args = ["stats", "--runs", str(tmp_path / "runs"), "--out", str(out), "--reps", "100"]
     assert_one_line_error(*run_main(args, capsys), 2, str(out), "not a directory")
+
+
+# ---------------------------------------------------------------- round two (issue 20)
+
+
+def three_seeds(root: Path, K: int = 16) -> list[Path]:
+    from synthetic_runs import make_run
+
+    return [make_run(root, POINTMAZE, "drol", K, s, score=80.0 + s) for s in range(3)]
+
+
+def set_score_text(run: Path, text: str) -> None:
+    """Write ``"score": TEXT`` verbatim (``NaN``, ``Infinity`` are what Python's json emits)."""
+    obj = json.loads((run / SCORE).read_text())
+    obj["score"] = "@@"
+    (run / SCORE).write_text(json.dumps(obj).replace('"@@"', text))
+
+
+@pytest.mark.parametrize("text", ["NaN", "Infinity", "-Infinity", '"80"', "true", "null"])
+def test_nonfinite_or_nonnumeric_score_is_a_failed_run_everywhere(tmp_path, capsys, text):
+    runs = tmp_path / "runs"
+    bad = three_seeds(runs)[1]
+    set_score_text(bad, text)
+    base = ["--runs", str(runs)]
+    code, err = run_main(
+        ["tables", *base, "--reported", str(REPORTED), "--out", str(tmp_path / "t")], capsys
+    )
+    assert code == 0, err
+    missing = pd.read_csv(tmp_path / "t" / "missing_runs.csv")
+    assert missing["seed"].tolist() == [1] and missing["status"].tolist() == ["failed"]
+    assert "'score'" in missing["reason"].iloc[0] and str(bad / SCORE) in missing["reason"].iloc[0]
+    t4 = pd.read_csv(tmp_path / "t" / "table4.csv")
+    ours = t4[(t4["task"] == POINTMAZE) & (t4["source"] != "reported")].iloc[0]
+    assert ours["n_seeds"] == 2 and ours["mean"] == pytest.approx(81.0)
+    assert (tmp_path / "t" / "table1.csv").is_file()
+    line = assert_one_line_error(
+        *run_main(["aggregate", *base, "--out", str(tmp_path / "r.csv"), "--strict"], capsys), 2
+    )
+    assert "1 of 3 runs" in line
+    assert run_main(["stats", *base, "--out", str(tmp_path / "s"), "--reps", "100"], capsys)[0] == 0
+    agg = pd.read_csv(tmp_path / "s" / "aggregate.csv")
+    iqm = agg[(agg["statistic"] == "IQM") & (agg["method"] == "DROL(16)")].iloc[0]
+    assert iqm["n_runs"] == 2 and np.isfinite(iqm["estimate"])
+
+
+def test_score_json_of_another_identity_is_not_counted(tmp_path):
+    """A stale score.json (another steps/hyperparameters: another digest) is a failed run."""
+    run = three_seeds(tmp_path / "runs")[0]
+    obj = json.loads((run / SCORE).read_text())
+    obj["identity"] = "0123456789abcdef"
+    (run / SCORE).write_text(json.dumps(obj))
+    runs = collect_runs(tmp_path / "runs")
+    row = runs[runs["seed"] == 0].iloc[0]
+    assert row["status"] == "failed" and "0123456789abcdef" in row["reason"]
+    assert runs["status"].tolist().count("done") == 2
+
+
+def select_k_args(dirs: list[Path], out: Path) -> list[str]:
+    return ["select-k", *map(str, dirs), "--out", str(out)]
+
+
+def test_select_k_refuses_a_run_whose_files_disagree_with_its_path(tmp_path, capsys):
+    """A K=4 run placed under drol/K16/seed0 must not make K* = 4 (a K not in the sweep)."""
+    from synthetic_runs import make_run
+
+    root = tmp_path / "runs"
+    dirs = [make_run(root, POINTMAZE, "drol", K, 0, score=10.0 * K) for K in (2, 8, 16)]
+    for name in (SCORE, CONFIG):  # the K=16 slot holds a K=4 run scoring best
+        obj = json.loads((dirs[2] / name).read_text())
+        obj.update(K=4, score=99.0)
+        (dirs[2] / name).write_text(json.dumps(obj))
+    out = tmp_path / "k.json"
+    line = assert_one_line_error(*run_main(select_k_args(dirs, out), capsys), 2, "K=4", "path")
+    assert "score.json" in line and not out.exists()
+
+
+def test_select_k_refuses_a_stale_identity_and_mixed_tasks(tmp_path, capsys):
+    from synthetic_runs import make_run
+
+    root = tmp_path / "runs"
+    dirs = [make_run(root, POINTMAZE, "drol", K, 0, score=10.0 * K) for K in (2, 16)]
+    other = make_run(root, POINTMAZE.replace("task1", "task2"), "drol", 4, 0, score=99.0)
+    line = assert_one_line_error(
+        *run_main(select_k_args([*dirs, other], tmp_path / "k.json"), capsys), 2, "several tasks"
+    )
+    assert POINTMAZE in line
+    obj = json.loads((dirs[0] / SCORE).read_text())
+    obj["identity"] = "ffffffffffffffff"
+    (dirs[0] / SCORE).write_text(json.dumps(obj))
+    assert_one_line_error(
+        *run_main(select_k_args(dirs, tmp_path / "k.json"), capsys), 2, "ffffffffffffffff"
+    )
+
+
+@pytest.mark.parametrize("text", ["NaN", "Infinity"])
+def test_select_k_nonfinite_score_is_one_line(tmp_path, capsys, text):
+    from synthetic_runs import make_run
+
+    dirs = [make_run(tmp_path / "runs", POINTMAZE, "drol", K, 0, score=10.0) for K in (2, 16)]
+    set_score_text(dirs[0], text)
+    assert_one_line_error(
+        *run_main(select_k_args(dirs, tmp_path / "k.json"), capsys), 2, str(dirs[0] / SCORE)
+    )
+
+
+def killed_after_checkpoint(data: Path, out: Path) -> list[str]:
+    args = train_args(data, out, steps=10) + ["--set", "checkpoint_every=5"]
+    assert main(args) == 0
+    (out / SCORE).unlink()  # as if killed after its last checkpoint
+    return args
+
+
+@pytest.mark.parametrize("key", ["qpos", "qvel"])
+def test_resume_on_a_dataset_differing_only_in_qpos_is_refused(data, tmp_path, capsys, key):
+    """OGBench relabels rewards from qpos: a dataset that differs there is another dataset."""
+    out = tmp_path / "run"
+    args = killed_after_checkpoint(data, out)
+    other = corrupt_copy(data, tmp_path / "other", rewrite(**{key: lambda a: a + 0.25}))
+    line = assert_one_line_error(
+        *run_main(replace_opt(args, "--data-dir", str(other)), capsys), 2, "dataset.digest"
+    )
+    assert "dataset.rows" not in line and str(out / CONFIG) in line
+
+
+def test_run_with_an_old_dataset_fingerprint_is_refused_in_one_line(data, tmp_path, capsys):
+    out = tmp_path / "run"
+    args = killed_after_checkpoint(data, out)
+    cfg = json.loads((out / CONFIG).read_text())
+    del cfg["dataset"]["version"]  # as written before the fingerprint covered qpos
+    (out / CONFIG).write_text(json.dumps(cfg))
+    line = assert_one_line_error(*run_main(args, capsys), 2, str(out / CONFIG), "version 1")
+    assert "--out" in line and not (out / FAILED).exists()
+
+
+def test_finished_run_without_config_json_checks_score_json(data, finished, tmp_path, capsys):
+    run = copy_run(finished, tmp_path)
+    (run / CONFIG).unlink()
+    score = (run / SCORE).read_text()
+    args = replace_opt(train_args(data, run), "--K", "8")
+    assert_one_line_error(*run_main(args, capsys), 2, f"K: 4 in {run / SCORE}, 8 requested")
+    assert (run / SCORE).read_text() == score and not (run / FAILED).exists()
+    args = train_args(data, run) + ["--set", "bc_coef=7"]  # not in score.json: the digest
+    assert_one_line_error(*run_main(args, capsys), 2, "identity: ")
+    assert run_main(train_args(data, run), capsys)[0] == 0  # the same run: finished

@@ -80,6 +80,15 @@ class RunIdentity(RunSpec):
         recorded = read_json(config_path)
         if recorded is None:
             return
+        dataset = recorded.get("dataset")
+        before = dataset.get("version", 1) if isinstance(dataset, dict) else None
+        if self.dataset and before != self.dataset.get("version"):
+            raise UserError(
+                f"{config_path} records a dataset fingerprint of version {before!r}, this drol "
+                f"computes version {self.dataset.get('version')!r} (it now covers every array "
+                "that reaches training); that run cannot be checked or resumed: use another "
+                "--out or delete it and train again"
+            )
         diffs = self.differences(recorded)
         if diffs:
             shown = "; ".join(
@@ -87,6 +96,29 @@ class RunIdentity(RunSpec):
             )
             raise UserError(
                 f"{shown} -- that directory holds another run; use another --out or delete it"
+            )
+
+    def check_score(self, score_path: Path) -> None:
+        """A finished run's ``score.json`` must hold this identity (its path keys, ``steps``
+        and digest): the check that still holds when ``config.json`` is gone."""
+        recorded = read_json(score_path)
+        if recorded is None:
+            return
+        mine = self.to_dict()
+        diffs = [
+            (k, recorded[k], mine[k])
+            for k in (*self.PATH_KEYS, "steps")
+            if k in recorded and recorded[k] != mine[k]
+        ]
+        if recorded.get("identity") != self.digest():
+            diffs.append(("identity", recorded.get("identity"), self.digest()))
+        if diffs:
+            shown = "; ".join(
+                f"{k}: {_show(a)} in {score_path}, {_show(b)} requested" for k, a, b in diffs
+            )
+            raise UserError(
+                f"{shown} -- that directory holds another finished run; use another --out or "
+                "delete it"
             )
 
 

@@ -105,6 +105,7 @@ class Trainer:
         with RunLock(self.out):
             identity.check_against(self.out / CONFIG)
             if (self.out / SCORE).exists():
+                identity.check_score(self.out / SCORE)  # also when config.json is gone
                 log.info("%s already finished: %s exists", self.out, SCORE)
                 return read_json(self.out / SCORE) or {}
             clear_failed(self.out)

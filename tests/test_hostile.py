@@ -158,6 +158,13 @@ BAD_ARGS = [
     (["--set", "no_such_key=1"], "no_such_key"),
     (["--set", "q_agg=max"], "q_agg"),
     (["--set", "lr=nan"], "lr"),
+    (["--set", "lr=inf"], "lr"),
+    (["--set", "bc_coef=inf"], "bc_coef"),
+    (["--set", "q_coef=-inf"], "q_coef"),
+    (["--set", "discount=nan"], "discount"),
+    (["--set", "bc_coef=1e999"], "bc_coef"),
+    (["--set", "batch_size=1000000000"], "batch_size"),
+    (["--set", "batch_size=60000"], "batch_size"),  # within the bound, above the dataset's rows
     (["--set", "batch_size=0"], "batch_size"),
     (["--set", "noequals"], "KEY=VALUE"),
 ]
@@ -726,3 +733,15 @@ def test_finished_run_without_config_json_checks_score_json(data, finished, tmp_
     args = train_args(data, run) + ["--set", "bc_coef=7"]  # not in score.json: the digest
     assert_one_line_error(*run_main(args, capsys), 2, "identity: ")
     assert run_main(train_args(data, run), capsys)[0] == 0  # the same run: finished
+
+
+@pytest.mark.parametrize(
+    ("method", "key"), [("iql", "alpha"), ("fql", "alpha"), ("rebrac", "alpha_actor")]
+)
+def test_nonfinite_hyperparameter_of_any_method_is_refused_up_front(
+    data, tmp_path, capsys, method, key
+):
+    out = tmp_path / "run"
+    args = replace_opt(train_args(data, out), "--method", method) + ["--set", f"{key}=inf"]
+    assert_one_line_error(*run_main(args, capsys), 2, f"{key}='inf'", "finite")
+    assert not out.exists()

@@ -100,6 +100,11 @@ class Trainer:
         lock and identity check leave RUN_DIR as it was; any later fatal error writes FAILED.
         """
         fingerprint = check_dataset(self.task, self.s.data_dir)
+        if self.cfg.batch_size > fingerprint.rows:
+            raise UserError(
+                f"bad --set batch_size={self.cfg.batch_size}: must be at most the "
+                f"{fingerprint.rows} rows of the dataset {fingerprint.name}"
+            )
         identity = self.identity(fingerprint)
         ensure_writable_dir(self.out, "--out")
         with RunLock(self.out):

@@ -48,9 +48,7 @@ class AgentConfig:
     def validate(self) -> None:
         """Check every value; subclasses call ``super().validate()`` and add their keys."""
         need(self, self.lr > 0, "lr", "must be > 0")
-        need(
-            self, 1 <= self.batch_size <= MAX_BATCH, "batch_size", f"must be in [1, {MAX_BATCH}]"
-        )
+        need(self, 1 <= self.batch_size <= MAX_BATCH, "batch_size", f"must be in [1, {MAX_BATCH}]")
         need(self, 1 <= self.hidden <= MAX_HIDDEN, "hidden", f"must be in [1, {MAX_HIDDEN}]")
         need(self, 1 <= self.depth <= 64, "depth", "must be in [1, 64]")
         need(self, 0 < self.discount <= 1, "discount", "must be in (0, 1]")

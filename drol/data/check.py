@@ -14,6 +14,7 @@ import numpy as np
 from drol.data.npzfile import is_temp_name, val_path_for
 from drol.data.registry import DatasetSpec, dataset_name_from_path, get_spec
 from drol.errors import UserError
+from drol.io import library_reason
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +93,10 @@ def read_arrays(path: Path, keys: list[str]) -> dict[str, np.ndarray]:
         archive = np.load(path, allow_pickle=False)
     except (zipfile.BadZipFile, ValueError, OSError, EOFError) as err:
         raise DatasetError(
-            path, None, f"not a readable .npz archive (corrupt or truncated: {err})"
+            path,
+            None,
+            f"not a readable .npz archive (corrupt or truncated: {library_reason(err)}); "
+            "regenerate it (drol data generate) or fetch it again (drol data fetch)",
         ) from err
     if not isinstance(archive, np.lib.npyio.NpzFile):
         raise DatasetError(path, None, "not an .npz archive (a bare .npy array)")
@@ -105,7 +109,10 @@ def read_arrays(path: Path, keys: list[str]) -> dict[str, np.ndarray]:
                 out[key] = archive[key]
             except (zipfile.BadZipFile, ValueError, OSError, EOFError, zlib.error) as err:
                 raise DatasetError(
-                    path, key, f"unreadable (corrupt or truncated file: {err})"
+                    path,
+                    key,
+                    f"unreadable ({library_reason(err)}); regenerate the file (drol data "
+                    "generate) or fetch it again (drol data fetch)",
                 ) from err
     return out
 

@@ -15,14 +15,16 @@ one run may carry several labels (DROL(16) and DROL* share the run when K* = 16)
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from drol.agents.registry import method_names
 from drol.errors import UnknownTaskError, UserError
-from drol.grid import default_labels, discover_runs, run_dir
+from drol.grid import DROL, KSWEEP_LABEL, columns, default_labels, discover_runs, run_dir
 from drol.io import atomic_write_text
 from drol.tasks import parse_task
 from drol.train.rundir import (
@@ -57,17 +59,42 @@ RUN_COLUMNS = [
 
 
 def read_manifest(path: str | Path) -> pd.DataFrame:
-    """Read a manifest CSV (``label, task, method, K, seed``)."""
+    """Read a manifest CSV (``label, task, method, K, seed``); every row is checked, and the
+    first bad one is refused in one line naming its line number and the field."""
     try:
-        df = pd.read_csv(path)
+        df = pd.read_csv(path, dtype=str, keep_default_na=False)
     except (OSError, ValueError) as err:
         raise UserError(f"manifest {path}: unreadable ({err})") from None
     need = {"label", "task", "method", "K", "seed"}
     if missing := need - set(df.columns):
         raise UserError(f"manifest {path} lacks columns {sorted(missing)}")
+    for i, r in enumerate(df.itertuples(index=False), start=2):  # line 1 is the header
+        if problem := manifest_row_problem(r.label, r.method, r.K, r.seed):
+            raise UserError(f"manifest {path} line {i}: {problem}")
     df["K"] = df["K"].astype(int)
     df["seed"] = df["seed"].astype(int)
     return df
+
+
+def manifest_row_problem(label: str, method: str, K: str, seed: str) -> str | None:
+    """Why one manifest row cannot be a run of the grid (None when it can)."""
+    if method not in method_names():
+        return f"unknown method {method!r} (known: {', '.join(method_names())})"
+    for name, value, lo in (("K", K, 1), ("seed", seed, 0)):
+        text = str(value).strip()
+        if not (text.isdigit() and int(text) >= lo):
+            return f"{name}={value!r} is not an integer >= {lo}"
+    owner = {c.label: c.method for c in columns()}
+    if label in owner:
+        if owner[label] != method:
+            return f"label {label!r} is the column of method {owner[label]!r}, not {method!r}"
+    elif not (label == KSWEEP_LABEL or _SWEEP_ONLY.fullmatch(label)) or method != DROL:
+        known = ", ".join([*owner, KSWEEP_LABEL, "DROL(K=k)"])
+        return f"unknown label {label!r} for method {method!r} (known: {known})"
+    return None
+
+
+_SWEEP_ONLY = re.compile(r"DROL\(K=\d+\)")
 
 
 def write_manifest(rows: Iterable[dict], path: str | Path) -> None:
@@ -153,7 +180,13 @@ def collect_runs(runs_dir: str | Path, manifest: pd.DataFrame | None = None) -> 
             "seed": seed,
             "labels": ";".join(labs),
         }
-        row.update(read_run(run_dir(root, task, method, K, seed), (task, method, K, seed)))
+        path = run_dir(root, task, method, K, seed)
+        row.update(read_run(path, (task, method, K, seed)))
+        if (outside := outside_root(path, root)) is not None:
+            log.warning("%s: a link to %s, outside the runs root %s (counted)", path, outside, root)
+            row["reason"] = "; ".join(
+                filter(None, [row["reason"], f"links outside {root}: {outside}"])
+            )
         rows.append(row)
     df = pd.DataFrame(rows, columns=RUN_COLUMNS)
     if not df.empty:
@@ -162,6 +195,17 @@ def collect_runs(runs_dir: str | Path, manifest: pd.DataFrame | None = None) -> 
     if len(not_done):
         log.warning("%d of %d runs are not done (missing/failed/running)", len(not_done), len(df))
     return df.reset_index(drop=True)
+
+
+def outside_root(path: Path, root: Path) -> Path | None:
+    """Where ``path`` resolves when a symlink takes it outside ``root`` (None otherwise).
+
+    Such a run is counted (its files pass the same identity checks as any other), with a
+    warning and a note in its ``reason``: a linked run is a choice, but never a silent one."""
+    if not path.exists():
+        return None
+    real, base = path.resolve(), root.resolve()
+    return None if real.is_relative_to(base) else real
 
 
 def explode_labels(runs: pd.DataFrame) -> pd.DataFrame:
@@ -246,6 +290,35 @@ def family_seed_summary(runs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out, columns=cols)
 
 
+EVAL_NEED = ("step", "success")
+
+
+def read_eval(path: Path) -> pd.DataFrame:
+    """``step, success`` of a run's eval.csv: a one-line :class:`UserError` naming the file
+    when it is not a readable CSV with those columns; a warning naming it when rows are
+    incomplete (a file cut mid-row: its last, unterminated row is dropped) or non-numeric."""
+    try:
+        raw = path.read_bytes()
+        ev = pd.read_csv(path) if raw.strip() else pd.DataFrame(columns=list(EVAL_NEED))
+    except (UnicodeDecodeError, ValueError) as err:
+        reason = " ".join(str(err).split())[:120]
+        raise UserError(f"{path}: not a readable eval.csv ({reason})") from None
+    missing = [c for c in EVAL_NEED if c not in ev.columns]
+    if missing:
+        raise UserError(f"{path}: no {missing} column (not a drol eval.csv)")
+    dropped = 0
+    if raw and not raw.endswith(b"\n") and len(ev):
+        ev, dropped = ev.iloc[:-1], 1
+    num = ev[list(EVAL_NEED)].apply(pd.to_numeric, errors="coerce")
+    bad = num.isna().any(axis=1) | ev.isna().any(axis=1)
+    dropped += int(bad.sum())
+    if dropped:
+        log.warning(
+            "%s: %d incomplete or non-numeric row(s) ignored (a truncated file?)", path, dropped
+        )
+    return num[~bad].reset_index(drop=True)
+
+
 def learning_curves(runs: pd.DataFrame) -> pd.DataFrame:
     """Tidy eval curves: ``task, label, method, K, seed, step, success`` (×100) of every run."""
     frames = []
@@ -253,7 +326,7 @@ def learning_curves(runs: pd.DataFrame) -> pd.DataFrame:
         path = Path(r.run_dir) / "eval.csv"
         if not path.is_file():
             continue
-        ev = pd.read_csv(path)
+        ev = read_eval(path)
         if ev.empty:
             continue
         per_eval = ev.groupby("step", as_index=False)["success"].mean()

@@ -28,7 +28,7 @@ FIGURES = (
 def _load_runs(runs_dir: str, manifest: str | None) -> pd.DataFrame:
     from drol.report.aggregate import collect_runs, read_manifest
 
-    if not Path(runs_dir).is_dir() and manifest is None:
+    if not Path(runs_dir).is_dir():
         raise UserError(f"--runs {runs_dir}: no such directory")
     man = None
     if manifest is not None:

@@ -11,6 +11,7 @@ machine cannot do that.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import shutil
@@ -745,3 +746,150 @@ def test_nonfinite_hyperparameter_of_any_method_is_refused_up_front(
     args = replace_opt(train_args(data, out), "--method", method) + ["--set", f"{key}=inf"]
     assert_one_line_error(*run_main(args, capsys), 2, f"{key}='inf'", "finite")
     assert not out.exists()
+
+
+MANIFEST_HEAD = "label,task,method,K,seed\n"
+BAD_MANIFEST_ROWS = {
+    "K=abc": (f"DROL(16),{POINTMAZE},drol,abc,0\n", "K='abc'"),
+    "K=0": (f"DROL(16),{POINTMAZE},drol,0,0\n", "K='0'"),
+    "seed=-1": (f"FQL,{POINTMAZE},fql,1,-1\n", "seed='-1'"),
+    "unknown method": (f"FQL,{POINTMAZE},dqn,1,0\n", "unknown method 'dqn'"),
+    "unknown label": (f"Best,{POINTMAZE},drol,16,0\n", "unknown label 'Best'"),
+    "label of another method": (f"FQL,{POINTMAZE},drol,16,0\n", "label 'FQL'"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_MANIFEST_ROWS))
+def test_tables_bad_manifest_row_is_refused_naming_the_line(tmp_path, capsys, case):
+    row, name = BAD_MANIFEST_ROWS[case]
+    man = tmp_path / "m.csv"
+    man.write_text(MANIFEST_HEAD + f"FQL,{POINTMAZE},fql,1,0\n" + row)
+    three_seeds(tmp_path / "runs")
+    args = ["tables", "--runs", str(tmp_path / "runs"), "--reported", str(REPORTED), "--out",
+            str(tmp_path / "t"), "--manifest", str(man)]  # fmt: skip
+    assert_one_line_error(*run_main(args, capsys), 2, str(man), "line 3", name)
+    assert not (tmp_path / "t").exists()
+
+
+def test_tables_with_a_manifest_and_no_runs_directory(tmp_path, capsys):
+    man = tmp_path / "m.csv"
+    man.write_text(MANIFEST_HEAD + f"FQL,{POINTMAZE},fql,1,0\n")
+    for cmd in (["tables", "--reported", str(REPORTED)], ["aggregate"], ["stats"]):
+        out = tmp_path / "o" / cmd[0]
+        args = [*cmd, "--runs", str(tmp_path / "nonexistent"), "--manifest", str(man)]
+        line = assert_one_line_error(*run_main([*args, "--out", str(out)], capsys), 2, "--runs")
+        assert "no such directory" in line and not out.exists()
+
+
+def curves_args(tmp_path: Path) -> list[str]:
+    return ["figures", "learning_curves", "--runs", str(tmp_path / "runs"), "--out",
+            str(tmp_path / "fig" / "lc")]  # fmt: skip
+
+
+BAD_EVAL = {
+    "binary": (b"\x89PNG\r\n\x1a\n\x00\xff\xfe\x00\x81", "not a readable eval.csv"),
+    "no success column": (b"step,episode,return\n1,0,0.5\n", "'success'"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_EVAL))
+def test_learning_curves_on_a_bad_eval_csv_is_one_line(tmp_path, capsys, case):
+    content, name = BAD_EVAL[case]
+    run = three_seeds(tmp_path / "runs")[0]
+    (run / "eval.csv").write_bytes(content)
+    assert_one_line_error(*run_main(curves_args(tmp_path), capsys), 2, str(run / "eval.csv"), name)
+
+
+def test_learning_curves_warn_about_a_truncated_eval_csv(tmp_path, capsys, caplog):
+    run = three_seeds(tmp_path / "runs")[0]
+    ev = run / "eval.csv"
+    full = ev.read_bytes()
+    ev.write_bytes(full[: full.rindex(b",", 0, len(full) - 1) + 3])  # cut inside the last row
+    assert not ev.read_bytes().endswith(b"\n")
+    code, err = run_main(curves_args(tmp_path), capsys)
+    assert code == 0, err
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any(str(ev) in m and "truncated" in m for m in warned), warned
+    from drol.report.aggregate import read_eval
+
+    kept = read_eval(ev)
+    assert len(kept) == len(pd.read_csv(io.BytesIO(full))) - 1
+
+
+def garbage_probes(path: Path) -> None:
+    path.write_bytes(b"PK\x03\x04" + os.urandom(200))
+
+
+def wrong_shape_probes(path: Path) -> None:
+    np.savez(path, steps=np.arange(3), candidates=np.zeros((3, 2, 4)), owners=np.zeros((3, 2)),
+             data_actions=np.zeros((2, 5, 2)))  # fmt: skip
+
+
+def object_probes(path: Path) -> None:
+    np.savez(path, steps=np.array([object()], dtype=object), candidates=np.zeros((1, 1, 1, 2)),
+             owners=np.zeros((1, 1, 1), int), data_actions=np.zeros((1, 1, 2)))  # fmt: skip
+
+
+@pytest.mark.parametrize("make", [garbage_probes, wrong_shape_probes, object_probes])
+def test_fig2_on_a_bad_probes_npz_is_one_line(tmp_path, capsys, make):
+    run = three_seeds(tmp_path / "runs")[0]
+    make(run / "probes.npz")
+    args = ["figures", "fig2_voronoi", "--run", str(run), "--out", str(tmp_path / "f2")]
+    line = assert_one_line_error(*run_main(args, capsys), 2, str(run / "probes.npz"))
+    assert "allow_pickle" not in line and "drol train" in line
+
+
+def test_fig2_probe_index_out_of_range(tmp_path, capsys):
+    run = three_seeds(tmp_path / "runs")[0]
+    args = ["figures", "fig2_voronoi", "--run", str(run), "--out", str(tmp_path / "f2")]
+    assert_one_line_error(*run_main([*args, "--probe", "99"], capsys), 2, "--probe 99")
+
+
+def test_run_linked_from_outside_the_runs_root_is_counted_with_a_warning(tmp_path, caplog):
+    """Documented choice (docs/run_format.md): counted, never silently."""
+    from synthetic_runs import make_run
+
+    elsewhere = make_run(tmp_path / "scratch", POINTMAZE, "drol", 16, 0, score=70.0)
+    root = tmp_path / "runs"
+    link = root / POINTMAZE / "drol" / "K16" / "seed0"
+    link.parent.mkdir(parents=True)
+    link.symlink_to(elsewhere)
+    runs = collect_runs(root)
+    assert runs["status"].tolist() == ["done"] and runs["score"].tolist() == [70.0]
+    assert "links outside" in runs["reason"].iloc[0]
+    assert any(str(link) in r.getMessage() for r in caplog.records if r.levelname == "WARNING")
+
+
+def test_object_arrays_in_a_dataset_say_regenerate_not_allow_pickle(data, tmp_path, capsys):
+    def objects(path: Path, arrays: dict) -> None:
+        arrays["actions"] = np.array([object()] * len(arrays["actions"]), dtype=object)
+        np.savez(path, **arrays)
+
+    bad = corrupt_copy(data, tmp_path / "data", objects)
+    for args in (train_args(bad, tmp_path / "run"), ["data", "check", str(bad / f"{DATASET}.npz")]):
+        line = assert_one_line_error(*run_main(args, capsys), 2, "actions")
+        assert "allow_pickle" not in line and "drol data generate" in line
+
+
+def test_malicious_checkpoint_message_gives_no_unsafe_advice(data, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(train_args(data, out, steps=10)) == 0
+    (out / SCORE).unlink()
+    torch.save({"format": 2, "agent": Evil(str(tmp_path / "pwned"))}, out / CHECKPOINT)
+    line = assert_one_line_error(*run_main(train_args(data, out, steps=10), capsys), 2, CHECKPOINT)
+    assert "weights_only" not in line and "delete it" in line
+
+
+def test_actions_outside_the_unit_box_are_reported_not_ok(data, tmp_path, capsys, caplog):
+    bad = corrupt_copy(data, tmp_path / "data", rewrite(actions=lambda a: a * 5))
+    train = bad / f"{DATASET}.npz"
+    code, err = run_main(["data", "check", str(train), "--no-relabel"], capsys)
+    line = assert_one_line_error(code, err, 2, str(train), "outside [-1, 1]")
+    assert "regenerate" in line
+    capsys.readouterr()
+    main(["data", "check", str(train), "--no-relabel"])
+    assert "NOT OK" in capsys.readouterr().out
+    out = tmp_path / "run"
+    assert main(train_args(bad, out, steps=2)) == 0  # trained (clipped), but said so
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any(str(train) in m and "clips" in m for m in warned), warned

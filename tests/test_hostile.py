@@ -488,12 +488,18 @@ def test_disk_full_at_a_checkpoint_keeps_the_previous_one(data, tmp_path):
         assert (out / SCORE).is_file()
 
 
-def test_data_generate_on_a_full_disk(tmp_path):
+def test_data_generate_on_a_full_disk(tmp_path, capsys, monkeypatch):
+    from drol.data import generate
+
+    args = ["data", "generate", DATASET, "--episodes", "3", "--jobs", "1", "--no-progress"]
     with tmpfs(tmp_path / "small", "16k") as mnt:
-        res = run_cli(
-            ["data", "generate", DATASET, "--out", str(mnt), "--episodes", "3", "--jobs", "1"]
-        )
-        assert_one_line_error(res.returncode, res.stderr, 1, "disk full", str(mnt))
+        # refused up front: the estimate does not fit the free space
+        line = assert_one_line_error(*run_main([*args, "--out", str(mnt)], capsys), 2, "GB free")
+        assert str(mnt) in line
+        # past the estimate (another writer filled the disk meanwhile): no partial file
+        monkeypatch.setattr(generate, "check_fits", lambda *a: None)
+        code, err = run_main([*args, "--out", str(mnt)], capsys)
+        assert_one_line_error(code, err, 1, "disk full", str(mnt))
         assert not list(mnt.iterdir()), "no partial dataset may be left"
 
 
@@ -893,3 +899,20 @@ def test_actions_outside_the_unit_box_are_reported_not_ok(data, tmp_path, capsys
     assert main(train_args(bad, out, steps=2)) == 0  # trained (clipped), but said so
     warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert any(str(train) in m and "clips" in m for m in warned), warned
+
+
+def test_data_generate_refuses_episodes_that_cannot_fit_the_disk(tmp_path, capsys):
+    out = tmp_path / "d"
+    t = time.perf_counter()
+    args = ["data", "generate", DATASET, "--out", str(out), "--episodes", "1000000000"]
+    line = assert_one_line_error(*run_main(args, capsys), 2, "--episodes 1000000000", "GB free")
+    assert "would need about" in line
+    assert time.perf_counter() - t < 5.0, "it started generating"
+    assert not list(out.glob("*.npz*"))
+
+
+def test_data_generate_plan_is_lazy():
+    from drol.data.generate import plan
+
+    items = plan(10**12, 10**11)  # a list would need terabytes
+    assert next(items) == (0, 0) and next(items) == (0, 1)

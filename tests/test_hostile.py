@@ -916,3 +916,29 @@ def test_data_generate_plan_is_lazy():
 
     items = plan(10**12, 10**11)  # a list would need terabytes
     assert next(items) == (0, 0) and next(items) == (0, 1)
+
+
+def long_path(tmp_path: Path) -> str:
+    return str(tmp_path / ("a" * 300) / "x")
+
+
+@pytest.mark.parametrize(
+    ("cmd", "option"),
+    [
+        (["data", "generate", DATASET, "--episodes", "1", "--out", "{L}"], "--out"),
+        (["tables", "--runs", "{R}", "--reported", str(REPORTED), "--out", "{L}"], "--out"),
+        (["tables", "--runs", "{L}", "--reported", str(REPORTED), "--out", "{T}"], "--runs"),
+        (["aggregate", "--runs", "{R}", "--out={L}"], "--out"),
+        (
+            ["train", "--task", POINTMAZE, "--method", "drol", "--data-dir", "{L}", "--out", "{T}"],
+            "--data-dir",
+        ),
+    ],  # fmt: skip
+    ids=["generate", "tables-out", "tables-runs", "aggregate", "train-data-dir"],
+)
+def test_path_too_long_exits_2_naming_the_option(tmp_path, capsys, cmd, option):
+    (tmp_path / "runs").mkdir()
+    fill = {"{L}": long_path(tmp_path), "{R}": str(tmp_path / "runs"), "{T}": str(tmp_path / "t")}
+    args = [next((a.replace(k, v) for k, v in fill.items() if k in a), a) for a in cmd]
+    line = assert_one_line_error(*run_main(args, capsys), 2, "path too long", f"{option}:")
+    assert "shorter path" in line

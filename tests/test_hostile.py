@@ -650,6 +650,9 @@ def test_score_json_of_another_identity_is_not_counted(tmp_path):
     row = runs[runs["seed"] == 0].iloc[0]
     assert row["status"] == "failed" and "0123456789abcdef" in row["reason"]
     assert runs["status"].tolist().count("done") == 2
+    (run / CONFIG).unlink()  # without config.json its score cannot be confirmed either
+    row = collect_runs(tmp_path / "runs").query("seed == 0").iloc[0]
+    assert row["status"] == "failed" and "config.json: missing" in row["reason"]
 
 
 def select_k_args(dirs: list[Path], out: Path) -> list[str]:

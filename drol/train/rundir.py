@@ -186,7 +186,7 @@ def finished_score(run_dir: Path, key: tuple[str, str, int, int] | None = None) 
     """``score.json`` of a finished run that may be counted, its ``score`` a finite float.
 
     The one rule behind ``drol aggregate``/``tables``/``stats``/``figures`` and ``drol
-    select-k``: ``score.json`` and ``config.json`` must be readable, their ``task, method, K,
+    select-k``: ``score.json`` and ``config.json`` must both be there and readable, their ``task, method, K,
     seed`` must equal ``key`` (the run's path), ``score.json``'s identity digest must equal
     ``config.json``'s (a stale score of another run is refused), and the score must be a
     finite number. Anything else raises a one-line :class:`UserError` with the reason.
@@ -197,10 +197,14 @@ def finished_score(run_dir: Path, key: tuple[str, str, int, int] | None = None) 
     if score is None:
         raise UserError(f"{score_file}: missing (the run has not finished)")
     config = read_json(config_file)
+    if config is None:
+        raise UserError(
+            f"{config_file}: missing, so {score_file} cannot be confirmed as this run's"
+        )
     for name, recorded in ((SCORE, score), (CONFIG, config)):
-        if recorded is not None and key is not None and (bad := path_mismatches(recorded, *key)):
+        if key is not None and (bad := path_mismatches(recorded, *key)):
             raise UserError(f"{name}: " + "; ".join(bad))
-    if config is not None and config.get("identity") != score.get("identity"):
+    if config.get("identity") != score.get("identity"):
         raise UserError(
             f"{score_file}: identity {score.get('identity')!r} differs from "
             f"{config.get('identity')!r} in {config_file} (a stale score of another run)"

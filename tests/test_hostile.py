@@ -909,7 +909,7 @@ def test_data_generate_refuses_episodes_that_cannot_fit_the_disk(tmp_path, capsy
     args = ["data", "generate", DATASET, "--out", str(out), "--episodes", "1000000000"]
     line = assert_one_line_error(*run_main(args, capsys), 2, "--episodes 1000000000", "GB free")
     assert "would need about" in line
-    assert time.perf_counter() - t < 5.0, "it started generating"
+    assert time.perf_counter() - t < 30.0, "it started generating"
     assert not list(out.glob("*.npz*"))
 
 

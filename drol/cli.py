@@ -8,6 +8,7 @@ receives the parsed namespace and returns an exit code.
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import logging
 import sys
@@ -61,6 +62,22 @@ def startup_options(argv: list[str] | None) -> argparse.Namespace:
         return argparse.Namespace(verbose=False, command=None, threads=None)
 
 
+def option_of(argv: list[str], filename: object) -> str:
+    """``"--out: "`` for the command-line option whose value ``filename`` is (or lies
+    under, or above); ``"PATH argument: "`` for a positional one; ``""`` when none is."""
+    name = str(filename or "")
+    for i, token in enumerate(argv):
+        value = token.split("=", 1)[1] if token.startswith("--") and "=" in token else token
+        if len(value) < 2 or not (name.startswith(value) or value.startswith(name)):
+            continue
+        if "=" in token and token.startswith("--"):
+            return f"{token.split('=', 1)[0]}: "
+        if i and argv[i - 1].startswith("-"):
+            return f"{argv[i - 1]}: "
+        return f"argument {value[:40]}...: " if len(value) > 40 else f"argument {value}: "
+    return ""
+
+
 def main(argv: list[str] | None = None) -> int:
     start = startup_options(argv)  # before any sub-command module loads torch
     openmp.configure(start.threads, trains=start.command in TRAINING_COMMANDS)
@@ -80,7 +97,16 @@ def main(argv: list[str] | None = None) -> int:
     except EnvFailedError as err:  # e.g. the D4RL worker died or hung
         print(f"drol {args.command}: error: {one_line(str(err))}", file=sys.stderr)
         return 1
-    except OSError as err:  # a file system fault (disk full, read-only, permissions)
+    except OSError as err:
+        if err.errno == errno.ENAMETOOLONG:  # a bad argument, not a file system fault
+            where = option_of(sys.argv[1:] if argv is None else argv, err.filename)
+            print(
+                f"drol {args.command}: error: {where}path too long ({len(str(err.filename))} "
+                f"characters; {one_line(os_error_message(err))}); use a shorter path",
+                file=sys.stderr,
+            )
+            return 2
+        # a file system fault (disk full, read-only, permissions)
         print(f"drol {args.command}: error: {one_line(os_error_message(err))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

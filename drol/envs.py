@@ -58,7 +58,8 @@ def check_dataset(task: Task, data_dir: str | os.PathLike | None) -> DatasetFing
         arrays = {}
         for p in (val_path_for(path), path):  # train last: its arrays are fingerprinted
             arrays = read_arrays(p, required_keys(spec))
-            validate_arrays(p, spec, arrays)
+            for problem in validate_arrays(p, spec, arrays).problems:
+                log.warning("%s", problem)
         return DatasetFingerprint.of(path.name, arrays)
     if task.suite == D4RL:
         path, arrays = _d4rl_arrays(task, data_dir)

@@ -1,7 +1,7 @@
 """The experiment grid: run directory layout, table columns, the run -> column manifest, K*.
 
 One home for the experiment's vocabulary. The workflow (``workflow/rules/common.smk``), the
-aggregation, the tables, the figures and ``drol select-k`` import it; none re-derives it.
+aggregation, the tables, the figures and ``drol select-k`` (:mod:`drol.report.kselect`) import it; none re-derives it.
 
 * A *run* is one ``(task, method, K, seed)``; it lives in ``RUNS/{task}/{method}/K{K}/seed{seed}/``.
 * A *column* is what a table shows: every registered method has one (its ``label``), except
@@ -12,7 +12,6 @@ aggregation, the tables, the figures and ``drol select-k`` import it; none re-de
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -113,39 +112,6 @@ def table3_kstar(task: str) -> int:
     from drol.agents.drol import table3_kstar as kstar_of
 
     return kstar_of(parse_task(task))
-
-
-def choose_k(mean_by_k: Mapping[int, float], default_k: int = 16) -> int:
-    """The K* rule: the highest mean score; ties go to ``default_k``, then to the smallest K."""
-    best = max(mean_by_k.values())
-    tied = sorted(k for k, v in mean_by_k.items() if v >= best - 1e-9)
-    return default_k if default_k in tied else tied[0]
-
-
-def select_k(run_dirs: Iterable[str | Path], default_k: int = 16) -> dict[str, Any]:
-    """K* of a finished K sweep (its runs' ``score.json``), with the per-K means."""
-    scores: dict[int, dict[int, float]] = {}
-    task = None
-    for d in run_dirs:
-        path = Path(d) / "score.json"
-        if not path.is_file():
-            raise UserError(f"{path}: missing (the K sweep must finish before K* is chosen)")
-        try:
-            s = json.loads(path.read_text())
-            task = s["task"]
-            scores.setdefault(int(s["K"]), {})[int(s["seed"])] = float(s["score"])
-        except (OSError, ValueError, KeyError, TypeError) as err:
-            raise UserError(f"{path}: unreadable score ({err})") from None
-    if not scores:
-        raise UserError("select-k: no run directories given")
-    means = {k: sum(v.values()) / len(v) for k, v in sorted(scores.items())}
-    return {
-        "task": task,
-        "kstar": choose_k(means, default_k),
-        "scores": {str(k): v for k, v in means.items()},
-        "n_seeds": {str(k): len(v) for k, v in sorted(scores.items())},
-        "rule": KSTAR_RULE,
-    }
 
 
 # ---------------------------------------------------------------- the grid

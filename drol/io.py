@@ -98,6 +98,20 @@ def os_error_message(err: OSError) -> str:
     return f"{path}: {reason}"
 
 
+# library hints to load a file "unsafely" (numpy's allow_pickle, torch's weights_only=False):
+# never passed on to the user, whose fix is to regenerate or re-fetch the file
+_UNSAFE_HINTS = ("allow_pickle", "weights_only", "trust the source")
+
+
+def library_reason(err: BaseException) -> str:
+    """One line saying why a library could not read a file, without its advice to load it
+    unsafely (a file that holds pickled objects is refused: it could run code)."""
+    text = " ".join(str(err).split())
+    if any(hint in text.lower() for hint in _UNSAFE_HINTS):
+        return "it holds pickled Python objects, which are never loaded (they could run code)"
+    return text or type(err).__name__
+
+
 def _json_default(obj: Any) -> Any:
     if hasattr(obj, "tolist"):
         return obj.tolist()

@@ -16,6 +16,7 @@ import jsonschema
 import yaml
 
 from drol.agents.registry import get_method, make_config, method_names
+from drol.data.registry import get_spec
 from drol.errors import ConfigError, UserError
 from drol.grid import Grid, column_keys, columns
 from drol.tasks import parse_task
@@ -59,6 +60,11 @@ def check_semantics(config: Mapping[str, Any]) -> None:
                 f"bench.methods.{i}",
                 f"unknown method {name!r} (known: {', '.join(method_names())})",
             )
+    for name in config["data"]["generate"]:
+        try:
+            get_spec(name, generatable=True)
+        except UserError as err:
+            _fail(f"data.generate.{name}", str(err))
     fig2 = config["figures"]["fig2"]
     if fig2["method"] not in method_names() or not get_method(fig2["method"]).uses_candidates:
         _fail("figures.fig2.method", f"{fig2['method']!r} has no candidates to draw")

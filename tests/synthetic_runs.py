@@ -49,7 +49,12 @@ def make_run(
         num_probe_states=3,
         probe_neighbors=40,
     )
-    cfg = {**identity.to_dict(), "suite": t.suite, "family": t.family}
+    cfg = {
+        **identity.to_dict(),
+        "identity": identity.digest(),
+        "suite": t.suite,
+        "family": t.family,
+    }
     (path / "config.json").write_text(json.dumps(cfg))
     log_steps = np.arange(100, steps + 1, 100)
     kk = max(K, 1)

@@ -78,6 +78,7 @@ def test_d4rl_train_without_setup_is_a_one_line_error(tmp_path, monkeypatch, cap
     monkeypatch.delenv("DROL_D4RL_VENV_PYTHON", raising=False)
     _write_d4rl_hdf5(tmp_path, "antmaze-umaze-v2", obs_dim=29, act_dim=8)
     args = ["train", "--task", "antmaze-umaze-v2", "--method", "fql", "--steps", "2"]
+    args += ["--set", "batch_size=16"]  # the 50-row file: batch_size <= rows is checked first
     args += ["--data-dir", str(tmp_path), "--out", str(tmp_path / "run")]
     assert main(args) == 2
     err = capsys.readouterr().err.strip().splitlines()

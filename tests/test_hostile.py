@@ -11,6 +11,7 @@ machine cannot do that.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import shutil
@@ -158,6 +159,12 @@ BAD_ARGS = [
     (["--set", "no_such_key=1"], "no_such_key"),
     (["--set", "q_agg=max"], "q_agg"),
     (["--set", "lr=nan"], "lr"),
+    (["--set", "lr=inf"], "lr"),
+    (["--set", "bc_coef=inf"], "bc_coef"),
+    (["--set", "q_coef=inf"], "q_coef"),
+    (["--set", "bc_coef=1e999"], "bc_coef"),
+    (["--set", "batch_size=1000000000"], "batch_size"),
+    (["--set", "batch_size=60000"], "batch_size"),  # within the bound, above the dataset's rows
     (["--set", "batch_size=0"], "batch_size"),
     (["--set", "noequals"], "KEY=VALUE"),
 ]
@@ -480,12 +487,18 @@ def test_disk_full_at_a_checkpoint_keeps_the_previous_one(data, tmp_path):
         assert (out / SCORE).is_file()
 
 
-def test_data_generate_on_a_full_disk(tmp_path):
+def test_data_generate_on_a_full_disk(tmp_path, capsys, monkeypatch):
+    from drol.data import generate
+
+    args = ["data", "generate", DATASET, "--episodes", "3", "--jobs", "1", "--no-progress"]
     with tmpfs(tmp_path / "small", "16k") as mnt:
-        res = run_cli(
-            ["data", "generate", DATASET, "--out", str(mnt), "--episodes", "3", "--jobs", "1"]
-        )
-        assert_one_line_error(res.returncode, res.stderr, 1, "disk full", str(mnt))
+        # refused up front: the estimate does not fit the free space
+        line = assert_one_line_error(*run_main([*args, "--out", str(mnt)], capsys), 2, "GB free")
+        assert str(mnt) in line
+        # past the estimate (another writer filled the disk meanwhile): no partial file
+        monkeypatch.setattr(generate, "check_fits", lambda *a: None)
+        code, err = run_main([*args, "--out", str(mnt)], capsys)
+        assert_one_line_error(code, err, 1, "disk full", str(mnt))
         assert not list(mnt.iterdir()), "no partial dataset may be left"
 
 
@@ -582,3 +595,352 @@ def test_stats_out_is_a_file(tmp_path, capsys):
     (tmp_path / "runs").mkdir()
     args = ["stats", "--runs", str(tmp_path / "runs"), "--out", str(out), "--reps", "100"]
     assert_one_line_error(*run_main(args, capsys), 2, str(out), "not a directory")
+
+
+# ---------------------------------------------------------------- round two (issue 20)
+
+
+def three_seeds(root: Path, K: int = 16) -> list[Path]:
+    from synthetic_runs import make_run
+
+    return [make_run(root, POINTMAZE, "drol", K, s, score=80.0 + s) for s in range(3)]
+
+
+def set_score_text(run: Path, text: str) -> None:
+    """Write ``"score": TEXT`` verbatim (``NaN``, ``Infinity`` are what Python's json emits)."""
+    obj = json.loads((run / SCORE).read_text())
+    obj["score"] = "@@"
+    (run / SCORE).write_text(json.dumps(obj).replace('"@@"', text))
+
+
+@pytest.mark.parametrize("text", ["NaN", "Infinity", "-Infinity", '"80"', "true", "null"])
+def test_nonfinite_or_nonnumeric_score_is_a_failed_run_everywhere(tmp_path, capsys, text):
+    runs = tmp_path / "runs"
+    bad = three_seeds(runs)[1]
+    set_score_text(bad, text)
+    base = ["--runs", str(runs)]
+    code, err = run_main(
+        ["tables", *base, "--reported", str(REPORTED), "--out", str(tmp_path / "t")], capsys
+    )
+    assert code == 0, err
+    missing = pd.read_csv(tmp_path / "t" / "missing_runs.csv")
+    assert missing["seed"].tolist() == [1] and missing["status"].tolist() == ["failed"]
+    assert "'score'" in missing["reason"].iloc[0] and str(bad / SCORE) in missing["reason"].iloc[0]
+    t4 = pd.read_csv(tmp_path / "t" / "table4.csv")
+    ours = t4[(t4["task"] == POINTMAZE) & (t4["source"] != "reported")].iloc[0]
+    assert ours["n_seeds"] == 2 and ours["mean"] == pytest.approx(81.0)
+    assert (tmp_path / "t" / "table1.csv").is_file()
+    line = assert_one_line_error(
+        *run_main(["aggregate", *base, "--out", str(tmp_path / "r.csv"), "--strict"], capsys), 2
+    )
+    assert "1 of 3 runs" in line
+    assert run_main(["stats", *base, "--out", str(tmp_path / "s"), "--reps", "100"], capsys)[0] == 0
+    agg = pd.read_csv(tmp_path / "s" / "aggregate.csv")
+    iqm = agg[(agg["statistic"] == "IQM") & (agg["method"] == "DROL(16)")].iloc[0]
+    assert iqm["n_runs"] == 2 and np.isfinite(iqm["estimate"])
+
+
+def test_score_json_of_another_identity_is_not_counted(tmp_path):
+    """A stale score.json (another steps/hyperparameters: another digest) is a failed run."""
+    run = three_seeds(tmp_path / "runs")[0]
+    obj = json.loads((run / SCORE).read_text())
+    obj["identity"] = "0123456789abcdef"
+    (run / SCORE).write_text(json.dumps(obj))
+    runs = collect_runs(tmp_path / "runs")
+    row = runs[runs["seed"] == 0].iloc[0]
+    assert row["status"] == "failed" and "0123456789abcdef" in row["reason"]
+    assert runs["status"].tolist().count("done") == 2
+    (run / CONFIG).unlink()  # without config.json its score cannot be confirmed either
+    row = collect_runs(tmp_path / "runs").query("seed == 0").iloc[0]
+    assert row["status"] == "failed" and "config.json: missing" in row["reason"]
+
+
+def select_k_args(dirs: list[Path], out: Path) -> list[str]:
+    return ["select-k", *map(str, dirs), "--out", str(out)]
+
+
+def test_select_k_refuses_a_run_whose_files_disagree_with_its_path(tmp_path, capsys):
+    """A K=4 run placed under drol/K16/seed0 must not make K* = 4 (a K not in the sweep)."""
+    from synthetic_runs import make_run
+
+    root = tmp_path / "runs"
+    dirs = [make_run(root, POINTMAZE, "drol", K, 0, score=10.0 * K) for K in (2, 8, 16)]
+    for name in (SCORE, CONFIG):  # the K=16 slot holds a K=4 run scoring best
+        obj = json.loads((dirs[2] / name).read_text())
+        obj.update(K=4, score=99.0)
+        (dirs[2] / name).write_text(json.dumps(obj))
+    out = tmp_path / "k.json"
+    line = assert_one_line_error(*run_main(select_k_args(dirs, out), capsys), 2, "K=4", "path")
+    assert "score.json" in line and not out.exists()
+
+
+def test_select_k_refuses_a_stale_identity_and_mixed_tasks(tmp_path, capsys):
+    from synthetic_runs import make_run
+
+    root = tmp_path / "runs"
+    dirs = [make_run(root, POINTMAZE, "drol", K, 0, score=10.0 * K) for K in (2, 16)]
+    other = make_run(root, POINTMAZE.replace("task1", "task2"), "drol", 4, 0, score=99.0)
+    line = assert_one_line_error(
+        *run_main(select_k_args([*dirs, other], tmp_path / "k.json"), capsys), 2, "several tasks"
+    )
+    assert POINTMAZE in line
+    obj = json.loads((dirs[0] / SCORE).read_text())
+    obj["identity"] = "ffffffffffffffff"
+    (dirs[0] / SCORE).write_text(json.dumps(obj))
+    assert_one_line_error(
+        *run_main(select_k_args(dirs, tmp_path / "k.json"), capsys), 2, "ffffffffffffffff"
+    )
+
+
+@pytest.mark.parametrize("text", ["NaN", "Infinity"])
+def test_select_k_nonfinite_score_is_one_line(tmp_path, capsys, text):
+    from synthetic_runs import make_run
+
+    dirs = [make_run(tmp_path / "runs", POINTMAZE, "drol", K, 0, score=10.0) for K in (2, 16)]
+    set_score_text(dirs[0], text)
+    assert_one_line_error(
+        *run_main(select_k_args(dirs, tmp_path / "k.json"), capsys), 2, str(dirs[0] / SCORE)
+    )
+
+
+def killed_after_checkpoint(data: Path, out: Path) -> list[str]:
+    args = train_args(data, out, steps=10) + ["--set", "checkpoint_every=5"]
+    assert main(args) == 0
+    (out / SCORE).unlink()  # as if killed after its last checkpoint
+    return args
+
+
+@pytest.mark.parametrize("key", ["qpos", "qvel"])
+def test_resume_on_a_dataset_differing_only_in_qpos_is_refused(data, tmp_path, capsys, key):
+    """OGBench relabels rewards from qpos: a dataset that differs there is another dataset."""
+    out = tmp_path / "run"
+    args = killed_after_checkpoint(data, out)
+    other = corrupt_copy(data, tmp_path / "other", rewrite(**{key: lambda a: a + 0.25}))
+    line = assert_one_line_error(
+        *run_main(replace_opt(args, "--data-dir", str(other)), capsys), 2, "dataset.digest"
+    )
+    assert "dataset.rows" not in line and str(out / CONFIG) in line
+
+
+def test_run_with_an_old_dataset_fingerprint_is_refused_in_one_line(data, tmp_path, capsys):
+    out = tmp_path / "run"
+    args = killed_after_checkpoint(data, out)
+    cfg = json.loads((out / CONFIG).read_text())
+    del cfg["dataset"]["version"]  # as written before the fingerprint covered qpos
+    (out / CONFIG).write_text(json.dumps(cfg))
+    line = assert_one_line_error(*run_main(args, capsys), 2, str(out / CONFIG), "version 1")
+    assert "--out" in line and not (out / FAILED).exists()
+
+
+def test_finished_run_without_config_json_checks_score_json(data, finished, tmp_path, capsys):
+    run = copy_run(finished, tmp_path)
+    (run / CONFIG).unlink()
+    score = (run / SCORE).read_text()
+    args = replace_opt(train_args(data, run), "--K", "8")
+    assert_one_line_error(*run_main(args, capsys), 2, f"K: 4 in {run / SCORE}, 8 requested")
+    assert (run / SCORE).read_text() == score and not (run / FAILED).exists()
+    args = train_args(data, run) + ["--set", "bc_coef=7"]  # not in score.json: the digest
+    assert_one_line_error(*run_main(args, capsys), 2, "identity: ")
+    assert run_main(train_args(data, run), capsys)[0] == 0  # the same run: finished
+
+
+@pytest.mark.parametrize(
+    ("method", "key"), [("iql", "alpha"), ("fql", "alpha"), ("rebrac", "alpha_actor")]
+)
+def test_nonfinite_hyperparameter_of_any_method_is_refused_up_front(
+    data, tmp_path, capsys, method, key
+):
+    out = tmp_path / "run"
+    args = replace_opt(train_args(data, out), "--method", method) + ["--set", f"{key}=inf"]
+    assert_one_line_error(*run_main(args, capsys), 2, f"{key}='inf'", "finite")
+    assert not out.exists()
+
+
+MANIFEST_HEAD = "label,task,method,K,seed\n"
+BAD_MANIFEST_ROWS = {
+    "K=abc": (f"DROL(16),{POINTMAZE},drol,abc,0\n", "K='abc'"),
+    "K=0": (f"DROL(16),{POINTMAZE},drol,0,0\n", "K='0'"),
+    "seed=-1": (f"FQL,{POINTMAZE},fql,1,-1\n", "seed='-1'"),
+    "unknown method": (f"FQL,{POINTMAZE},dqn,1,0\n", "unknown method 'dqn'"),
+    "unknown label": (f"Best,{POINTMAZE},drol,16,0\n", "unknown label 'Best'"),
+    "label of another method": (f"FQL,{POINTMAZE},drol,16,0\n", "label 'FQL'"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_MANIFEST_ROWS))
+def test_tables_bad_manifest_row_is_refused_naming_the_line(tmp_path, capsys, case):
+    row, name = BAD_MANIFEST_ROWS[case]
+    man = tmp_path / "m.csv"
+    man.write_text(MANIFEST_HEAD + f"FQL,{POINTMAZE},fql,1,0\n" + row)
+    three_seeds(tmp_path / "runs")
+    args = ["tables", "--runs", str(tmp_path / "runs"), "--reported", str(REPORTED), "--out",
+            str(tmp_path / "t"), "--manifest", str(man)]  # fmt: skip
+    assert_one_line_error(*run_main(args, capsys), 2, str(man), "line 3", name)
+    assert not (tmp_path / "t").exists()
+
+
+def test_tables_with_a_manifest_and_no_runs_directory(tmp_path, capsys):
+    man = tmp_path / "m.csv"
+    man.write_text(MANIFEST_HEAD + f"FQL,{POINTMAZE},fql,1,0\n")
+    for cmd in (["tables", "--reported", str(REPORTED)], ["aggregate"], ["stats"]):
+        out = tmp_path / "o" / cmd[0]
+        args = [*cmd, "--runs", str(tmp_path / "nonexistent"), "--manifest", str(man)]
+        line = assert_one_line_error(*run_main([*args, "--out", str(out)], capsys), 2, "--runs")
+        assert "no such directory" in line and not out.exists()
+
+
+def curves_args(tmp_path: Path) -> list[str]:
+    return ["figures", "learning_curves", "--runs", str(tmp_path / "runs"), "--out",
+            str(tmp_path / "fig" / "lc")]  # fmt: skip
+
+
+BAD_EVAL = {
+    "binary": (b"\x89PNG\r\n\x1a\n\x00\xff\xfe\x00\x81", "not a readable eval.csv"),
+    "no success column": (b"step,episode,return\n1,0,0.5\n", "'success'"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_EVAL))
+def test_learning_curves_on_a_bad_eval_csv_is_one_line(tmp_path, capsys, case):
+    content, name = BAD_EVAL[case]
+    run = three_seeds(tmp_path / "runs")[0]
+    (run / "eval.csv").write_bytes(content)
+    assert_one_line_error(*run_main(curves_args(tmp_path), capsys), 2, str(run / "eval.csv"), name)
+
+
+def test_learning_curves_warn_about_a_truncated_eval_csv(tmp_path, capsys, caplog):
+    run = three_seeds(tmp_path / "runs")[0]
+    ev = run / "eval.csv"
+    full = ev.read_bytes()
+    ev.write_bytes(full[: full.rindex(b",", 0, len(full) - 1) + 3])  # cut inside the last row
+    assert not ev.read_bytes().endswith(b"\n")
+    code, err = run_main(curves_args(tmp_path), capsys)
+    assert code == 0, err
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any(str(ev) in m and "truncated" in m for m in warned), warned
+    from drol.report.aggregate import read_eval
+
+    kept = read_eval(ev)
+    assert len(kept) == len(pd.read_csv(io.BytesIO(full))) - 1
+
+
+def garbage_probes(path: Path) -> None:
+    path.write_bytes(b"PK\x03\x04" + os.urandom(200))
+
+
+def wrong_shape_probes(path: Path) -> None:
+    np.savez(path, steps=np.arange(3), candidates=np.zeros((3, 2, 4)), owners=np.zeros((3, 2)),
+             data_actions=np.zeros((2, 5, 2)))  # fmt: skip
+
+
+def object_probes(path: Path) -> None:
+    np.savez(path, steps=np.array([object()], dtype=object), candidates=np.zeros((1, 1, 1, 2)),
+             owners=np.zeros((1, 1, 1), int), data_actions=np.zeros((1, 1, 2)))  # fmt: skip
+
+
+@pytest.mark.parametrize("make", [garbage_probes, wrong_shape_probes, object_probes])
+def test_fig2_on_a_bad_probes_npz_is_one_line(tmp_path, capsys, make):
+    run = three_seeds(tmp_path / "runs")[0]
+    make(run / "probes.npz")
+    args = ["figures", "fig2_voronoi", "--run", str(run), "--out", str(tmp_path / "f2")]
+    line = assert_one_line_error(*run_main(args, capsys), 2, str(run / "probes.npz"))
+    assert "allow_pickle" not in line and "drol train" in line
+
+
+def test_fig2_probe_index_out_of_range(tmp_path, capsys):
+    run = three_seeds(tmp_path / "runs")[0]
+    args = ["figures", "fig2_voronoi", "--run", str(run), "--out", str(tmp_path / "f2")]
+    assert_one_line_error(*run_main([*args, "--probe", "99"], capsys), 2, "--probe 99")
+
+
+def test_run_linked_from_outside_the_runs_root_is_counted_with_a_warning(tmp_path, caplog):
+    """Documented choice (docs/run_format.md): counted, never silently."""
+    from synthetic_runs import make_run
+
+    elsewhere = make_run(tmp_path / "scratch", POINTMAZE, "drol", 16, 0, score=70.0)
+    root = tmp_path / "runs"
+    link = root / POINTMAZE / "drol" / "K16" / "seed0"
+    link.parent.mkdir(parents=True)
+    link.symlink_to(elsewhere)
+    runs = collect_runs(root)
+    assert runs["status"].tolist() == ["done"] and runs["score"].tolist() == [70.0]
+    assert "links outside" in runs["reason"].iloc[0]
+    assert any(str(link) in r.getMessage() for r in caplog.records if r.levelname == "WARNING")
+
+
+def test_object_arrays_in_a_dataset_say_regenerate_not_allow_pickle(data, tmp_path, capsys):
+    def objects(path: Path, arrays: dict) -> None:
+        arrays["actions"] = np.array([object()] * len(arrays["actions"]), dtype=object)
+        np.savez(path, **arrays)
+
+    bad = corrupt_copy(data, tmp_path / "data", objects)
+    for args in (train_args(bad, tmp_path / "run"), ["data", "check", str(bad / f"{DATASET}.npz")]):
+        line = assert_one_line_error(*run_main(args, capsys), 2, "actions")
+        assert "allow_pickle" not in line and "drol data generate" in line
+
+
+def test_malicious_checkpoint_message_gives_no_unsafe_advice(data, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(train_args(data, out, steps=10)) == 0
+    (out / SCORE).unlink()
+    torch.save({"format": 2, "agent": Evil(str(tmp_path / "pwned"))}, out / CHECKPOINT)
+    line = assert_one_line_error(*run_main(train_args(data, out, steps=10), capsys), 2, CHECKPOINT)
+    assert "weights_only" not in line and "delete it" in line
+
+
+def test_actions_outside_the_unit_box_are_reported_not_ok(data, tmp_path, capsys, caplog):
+    bad = corrupt_copy(data, tmp_path / "data", rewrite(actions=lambda a: a * 5))
+    train = bad / f"{DATASET}.npz"
+    code, err = run_main(["data", "check", str(train), "--no-relabel"], capsys)
+    line = assert_one_line_error(code, err, 2, str(train), "outside [-1, 1]")
+    assert "regenerate" in line
+    capsys.readouterr()
+    main(["data", "check", str(train), "--no-relabel"])
+    assert "NOT OK" in capsys.readouterr().out
+    out = tmp_path / "run"
+    assert main(train_args(bad, out, steps=2)) == 0  # trained (clipped), but said so
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any(str(train) in m and "clips" in m for m in warned), warned
+
+
+def test_data_generate_refuses_episodes_that_cannot_fit_the_disk(tmp_path, capsys):
+    out = tmp_path / "d"
+    t = time.perf_counter()
+    args = ["data", "generate", DATASET, "--out", str(out), "--episodes", "1000000000"]
+    line = assert_one_line_error(*run_main(args, capsys), 2, "--episodes 1000000000", "GB free")
+    assert "would need about" in line
+    assert time.perf_counter() - t < 30.0, "it started generating"
+    assert not list(out.glob("*.npz*"))
+
+
+def test_data_generate_plan_is_lazy():
+    from drol.data.generate import plan
+
+    items = plan(10**12, 10**11)  # a list would need terabytes
+    assert next(items) == (0, 0) and next(items) == (0, 1)
+
+
+def long_path(tmp_path: Path) -> str:
+    return str(tmp_path / ("a" * 300) / "x")
+
+
+@pytest.mark.parametrize(
+    ("cmd", "option"),
+    [
+        (["data", "generate", DATASET, "--episodes", "1", "--out", "{L}"], "--out"),
+        (["tables", "--runs", "{R}", "--reported", str(REPORTED), "--out", "{L}"], "--out"),
+        (["tables", "--runs", "{L}", "--reported", str(REPORTED), "--out", "{T}"], "--runs"),
+        (["aggregate", "--runs", "{R}", "--out={L}"], "--out"),
+        (
+            ["train", "--task", POINTMAZE, "--method", "drol", "--data-dir", "{L}", "--out", "{T}"],
+            "--data-dir",
+        ),
+    ],  # fmt: skip
+    ids=["generate", "tables-out", "tables-runs", "aggregate", "train-data-dir"],
+)
+def test_path_too_long_exits_2_naming_the_option(tmp_path, capsys, cmd, option):
+    (tmp_path / "runs").mkdir()
+    fill = {"{L}": long_path(tmp_path), "{R}": str(tmp_path / "runs"), "{T}": str(tmp_path / "t")}
+    args = [next((a.replace(k, v) for k, v in fill.items() if k in a), a) for a in cmd]
+    line = assert_one_line_error(*run_main(args, capsys), 2, "path too long", f"{option}:")
+    assert "shorter path" in line

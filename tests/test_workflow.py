@@ -41,6 +41,8 @@ def d4rl_available() -> bool:
 def _snakemake(*args: str, cwd: Path = ROOT, timeout: int = 600) -> subprocess.CompletedProcess:
     env = {"PATH": f"{BIN}:/usr/bin:/bin", "HOME": str(Path.home())}
     env |= {k: os.environ[k] for k in D4RL_ENV_VARS if k in os.environ}  # where the venv is
+    if "PYTHONPATH" in os.environ:  # a checkout run beside an installed drol tests its own code
+        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
     return subprocess.run(
         [SNAKEMAKE, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env
     )
@@ -145,7 +147,11 @@ def test_quick_config_trains_bc_and_the_paper_grid_every_baseline():
 
 @pytest.mark.parametrize(
     ("override", "needle"),
-    [("bogus=1", "bogus"), ("seeds=3", "seeds"), ("k_selection=best", "k_selection")],
+    [
+        ("bogus=1", "bogus"),
+        ("seeds=3", "seeds"),
+        ("k_selection=best", "k_selection"),
+    ],
 )
 def test_bad_config_is_one_line_error(override, needle):
     res = _snakemake("-n", "--config", override)
@@ -252,6 +258,8 @@ TINY_POINTMAZE = {
         ({"set": {"q_agg": "$(touch INJECTED)"}}, "q_agg"),
         ({"set": {"log_every": "abc"}}, "log_every"),
         ({"set_by_method": {"nosuch": {"lr": 1}}}, "nosuch"),
+        ({"set_by_method": {"drol": {"bc_coef": float("inf")}}}, "finite"),
+        ({"set": {"batch_size": 10**9}}, "batch_size"),
     ],
 )
 def test_bad_train_set_fails_the_dry_run(tmp_path, train, needle):
@@ -262,6 +270,20 @@ def test_bad_train_set_fails_the_dry_run(tmp_path, train, needle):
     lines = [ln for ln in (res.stdout + res.stderr).splitlines() if "invalid config at" in ln]
     assert lines and needle in lines[0], (res.stdout + res.stderr)[-2000:]
     assert not (tmp_path / "INJECTED").exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "needle"),
+    [("no-such-dataset-v0", "unknown dataset"), ("antmaze-large-navigate-v0", "drol data fetch")],
+)
+def test_unknown_dataset_under_data_generate_fails_the_dry_run(tmp_path, name, needle):
+    """Caught at DAG build, not later by fetch_data."""
+    data = {"generate": {name: {"episodes": 2, "seed": 0}}, "jobs": 1}
+    path = _write_config(tmp_path / "c.yaml", {**TINY_POINTMAZE, "data": data})
+    res = _snakemake("-n", "--configfile", str(path), "--directory", str(tmp_path))
+    assert res.returncode != 0
+    lines = [ln for ln in (res.stdout + res.stderr).splitlines() if "invalid config at" in ln]
+    assert lines and f"data.generate.{name}" in lines[0] and needle in lines[0], lines
 
 
 def test_unknown_column_fails_the_dry_run(tmp_path):

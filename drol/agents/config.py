@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 from dataclasses import dataclass, fields
 from typing import Any, TypeVar, get_type_hints
 
@@ -16,6 +17,7 @@ from drol.errors import ConfigError
 
 Q_AGGS = ("mean", "min")
 MAX_HIDDEN = 16384  # wider MLPs are a typo, not an experiment (and would exhaust memory)
+MAX_BATCH = 65536  # larger batches are a typo (10^9 rows would exhaust memory mid-run)
 
 C = TypeVar("C", bound="AgentConfig")
 
@@ -46,7 +48,7 @@ class AgentConfig:
     def validate(self) -> None:
         """Check every value; subclasses call ``super().validate()`` and add their keys."""
         need(self, self.lr > 0, "lr", "must be > 0")
-        need(self, self.batch_size >= 1, "batch_size", "must be >= 1")
+        need(self, 1 <= self.batch_size <= MAX_BATCH, "batch_size", f"must be in [1, {MAX_BATCH}]")
         need(self, 1 <= self.hidden <= MAX_HIDDEN, "hidden", f"must be in [1, {MAX_HIDDEN}]")
         need(self, 1 <= self.depth <= 64, "depth", "must be in [1, 64]")
         need(self, 0 < self.discount <= 1, "discount", "must be in (0, 1]")
@@ -58,7 +60,15 @@ class AgentConfig:
 
 
 def coerce(key: str, value: Any, typ: type) -> Any:
-    """``value`` (a string from the command line or YAML, or a number) as ``typ``."""
+    """``value`` (a string from the command line or YAML, or a number) as ``typ``; a float
+    must be finite (``inf``/``nan`` are refused for every float option, naming it)."""
+    out = _coerce(key, value, typ)
+    if typ is float and not math.isfinite(out):
+        raise ConfigError(f"bad hyperparameter {key}={value!r}: must be a finite number")
+    return out
+
+
+def _coerce(key: str, value: Any, typ: type) -> Any:
     if isinstance(value, bool) and typ is not bool:
         raise ConfigError(f"bad hyperparameter {key}={value!r}: expected {typ.__name__}")
     if not isinstance(value, str):

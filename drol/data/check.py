@@ -14,6 +14,7 @@ import numpy as np
 from drol.data.npzfile import is_temp_name, val_path_for
 from drol.data.registry import DatasetSpec, dataset_name_from_path, get_spec
 from drol.errors import UserError
+from drol.io import library_reason
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,19 @@ class FileSummary:
     episodes: int
     transitions: int  # rows - episodes: what ogbench.load_dataset returns
     episode_lengths: tuple[int, int]  # (min, max) stored rows per episode
+    actions_outside: int = 0  # action values outside [-1, 1] (training clips them)
+    actions_abs_max: float = 0.0
+
+    @property
+    def problems(self) -> list[str]:
+        """What makes the file not OK though it can be read (training would alter it)."""
+        if not self.actions_outside:
+            return []
+        return [
+            f"{self.path}: actions: {self.actions_outside:,} values outside [-1, 1] (max |a| = "
+            f"{self.actions_abs_max:.4g}); training clips them into (-1, 1): regenerate the "
+            "dataset (drol data generate) or fetch it again (drol data fetch)"
+        ]
 
 
 @dataclass
@@ -55,8 +69,13 @@ class CheckSummary:
     val: FileSummary
     tasks: list[TaskStats] = field(default_factory=list)
 
+    @property
+    def problems(self) -> list[str]:
+        return self.train.problems + self.val.problems
+
     def format(self) -> str:
-        lines = [f"{self.dataset}: OK"]
+        lines = [f"{self.dataset}: " + ("NOT OK" if self.problems else "OK")]
+        lines += [f"  {p}" for p in self.problems]
         for split, s in (("train", self.train), ("val", self.val)):
             lines.append(
                 f"  {split:5s} {s.path}: {s.transitions:,} transitions, {s.episodes:,} episodes "
@@ -92,7 +111,10 @@ def read_arrays(path: Path, keys: list[str]) -> dict[str, np.ndarray]:
         archive = np.load(path, allow_pickle=False)
     except (zipfile.BadZipFile, ValueError, OSError, EOFError) as err:
         raise DatasetError(
-            path, None, f"not a readable .npz archive (corrupt or truncated: {err})"
+            path,
+            None,
+            f"not a readable .npz archive (corrupt or truncated: {library_reason(err)}); "
+            "regenerate it (drol data generate) or fetch it again (drol data fetch)",
         ) from err
     if not isinstance(archive, np.lib.npyio.NpzFile):
         raise DatasetError(path, None, "not an .npz archive (a bare .npy array)")
@@ -105,9 +127,17 @@ def read_arrays(path: Path, keys: list[str]) -> dict[str, np.ndarray]:
                 out[key] = archive[key]
             except (zipfile.BadZipFile, ValueError, OSError, EOFError, zlib.error) as err:
                 raise DatasetError(
-                    path, key, f"unreadable (corrupt or truncated file: {err})"
+                    path,
+                    key,
+                    f"unreadable ({_why(err)}); regenerate the file (drol data generate) or "
+                    "fetch it again (drol data fetch)",
                 ) from err
     return out
+
+
+def _why(err: BaseException) -> str:
+    reason = library_reason(err)
+    return reason if "pickled" in reason else f"corrupt or truncated file: {reason}"
 
 
 def validate_arrays(path: Path, spec: DatasetSpec, arrays: dict[str, np.ndarray]) -> FileSummary:
@@ -162,7 +192,16 @@ def validate_arrays(path: Path, spec: DatasetSpec, arrays: dict[str, np.ndarray]
         raise DatasetError(
             path, "terminals", f"an episode of {lengths.min()} row(s) ends at row {row}"
         )
-    return FileSummary(path, n, len(ends), n - len(ends), (int(lengths.min()), int(lengths.max())))
+    actions = np.abs(arrays["actions"])
+    return FileSummary(
+        path,
+        n,
+        len(ends),
+        n - len(ends),
+        (int(lengths.min()), int(lengths.max())),
+        actions_outside=int((actions > 1.0).sum()),
+        actions_abs_max=float(actions.max()) if actions.size else 0.0,
+    )
 
 
 def relabel_stats(path: Path, spec: DatasetSpec) -> list[TaskStats]:

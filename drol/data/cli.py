@@ -70,6 +70,12 @@ def _check(args: argparse.Namespace) -> int:
         warnings.simplefilter("ignore")
         summary = check_dataset(args.path, relabel=not args.no_relabel)
     print(summary.format())
+    if summary.problems:
+        from drol.errors import UserError
+
+        raise UserError(
+            f"{summary.problems[0]}" + (" (and more above)" if len(summary.problems) > 1 else "")
+        )
     return 0
 
 

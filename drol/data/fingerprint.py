@@ -7,7 +7,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
-FINGERPRINT_KEYS = ("observations", "actions", "terminals")  # the arrays that define the data
+# Every array that can reach training, in a fixed order; those a dataset has are hashed.
+# OGBench relabels rewards and masks from ``qpos`` (and ``button_states``), so those count;
+# D4RL's transition arrays carry their own rewards, masks and next observations.
+FINGERPRINT_KEYS = (
+    "observations",
+    "actions",
+    "terminals",
+    "qpos",
+    "qvel",
+    "button_states",
+    "next_observations",
+    "rewards",
+    "masks",
+)
+FINGERPRINT_VERSION = 2  # 1: observations, actions, terminals only (before issue 20)
 
 
 @dataclass(frozen=True)
@@ -17,13 +31,17 @@ class DatasetFingerprint:
     name: str
     rows: int
     digest: str
+    version: int = FINGERPRINT_VERSION
 
     @classmethod
     def of(cls, name: str, arrays: dict[str, np.ndarray]) -> DatasetFingerprint:
-        """blake2b over the dtype, shape and bytes of :data:`FINGERPRINT_KEYS` (stable across
-        re-saves of the same arrays, unlike the zip file's bytes)."""
+        """blake2b over the name, dtype, shape and bytes of each of :data:`FINGERPRINT_KEYS`
+        that ``arrays`` holds (stable across re-saves of the same arrays, unlike the zip
+        file's bytes)."""
         h = hashlib.blake2b(digest_size=12)
         for key in FINGERPRINT_KEYS:
+            if key not in arrays:
+                continue
             arr = np.ascontiguousarray(arrays[key])
             h.update(f"{key}:{arr.dtype.str}:{arr.shape};".encode())
             h.update(memoryview(arr).cast("B"))

@@ -7,10 +7,13 @@ in episode order and written atomically (val first, train last).
 
 from __future__ import annotations
 
+import itertools
 import logging
 import multiprocessing as mp
 import os
+import shutil
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,6 +49,34 @@ class GenerateResult:
 def val_episodes_for(episodes: int) -> int:
     """The official ``episodes // 10``, but at least :data:`MIN_VAL_EPISODES`."""
     return max(MIN_VAL_EPISODES, episodes // 10)
+
+
+def episode_bytes(spec: DatasetSpec) -> int:
+    """Uncompressed bytes of one stored episode (float32 arrays, bool terminals, int64
+    button states): the estimate the free-disk check uses (deflate saves little on floats)."""
+    floats = spec.ob_dim + spec.action_dim + (spec.qpos_dim or 0) + (spec.qvel_dim or 0)
+    return spec.max_steps * (4 * floats + 1 + 8 * (spec.button_dim or 0))
+
+
+def check_fits(spec: DatasetSpec, episodes: int, n_val: int, out: Path) -> None:
+    """Refuse, before generating, an episode count whose files cannot fit the free disk."""
+    need = (episodes + n_val) * episode_bytes(spec)
+    free = shutil.disk_usage(out).free
+    if need > free:
+        raise UserError(
+            f"--episodes {episodes}: {spec.name} would need about {need / 1e9:,.1f} GB "
+            f"({episode_bytes(spec) / 1e6:.2f} MB per episode) but {out} has "
+            f"{free / 1e9:,.1f} GB free; ask for fewer episodes or another --out"
+        )
+
+
+def plan(episodes: int, n_val: int) -> Iterator[tuple[int, int]]:
+    """The work items ``(split, index)``, lazily (train first, then val)."""
+    yield from ((TRAIN, i) for i in range(episodes))
+    yield from ((VAL, i) for i in range(n_val))
+
+
+BATCH = 256  # work items handed to the pool at a time (the plan is never materialised)
 
 
 def make_collector(spec: DatasetSpec):
@@ -88,6 +119,13 @@ def default_jobs() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
+def _pooled(pool, items: Iterator[tuple[int, int]]) -> Iterator[tuple]:
+    """``pool.imap_unordered`` over ``items`` in batches of :data:`BATCH` (the pool's task
+    feeder would otherwise pull the whole plan at once)."""
+    while batch := list(itertools.islice(items, BATCH)):
+        yield from pool.imap_unordered(_run, batch, chunksize=1)
+
+
 def generate(
     dataset: str,
     out: str | os.PathLike,
@@ -112,27 +150,28 @@ def generate(
         log.warning("removing %s, left by an interrupted generation", stale)
         stale.unlink(missing_ok=True)
 
-    items = [(TRAIN, i) for i in range(episodes)] + [(VAL, i) for i in range(n_val)]
-    jobs = min(jobs, len(items))
+    check_fits(spec, episodes, n_val, out)
+    total = episodes + n_val
+    jobs = min(jobs, total)
     log.info(
         "generating %s: %d train + %d val episodes, seed %d, %d process(es)",
         dataset, episodes, n_val, seed, jobs,
     )  # fmt: skip
     results: dict[int, dict[int, dict[str, np.ndarray]]] = {TRAIN: {}, VAL: {}}
     retries = 0
-    bar = tqdm(total=len(items), desc=dataset, unit="ep", disable=not progress, dynamic_ncols=True)
+    bar = tqdm(total=total, desc=dataset, unit="ep", disable=not progress, dynamic_ncols=True)
     start = time.perf_counter()
     pool = None
     try:
         if jobs == 1:
             _init_worker(dataset, seed)
-            stream = map(_run, items)
+            stream = map(_run, plan(episodes, n_val))
         else:
             # spawn: workers start clean (no inherited MuJoCo or thread state)
             pool = mp.get_context("spawn").Pool(
                 jobs, initializer=_init_worker, initargs=(dataset, seed)
             )
-            stream = pool.imap_unordered(_run, items, chunksize=1)
+            stream = _pooled(pool, plan(episodes, n_val))
         for split, index, episode, n_retry in stream:
             results[split][index] = episode
             retries += n_retry

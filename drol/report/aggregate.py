@@ -15,17 +15,26 @@ one run may carry several labels (DROL(16) and DROL* share the run when K* = 16)
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from drol.agents.registry import method_names
 from drol.errors import UnknownTaskError, UserError
-from drol.grid import default_labels, discover_runs, run_dir
+from drol.grid import DROL, KSWEEP_LABEL, columns, default_labels, discover_runs, run_dir
 from drol.io import atomic_write_text
 from drol.tasks import parse_task
-from drol.train.rundir import CONFIG, FAILED, SCORE, path_mismatches, read_json
+from drol.train.rundir import (
+    CONFIG,
+    FAILED,
+    SCORE,
+    finished_score,
+    path_mismatches,
+    read_json,
+)
 
 log = logging.getLogger(__name__)
 
@@ -50,17 +59,42 @@ RUN_COLUMNS = [
 
 
 def read_manifest(path: str | Path) -> pd.DataFrame:
-    """Read a manifest CSV (``label, task, method, K, seed``)."""
+    """Read a manifest CSV (``label, task, method, K, seed``); every row is checked, and the
+    first bad one is refused in one line naming its line number and the field."""
     try:
-        df = pd.read_csv(path)
+        df = pd.read_csv(path, dtype=str, keep_default_na=False)
     except (OSError, ValueError) as err:
         raise UserError(f"manifest {path}: unreadable ({err})") from None
     need = {"label", "task", "method", "K", "seed"}
     if missing := need - set(df.columns):
         raise UserError(f"manifest {path} lacks columns {sorted(missing)}")
+    for i, r in enumerate(df.itertuples(index=False), start=2):  # line 1 is the header
+        if problem := manifest_row_problem(r.label, r.method, r.K, r.seed):
+            raise UserError(f"manifest {path} line {i}: {problem}")
     df["K"] = df["K"].astype(int)
     df["seed"] = df["seed"].astype(int)
     return df
+
+
+def manifest_row_problem(label: str, method: str, K: str, seed: str) -> str | None:
+    """Why one manifest row cannot be a run of the grid (None when it can)."""
+    if method not in method_names():
+        return f"unknown method {method!r} (known: {', '.join(method_names())})"
+    for name, value, lo in (("K", K, 1), ("seed", seed, 0)):
+        text = str(value).strip()
+        if not (text.isdigit() and int(text) >= lo):
+            return f"{name}={value!r} is not an integer >= {lo}"
+    owner = {c.label: c.method for c in columns()}
+    if label in owner:
+        if owner[label] != method:
+            return f"label {label!r} is the column of method {owner[label]!r}, not {method!r}"
+    elif not (label == KSWEEP_LABEL or _SWEEP_ONLY.fullmatch(label)) or method != DROL:
+        known = ", ".join([*owner, KSWEEP_LABEL, "DROL(K=k)"])
+        return f"unknown label {label!r} for method {method!r} (known: {known})"
+    return None
+
+
+_SWEEP_ONLY = re.compile(r"DROL\(K=\d+\)")
 
 
 def write_manifest(rows: Iterable[dict], path: str | Path) -> None:
@@ -73,36 +107,37 @@ def write_manifest(rows: Iterable[dict], path: str | Path) -> None:
 def read_run(path: Path, key: tuple[str, str, int, int] | None = None) -> dict:
     """Status and score of one run directory (present or not).
 
-    ``key`` is the run's ``(task, method, K, seed)`` as its path says: a ``score.json`` or
-    ``config.json`` that disagrees makes the run ``failed`` (never counted), with the reason.
+    ``key`` is the run's ``(task, method, K, seed)`` as its path says. A finished run is
+    counted only when :func:`~drol.train.rundir.finished_score` accepts it (files agree with
+    the path and with each other, finite score); otherwise it is ``failed``, with the reason.
     """
     row: dict = {"status": "missing", "reason": "", "run_dir": str(path)}
     score_file, failed_file, config_file = path / SCORE, path / FAILED, path / CONFIG
-    for file in (score_file, config_file):
-        if not file.is_file():
-            continue
+    if score_file.is_file():
         try:
-            recorded = read_json(file)
+            score = finished_score(path, key)
         except UserError as err:
             row.update(status="failed", reason=str(err))
             return row
-        if key is not None and (bad := path_mismatches(recorded or {}, *key)):
-            row.update(status="failed", reason=f"{file.name}: " + "; ".join(bad))
-            return row
-    if score_file.is_file():
-        score = read_json(score_file) or {}
-        if not isinstance(score.get("score"), (int, float)):
-            row.update(status="failed", reason=f"{score_file}: no numeric 'score'")
-            return row
         row.update(
             status="done",
-            score=float(score["score"]),
+            score=score["score"],
             steps=score.get("steps"),
             wall_clock_s=score.get("wall_clock_s"),
             train_steps_per_s=score.get("train_steps_per_s"),
             protocol=score.get("protocol"),
         )
-    elif failed_file.is_file():
+        return row
+    if config_file.is_file():
+        try:
+            recorded = read_json(config_file)
+        except UserError as err:
+            row.update(status="failed", reason=str(err))
+            return row
+        if key is not None and (bad := path_mismatches(recorded or {}, *key)):
+            row.update(status="failed", reason=f"{config_file.name}: " + "; ".join(bad))
+            return row
+    if failed_file.is_file():
         lines = failed_file.read_text(errors="replace").strip().splitlines()
         row.update(status="failed", reason=lines[0] if lines else "FAILED")
     elif config_file.is_file():
@@ -145,7 +180,13 @@ def collect_runs(runs_dir: str | Path, manifest: pd.DataFrame | None = None) -> 
             "seed": seed,
             "labels": ";".join(labs),
         }
-        row.update(read_run(run_dir(root, task, method, K, seed), (task, method, K, seed)))
+        path = run_dir(root, task, method, K, seed)
+        row.update(read_run(path, (task, method, K, seed)))
+        if (outside := outside_root(path, root)) is not None:
+            log.warning("%s: a link to %s, outside the runs root %s (counted)", path, outside, root)
+            row["reason"] = "; ".join(
+                filter(None, [row["reason"], f"links outside {root}: {outside}"])
+            )
         rows.append(row)
     df = pd.DataFrame(rows, columns=RUN_COLUMNS)
     if not df.empty:
@@ -154,6 +195,17 @@ def collect_runs(runs_dir: str | Path, manifest: pd.DataFrame | None = None) -> 
     if len(not_done):
         log.warning("%d of %d runs are not done (missing/failed/running)", len(not_done), len(df))
     return df.reset_index(drop=True)
+
+
+def outside_root(path: Path, root: Path) -> Path | None:
+    """Where ``path`` resolves when a symlink takes it outside ``root`` (None otherwise).
+
+    Such a run is counted (its files pass the same identity checks as any other), with a
+    warning and a note in its ``reason``: a linked run is a choice, but never a silent one."""
+    if not path.exists():
+        return None
+    real, base = path.resolve(), root.resolve()
+    return None if real.is_relative_to(base) else real
 
 
 def explode_labels(runs: pd.DataFrame) -> pd.DataFrame:
@@ -238,6 +290,35 @@ def family_seed_summary(runs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out, columns=cols)
 
 
+EVAL_NEED = ("step", "success")
+
+
+def read_eval(path: Path) -> pd.DataFrame:
+    """``step, success`` of a run's eval.csv: a one-line :class:`UserError` naming the file
+    when it is not a readable CSV with those columns; a warning naming it when rows are
+    incomplete (a file cut mid-row: its last, unterminated row is dropped) or non-numeric."""
+    try:
+        raw = path.read_bytes()
+        ev = pd.read_csv(path) if raw.strip() else pd.DataFrame(columns=list(EVAL_NEED))
+    except (UnicodeDecodeError, ValueError) as err:
+        reason = " ".join(str(err).split())[:120]
+        raise UserError(f"{path}: not a readable eval.csv ({reason})") from None
+    missing = [c for c in EVAL_NEED if c not in ev.columns]
+    if missing:
+        raise UserError(f"{path}: no {missing} column (not a drol eval.csv)")
+    dropped = 0
+    if raw and not raw.endswith(b"\n") and len(ev):
+        ev, dropped = ev.iloc[:-1], 1
+    num = ev[list(EVAL_NEED)].apply(pd.to_numeric, errors="coerce")
+    bad = num.isna().any(axis=1) | ev.isna().any(axis=1)
+    dropped += int(bad.sum())
+    if dropped:
+        log.warning(
+            "%s: %d incomplete or non-numeric row(s) ignored (a truncated file?)", path, dropped
+        )
+    return num[~bad].reset_index(drop=True)
+
+
 def learning_curves(runs: pd.DataFrame) -> pd.DataFrame:
     """Tidy eval curves: ``task, label, method, K, seed, step, success`` (×100) of every run."""
     frames = []
@@ -245,7 +326,7 @@ def learning_curves(runs: pd.DataFrame) -> pd.DataFrame:
         path = Path(r.run_dir) / "eval.csv"
         if not path.is_file():
             continue
-        ev = pd.read_csv(path)
+        ev = read_eval(path)
         if ev.empty:
             continue
         per_eval = ev.groupby("step", as_index=False)["success"].mean()

@@ -9,8 +9,8 @@ from pathlib import Path
 import pandas as pd
 
 from drol.errors import UserError
-from drol.grid import select_k
 from drol.io import atomic_write_json, atomic_write_text
+from drol.report.kselect import select_k
 from drol.report.verdict import PAPER_SEEDS
 
 log = logging.getLogger(__name__)
@@ -28,7 +28,7 @@ FIGURES = (
 def _load_runs(runs_dir: str, manifest: str | None) -> pd.DataFrame:
     from drol.report.aggregate import collect_runs, read_manifest
 
-    if not Path(runs_dir).is_dir() and manifest is None:
+    if not Path(runs_dir).is_dir():
         raise UserError(f"--runs {runs_dir}: no such directory")
     man = None
     if manifest is not None:

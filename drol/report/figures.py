@@ -29,8 +29,9 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
 from drol.agents.registry import get_method, method_names  # noqa: E402
-from drol.grid import KSWEEP_LABEL, choose_k, column_labels  # noqa: E402
-from drol.io import atomic_write_with  # noqa: E402
+from drol.errors import UserError  # noqa: E402
+from drol.grid import KSWEEP_LABEL, column_labels  # noqa: E402
+from drol.io import atomic_write_with, library_reason  # noqa: E402
 from drol.report.aggregate import (  # noqa: E402
     explode_labels,
     task_summary,
@@ -39,6 +40,7 @@ from drol.report.aggregate import (  # noqa: E402
 from drol.report.aggregate import (
     learning_curves as curve_frame,
 )
+from drol.report.kselect import choose_k  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -282,6 +284,49 @@ def pick_steps(owners: np.ndarray, n: int = 3) -> list[int]:
     return sorted({0, mid, L - 1})
 
 
+PROBE_KEYS = ("steps", "candidates", "owners", "data_actions")
+
+
+def read_probes(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``steps (L,), candidates (L, P, K, A), owners (L, P, M), data_actions (P, M, A)`` of a
+    probes.npz (docs/run_format.md); a one-line :class:`UserError` naming the file otherwise."""
+    fix = "rerun drol train on that run directory to rewrite it"
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            missing = [k for k in PROBE_KEYS if k not in z.files]
+            if missing:
+                raise UserError(f"{path}: lacks {missing} (not a drol probes.npz); {fix}")
+            steps, cands, owners, data = (np.asarray(z[k]) for k in PROBE_KEYS)
+    except UserError:
+        raise
+    except Exception as err:  # noqa: BLE001 - any unreadable file: zip, npy header, pickles
+        raise UserError(
+            f"{path}: not a readable probes.npz ({library_reason(err)}); {fix}"
+        ) from None
+    ok = (
+        steps.ndim == 1
+        and cands.ndim == 4
+        and owners.ndim == 3
+        and data.ndim == 3
+        and cands.shape[0] == len(steps) == owners.shape[0]
+        and cands.shape[1] == owners.shape[1] == data.shape[0]
+        and owners.shape[2] == data.shape[1]
+        and cands.shape[3] == data.shape[2]
+        and np.issubdtype(owners.dtype, np.integer)
+        and np.issubdtype(cands.dtype, np.floating)
+        and np.issubdtype(data.dtype, np.floating)
+        and (owners.size == 0 or (owners.min() >= 0 and owners.max() < cands.shape[2]))
+        and np.isfinite(cands).all()
+        and np.isfinite(data).all()
+    )
+    if not ok:
+        raise UserError(
+            f"{path}: arrays of the wrong shape, type or range (steps {steps.shape}, candidates "
+            f"{cands.shape}, owners {owners.shape}, data_actions {data.shape}); {fix}"
+        )
+    return steps, cands, owners, data
+
+
 def fig2_voronoi(
     probes_npz: str | Path, prefix: str | Path, probe: int | None = None, n_panels: int = 3
 ) -> list[Path]:
@@ -295,11 +340,12 @@ def fig2_voronoi(
     path = Path(probes_npz)
     if not path.is_file():
         return _empty(prefix, f"Fig. 2: no probe diagnostics ({path})")
-    with np.load(path) as z:
-        steps, cands, owners, data = z["steps"], z["candidates"], z["owners"], z["data_actions"]
+    steps, cands, owners, data = read_probes(path)
     if len(steps) == 0:
         return _empty(prefix, "Fig. 2: probes.npz holds no logs")
     L, P, K, A = cands.shape
+    if probe is not None and not 0 <= probe < P:
+        raise UserError(f"--probe {probe}: {path} holds probe states 0..{P - 1}")
     if probe is None:  # the probe state whose ownership changed most: hand-off is visible there
         probe = int(np.argmax((owners[1:] != owners[:-1]).mean(axis=(0, 2)))) if L > 1 else 0
     c, o, d = cands[:, probe], owners[:, probe], data[probe]

@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 
 from drol.errors import UserError
-from drol.io import atomic_write_with
+from drol.io import atomic_write_with, library_reason
 from drol.train.rundir import RunIdentity
 from drol.train.state import Progress, RunState
 
@@ -38,16 +38,15 @@ def load_checkpoint(path: Path, run: RunState, identity: RunIdentity, device: to
     this run's checkpoint (foreign objects, another run, another format, unreadable)."""
     try:
         blob = torch.load(path, map_location=device, weights_only=True)
-    except pickle.UnpicklingError as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else "refused"
+    except pickle.UnpicklingError:
         raise UserError(
             f"checkpoint {path} holds objects other than tensors and plain values; refused "
-            f"to load it ({first}); delete it to start over"
+            "to load it (it could run code); delete it and rerun drol train to start the run over"
         ) from None
     except Exception as err:  # noqa: BLE001 - any unreadable file
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise UserError(
-            f"cannot read checkpoint {path} ({first}); delete it to start over"
+            f"cannot read checkpoint {path} ({library_reason(err)}); delete it and rerun "
+            "drol train to start the run over"
         ) from None
     if not isinstance(blob, dict) or blob.get("format") != CHECKPOINT_FORMAT:
         raise UserError(

@@ -16,6 +16,7 @@ import errno
 import fcntl
 import hashlib
 import json
+import math
 import os
 import traceback
 from dataclasses import asdict, dataclass, field, fields
@@ -79,6 +80,15 @@ class RunIdentity(RunSpec):
         recorded = read_json(config_path)
         if recorded is None:
             return
+        dataset = recorded.get("dataset")
+        before = dataset.get("version", 1) if isinstance(dataset, dict) else None
+        if self.dataset and before != self.dataset.get("version"):
+            raise UserError(
+                f"{config_path} records a dataset fingerprint of version {before!r}, this drol "
+                f"computes version {self.dataset.get('version')!r} (it now covers every array "
+                "that reaches training); that run cannot be checked or resumed: use another "
+                "--out or delete it and train again"
+            )
         diffs = self.differences(recorded)
         if diffs:
             shown = "; ".join(
@@ -86,6 +96,29 @@ class RunIdentity(RunSpec):
             )
             raise UserError(
                 f"{shown} -- that directory holds another run; use another --out or delete it"
+            )
+
+    def check_score(self, score_path: Path) -> None:
+        """A finished run's ``score.json`` must hold this identity (its path keys, ``steps``
+        and digest): the check that still holds when ``config.json`` is gone."""
+        recorded = read_json(score_path)
+        if recorded is None:
+            return
+        mine = self.to_dict()
+        diffs = [
+            (k, recorded[k], mine[k])
+            for k in (*self.PATH_KEYS, "steps")
+            if k in recorded and recorded[k] != mine[k]
+        ]
+        if recorded.get("identity") != self.digest():
+            diffs.append(("identity", recorded.get("identity"), self.digest()))
+        if diffs:
+            shown = "; ".join(
+                f"{k}: {_show(a)} in {score_path}, {_show(b)} requested" for k, a, b in diffs
+            )
+            raise UserError(
+                f"{shown} -- that directory holds another finished run; use another --out or "
+                "delete it"
             )
 
 
@@ -136,6 +169,61 @@ def path_mismatches(
         for k, v in expected.items()
         if recorded.get(k) != v
     ]
+
+
+def score_value(score: dict[str, Any], path: Path) -> float:
+    """The ``score`` of a score.json as a finite float; a one-line :class:`UserError` naming
+    the file otherwise (NaN, infinite, absent, a string or a bool is a failed run)."""
+    value = score.get("score")
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise UserError(f"{path}: 'score' is {value!r}, not a number")
+    if not math.isfinite(value):
+        raise UserError(f"{path}: 'score' is {value!r}, not a finite number")
+    return float(value)
+
+
+def finished_score(run_dir: Path, key: tuple[str, str, int, int] | None = None) -> dict[str, Any]:
+    """``score.json`` of a finished run that may be counted, its ``score`` a finite float.
+
+    The one rule behind ``drol aggregate``/``tables``/``stats``/``figures`` and ``drol
+    select-k``: ``score.json`` and ``config.json`` must both be there and readable, their ``task, method, K,
+    seed`` must equal ``key`` (the run's path), ``score.json``'s identity digest must equal
+    ``config.json``'s (a stale score of another run is refused), and the score must be a
+    finite number. Anything else raises a one-line :class:`UserError` with the reason.
+    """
+    run_dir = Path(run_dir)
+    score_file, config_file = run_dir / SCORE, run_dir / CONFIG
+    score = read_json(score_file)
+    if score is None:
+        raise UserError(f"{score_file}: missing (the run has not finished)")
+    config = read_json(config_file)
+    if config is None:
+        raise UserError(
+            f"{config_file}: missing, so {score_file} cannot be confirmed as this run's"
+        )
+    for name, recorded in ((SCORE, score), (CONFIG, config)):
+        if key is not None and (bad := path_mismatches(recorded, *key)):
+            raise UserError(f"{name}: " + "; ".join(bad))
+    if config.get("identity") != score.get("identity"):
+        raise UserError(
+            f"{score_file}: identity {score.get('identity')!r} differs from "
+            f"{config.get('identity')!r} in {config_file} (a stale score of another run)"
+        )
+    score["score"] = score_value(score, score_file)
+    return score
+
+
+def key_of_path(run_dir: Path) -> tuple[str, str, int, int] | None:
+    """``(task, method, K, seed)`` that a run directory's path ``.../{task}/{method}/K{K}/
+    seed{seed}`` encodes; None when the path does not have that shape."""
+    parts = Path(run_dir).parts[-4:]
+    if len(parts) < 4:
+        return None
+    task, method, k_dir, seed_dir = parts
+    k, s = k_dir.removeprefix("K"), seed_dir.removeprefix("seed")
+    if not (k_dir.startswith("K") and k.isdigit() and seed_dir.startswith("seed") and s.isdigit()):
+        return None
+    return task, method, int(k), int(s)
 
 
 # ---------------------------------------------------------------- lock
@@ -226,8 +314,11 @@ __all__ = [
     "RunSpec",
     "TrainingError",
     "clear_failed",
+    "finished_score",
+    "key_of_path",
     "mark_failed",
     "path_mismatches",
     "read_json",
+    "score_value",
     "stop_run",
 ]

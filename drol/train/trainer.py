@@ -100,12 +100,18 @@ class Trainer:
         lock and identity check leave RUN_DIR as it was; any later fatal error writes FAILED.
         """
         fingerprint = check_dataset(self.task, self.s.data_dir)
+        if self.cfg.batch_size > fingerprint.rows:
+            raise UserError(
+                f"bad --set batch_size={self.cfg.batch_size}: must be at most the "
+                f"{fingerprint.rows} rows of the dataset {fingerprint.name}"
+            )
         check_env(self.task)  # e.g. a missing D4RL venv: RUN_DIR is not touched
         identity = self.identity(fingerprint)
         ensure_writable_dir(self.out, "--out")
         with RunLock(self.out):
             identity.check_against(self.out / CONFIG)
             if (self.out / SCORE).exists():
+                identity.check_score(self.out / SCORE)  # also when config.json is gone
                 log.info("%s already finished: %s exists", self.out, SCORE)
                 return read_json(self.out / SCORE) or {}
             clear_failed(self.out)

@@ -73,6 +73,9 @@ def load_task(task: Task, data_dir: str | os.PathLike | None) -> TaskData:
         os.environ.setdefault("MUJOCO_GL", "egl")
         import ogbench
 
+        from drol.data.ogbench_spaces import use_cached_action_spaces
+
+        use_cached_action_spaces()  # no float64 Box (and gymnasium warning) per access
         path = find_ogbench_dataset(task.dataset, data_dir)
         env, train, val = ogbench.make_env_and_datasets(
             task.name, dataset_path=str(path), compact_dataset=False, success_timing="post"

@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from tqdm import tqdm
 
 from drol.io import atomic_write_with
+from drol.progress import progress_bar
 from drol.speed.step import TrainStep
 from drol.train.rundir import stop_run
 from drol.train.settings import RunSettings
@@ -46,13 +46,12 @@ def train_loop(
     train_step = TrainStep(agent, s.speed)
     t0 = last_log_t = time.perf_counter()
     step0 = last_log_step = progress.step
-    bar = tqdm(  # closed by the with block, also on an error: the error line comes last
-        total=s.steps,
+    bar = progress_bar(  # closed by the with block, also on an error: the error line comes last
+        s.steps,
         initial=progress.step,
         desc=f"{s.method} {s.task} s{s.seed}",
         mininterval=10,
         unit="step",
-        dynamic_ncols=True,
     )
     nonfinite = torch.zeros((), dtype=torch.bool, device=torch.device(s.device))
     with bar:

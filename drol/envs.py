@@ -86,6 +86,22 @@ def load_task(task: Task, data_dir: str | os.PathLike | None) -> TaskData:
     raise EnvUnavailableError(f"unsupported suite {task.suite!r}")
 
 
+def make_ogbench_env(task: Task, **env_kwargs: Any) -> Any:
+    """The evaluation environment of an OGBench task alone (as :func:`load_task` makes it),
+    with ``env_kwargs`` (e.g. ``width``/``height`` of its offscreen renderer)."""
+    if task.suite != OGBENCH:
+        raise EnvUnavailableError(f"{task.name}: not an OGBench task")
+    os.environ.setdefault("MUJOCO_GL", "egl")
+    import ogbench
+
+    from drol.data.ogbench_spaces import use_cached_action_spaces
+
+    use_cached_action_spaces()
+    return ogbench.make_env_and_datasets(
+        task.name, env_only=True, success_timing="post", **env_kwargs
+    )
+
+
 def _d4rl_arrays(
     task: Task, data_dir: str | os.PathLike | None
 ) -> tuple[str | os.PathLike, dict[str, np.ndarray]]:

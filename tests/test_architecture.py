@@ -18,7 +18,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("drol.envs", "drol.agents"),
     ("drol.speed", "drol.grid"),
     ("drol.train",),
-    ("drol.report", "drol.workflow_config"),
+    ("drol.report", "drol.workflow_config", "drol.video"),
 )
 TOP = len(LAYERS)
 

@@ -4,9 +4,9 @@ The policy is the run's ``checkpoint.pt`` (its final one once ``score.json`` exi
 from ``config.json`` exactly as training built it. The episodes are those of the run's last
 evaluation: the same episode seeds and latent generator (:func:`evaluation_seeds`), so each
 video episode's success matches its ``eval.csv`` row. Frames come from MuJoCo's offscreen
-renderer (OGBench's ``env.render()``; ``MUJOCO_GL=egl`` by default, CPU-only machines too). The
-MP4 (H.264 via imageio-ffmpeg) holds every step; the GIF every ``gif_every``-th frame at half
-size. D4RL tasks (mujoco-py in the worker venv) are not rendered.
+renderer (OGBench's ``env.render()``; ``MUJOCO_GL=egl`` by default, CPU-only machines too) after
+every ``frame_every``-th step (a frame costs ~0.1-0.3 s on a CPU). The MP4 (H.264 via
+imageio-ffmpeg) holds every frame; the GIF every :data:`GIF_EVERY`-th at half size. D4RL tasks (mujoco-py in the worker venv) are not rendered.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from drol.agents import make_agent, make_config
 from drol.agents.base import OfflineAgent, use_generator
 from drol.envs import make_ogbench_env
 from drol.errors import EnvUnavailableError, UserError
+from drol.progress import progress_bar
 from drol.tasks import OGBENCH, Task, parse_task
 from drol.train.evaluation import evaluate, evaluation_seeds
 from drol.train.rundir import CHECKPOINT, CONFIG, SCORE, read_json
@@ -93,12 +94,18 @@ def read_run(run_dir: Path) -> TrainedRun:
 
 
 class FrameRecorder(gymnasium.Wrapper):
-    """Passes each rendered frame (after every reset and step) to ``sink``; ends an episode
-    after ``max_steps`` steps when given (a short video)."""
+    """Passes a rendered frame to ``sink`` after each reset and every ``every``-th step (and
+    an episode's last); ends an episode after ``max_steps`` steps when given (a short video)."""
 
-    def __init__(self, env: Any, sink: Callable[[np.ndarray], None], max_steps: int | None):
+    def __init__(
+        self,
+        env: Any,
+        sink: Callable[[np.ndarray], None],
+        max_steps: int | None,
+        every: int = 1,
+    ):
         super().__init__(env)
-        self.sink, self.max_steps, self.t = sink, max_steps, 0
+        self.sink, self.max_steps, self.every, self.t = sink, max_steps, every, 0
 
     def reset(self, **kwargs: Any):
         out = self.env.reset(**kwargs)
@@ -109,9 +116,10 @@ class FrameRecorder(gymnasium.Wrapper):
     def step(self, action: Any):
         ob, reward, terminated, truncated, info = self.env.step(action)
         self.t += 1
-        self.sink(np.asarray(self.env.render()))
         if self.max_steps is not None and self.t >= self.max_steps:
             truncated = True
+        if self.t % self.every == 0 or terminated or truncated:
+            self.sink(np.asarray(self.env.render()))
         return ob, reward, terminated, truncated, info
 
 
@@ -141,6 +149,7 @@ def render_run(
     height: int = 256,
     fps: int = 30,
     max_steps: int | None = None,
+    frame_every: int = 1,
     device: str = "cpu",
 ) -> VideoResult:
     """Render ``episodes`` evaluation episodes of the run's policy; write the MP4 and GIF."""
@@ -167,14 +176,19 @@ def render_run(
         tmp_mp4, fps=fps, codec="libx264", quality=7, macro_block_size=1, ffmpeg_log_level="error"
     )
 
+    horizon = getattr(base_env.spec, "max_episode_steps", None) or 1000
+    steps = min(horizon, max_steps or horizon) // frame_every + 2
+    bar = progress_bar(episodes * steps, desc=f"video {run.task.name}", unit="frame")
+
     def sink(frame: np.ndarray) -> None:
         writer.append_data(frame)
         if count[0] % GIF_EVERY == 0:
             gif_frames.append(frame[::2, ::2])
         count[0] += 1
+        bar.update(1)
 
     try:
-        env = FrameRecorder(base_env, sink, max_steps)
+        env = FrameRecorder(base_env, sink, max_steps, frame_every)
         env_seed, latent_seed = evaluation_seeds(int(run.config["seed"]), run.step)
         gen = torch.Generator(device=device).manual_seed(latent_seed)
         with torch.no_grad(), use_generator(agent, gen):
@@ -184,6 +198,7 @@ def render_run(
         os.replace(tmp_mp4, mp4)
         os.replace(tmp_gif, gif)
     finally:
+        bar.close()
         writer.close()
         base_env.close()
         tmp_mp4.unlink(missing_ok=True)

@@ -62,5 +62,8 @@ rule video:
         mem_mb=4000,
     params:
         run_dir=lambda wc: run_dir(wc.task, wc.method, wc.K, wc.seed),
+        v=config["videos"],
     shell:
-        "drol video {params.run_dir:q} --episodes 1 --out {output.mp4:q} > {log:q} 2>&1"
+        "drol video {params.run_dir:q} --episodes {params.v[episodes]:q}"
+        " --width {params.v[width]:q} --height {params.v[height]:q}"
+        " --frame-every {params.v[frame_every]:q} --out {output.mp4:q} > {log:q} 2>&1"

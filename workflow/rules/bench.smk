@@ -3,17 +3,6 @@
 # training jobs beside it: locally it takes every core (Snakemake then runs nothing else
 # meanwhile) and times with bench.threads of them; on SLURM its node is its own (--exclusive).
 # The JSON records the load it saw anyway (other_busy_cpus, load_1min_before/after).
-from snakemake.exceptions import WorkflowError
-
-
-def bench_threads(wildcards):
-    """Every core of a local run (the job runs alone); bench.threads on a cluster."""
-    if workflow.local_exec:
-        try:
-            return max(workflow.cores, config["bench"]["threads"])
-        except WorkflowError:  # no --cores (a lint or a dry run without one)
-            pass
-    return config["bench"]["threads"]
 
 
 rule bench:

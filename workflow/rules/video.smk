@@ -2,38 +2,6 @@
 # run, OGBench tasks only (D4RL envs render nothing here). `drol video` replays the run's last
 # evaluation episode (same seeds) in the real environment: an MP4 and a GIF per run. The report
 # shows them beside Figures 2-4 once they exist (`snakemake videos`, then `snakemake report`).
-from drol.grid import KSWEEP_LABEL
-
-
-def video_runs():
-    """(task, method, K, seed) of each (task, column) at the first seed, OGBench tasks."""
-    seed = GRID.seeds[0]
-    rows = [
-        r
-        for r in GRID.runs(kstar)
-        if r.label != KSWEEP_LABEL
-        and r.seed == seed
-        and parse_task(r.task).suite == OGBENCH
-    ]
-    return unique_runs(rows)
-
-
-def video_path(task, method, K, seed, ext):
-    return f"{RESULTS}/videos/{task}/{method}/K{K}/seed{seed}.{ext}"
-
-
-def video_files(wildcards=None):
-    return [video_path(*run, "gif") for run in video_runs()]
-
-
-def videos_made():
-    """Whether every video of the grid exists (the report then shows them)."""
-    try:
-        return all(os.path.exists(f) for f in video_files())
-    except (
-        Exception
-    ):  # DROL*'s K not chosen yet (select_k checkpoint): no videos either
-        return False
 
 
 rule video:

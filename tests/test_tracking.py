@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import struct
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -145,3 +146,15 @@ def test_wandb_offline_run_holds_every_csv_value(tiny_pointmaze, tmp_path, monke
     expected = expected_from_csvs(out)
     assert_same_curves(got, expected)
     assert_same_curves(event_scalars(out), expected)  # the event files are written too
+
+
+def test_wandb_without_the_package_is_a_one_line_error(
+    tiny_pointmaze, tmp_path, capsys, monkeypatch
+):
+    monkeypatch.setitem(sys.modules, "wandb", None)  # import wandb fails
+    out = tmp_path / "run"
+    args = train_args(tiny_pointmaze.parent, out, steps=20, extra=["--set", "logger=wandb"])
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert "pip install 'drol[wandb]'" in err and "\n" not in err
+    assert not (out / "score.json").exists()

@@ -140,13 +140,16 @@ def open_trackers(
 ) -> Trackers:
     """The trackers of ``logger`` for a run that trains from ``first_step`` on."""
     name = check_logger(logger)
-    if name == "tensorboard":
-        return Trackers([TensorBoardTracker(run_dir, purge_step=first_step)])
+    if name == "none":
+        return Trackers()
+    trackers = Trackers([TensorBoardTracker(run_dir, purge_step=first_step)])
     if name == "wandb":  # beside the event files, not instead of them
-        return Trackers(
-            [TensorBoardTracker(run_dir, purge_step=first_step), WandbTracker(run_dir, config)]
-        )
-    return Trackers()
+        try:
+            trackers.trackers.append(WandbTracker(run_dir, config))
+        except BaseException:
+            trackers.close()
+            raise
+    return trackers
 
 
 __all__ = [

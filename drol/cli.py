@@ -30,6 +30,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "drol.data.cli",
     "drol.d4rl.cli",
     "drol.report.cli",
+    "drol.video.cli",
 )
 
 

@@ -105,6 +105,9 @@ def load_task(
         os.environ.setdefault("MUJOCO_GL", "egl")
         import ogbench
 
+        from drol.data.ogbench_spaces import use_cached_action_spaces
+
+        use_cached_action_spaces()  # no float64 Box (and gymnasium warning) per access
         path = find_ogbench_dataset(task.dataset, data_dir)
         env, train, val = ogbench.make_env_and_datasets(
             task.name, dataset_path=str(path), compact_dataset=False, success_timing="post"
@@ -113,6 +116,22 @@ def load_task(
     if task.suite == D4RL:
         return _load_d4rl(task, data_dir, log_dir)
     raise EnvUnavailableError(f"unsupported suite {task.suite!r}")
+
+
+def make_ogbench_env(task: Task, **env_kwargs: Any) -> Any:
+    """The evaluation environment of an OGBench task alone (as :func:`load_task` makes it),
+    with ``env_kwargs`` (e.g. ``width``/``height`` of its offscreen renderer)."""
+    if task.suite != OGBENCH:
+        raise EnvUnavailableError(f"{task.name}: not an OGBench task")
+    os.environ.setdefault("MUJOCO_GL", "egl")
+    import ogbench
+
+    from drol.data.ogbench_spaces import use_cached_action_spaces
+
+    use_cached_action_spaces()
+    return ogbench.make_env_and_datasets(
+        task.name, env_only=True, success_timing="post", **env_kwargs
+    )
 
 
 def _d4rl_arrays(

@@ -12,13 +12,13 @@ PACKAGE = Path(__file__).resolve().parent.parent / "drol"
 # lowest first; a module may import its own layer and those below it. Command-line modules
 # (``drol.cli``, ``drol.__main__`` and each concern's ``cli``) form the top layer.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("drol", "drol.errors", "drol.io", "drol.tasks"),
+    ("drol", "drol.errors", "drol.io", "drol.progress", "drol.tasks"),
     ("drol.nn", "drol.data"),
     ("drol.d4rl",),
     ("drol.envs", "drol.agents"),
     ("drol.speed", "drol.grid"),
     ("drol.train",),
-    ("drol.report", "drol.workflow_config"),
+    ("drol.report", "drol.workflow_config", "drol.video"),
 )
 TOP = len(LAYERS)
 
@@ -81,6 +81,7 @@ def test_top_level_holds_only_the_shared_vocabulary() -> None:
         "errors",
         "grid",
         "io",
+        "progress",
         "tasks",
         "workflow_config",
     ]

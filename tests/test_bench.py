@@ -25,6 +25,11 @@ FIELDS = {
     "compile_s",
     "gomp_spincount",
     "cpu_model",
+    "other_busy_cpus",  # drol.speed.load: the load the benchmark saw
+    "machine_cpus",
+    "usable_cpus",
+    "load_1min_before",
+    "load_1min_after",
 }
 
 

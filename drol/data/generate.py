@@ -18,13 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from drol.data.npzfile import temp_files_for, write_dataset_pair
 from drol.data.registry import DatasetSpec, get_spec
 from drol.data.seeding import TRAIN, VAL
 from drol.errors import UserError
 from drol.io import ensure_writable_dir
+from drol.progress import progress_bar
 
 log = logging.getLogger(__name__)
 
@@ -159,7 +159,7 @@ def generate(
     )  # fmt: skip
     results: dict[int, dict[int, dict[str, np.ndarray]]] = {TRAIN: {}, VAL: {}}
     retries = 0
-    bar = tqdm(total=total, desc=dataset, unit="ep", disable=not progress, dynamic_ncols=True)
+    bar = progress_bar(total, desc=dataset, unit="ep", enabled=progress)
     start = time.perf_counter()
     pool = None
     try:

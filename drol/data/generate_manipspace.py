@@ -7,6 +7,7 @@ import logging
 import gymnasium
 import numpy as np
 
+from drol.data.ogbench_spaces import use_cached_action_spaces
 from drol.data.registry import DatasetSpec
 from drol.data.seeding import seed_everything
 
@@ -47,6 +48,8 @@ class ManipspaceCollector:
         from ogbench.manipspace.oracles.plan.cube_plan import CubePlanOracle
         from ogbench.manipspace.oracles.plan.drawer_plan import DrawerPlanOracle
         from ogbench.manipspace.oracles.plan.window_plan import WindowPlanOracle
+
+        use_cached_action_spaces()  # no float64 Box (and gymnasium warning) per access
 
         self.spec = spec
         self.env = gymnasium.make(

@@ -233,6 +233,25 @@ def bench_label(method: str, K: int) -> str:
     return f"{cls.label}({int(K)})" if cls.uses_candidates else cls.label
 
 
+def bench_machine(bench: pd.DataFrame) -> str:
+    """Where the benchmarks ran: CPU model, threads, and the most load other processes put
+    on the machine during any of them (``drol.speed.load``)."""
+
+    def values(col: str) -> list:
+        return sorted({str(v) for v in bench[col].dropna()}) if col in bench else []
+
+    parts = [" / ".join(values("cpu_model")) or "CPU unknown"]
+    threads = values("threads")
+    parts.append(f"{'/'.join(threads) or '?'} thread(s)")
+    if "other_busy_cpus" in bench and bench["other_busy_cpus"].notna().any():
+        most = float(bench["other_busy_cpus"].max())
+        cpus = "/".join(values("machine_cpus")) or "?"
+        parts.append(f"other processes: at most {most:.2f} of {cpus} CPUs busy")
+    else:
+        parts.append("load beside it not recorded")
+    return "; ".join(parts)
+
+
 def fig3_runtime(bench: pd.DataFrame, prefix: str | Path) -> list[Path]:
     """Training and inference step time (ms) for FQL and DROL at each K."""
     _style()
@@ -260,7 +279,8 @@ def fig3_runtime(bench: pd.DataFrame, prefix: str | Path) -> list[Path]:
         ax.tick_params(axis="x", labelrotation=45, labelsize=7)
     dev = ", ".join(sorted(set(map(str, b.get("device", pd.Series(["?"]))))))
     fig.suptitle(
-        f"Step time (batch {int(b['batch_size'].iloc[0])}, hidden {int(b['hidden'].iloc[0])}, {dev}); (K) = K candidates",
+        f"Step time (batch {int(b['batch_size'].iloc[0])}, hidden {int(b['hidden'].iloc[0])}, {dev}); (K) = K candidates\n"
+        + bench_machine(b),
         fontsize=9,
     )
     fig.tight_layout()

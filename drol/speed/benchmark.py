@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import statistics
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import torch
 
 from drol.agents import get_method, make_agent, make_config
 from drol.agents.config import parse_overrides
 from drol.errors import UserError
+from drol.speed.load import LoadMeter
 from drol.speed.step import SPEED_KEYS, SpeedSettings, TrainStep, runtime_info
 
 
@@ -86,23 +87,23 @@ def benchmark(args: BenchSettings) -> dict:
         step(batches[i % 4])
     _sync(device)
     warmup_s = time.perf_counter() - t
-    rates = []
-    for _ in range(args.repeats):
-        _sync(device)
-        t = time.perf_counter()
-        for i in range(args.steps):
-            step(batches[i % 4])
-        _sync(device)
-        rates.append(args.steps / (time.perf_counter() - t))
+    rates, lat = [], []
     obs1 = batches[0]["observations"][:1]
-    lat = []
-    for i in range(50 + 10):
-        _sync(device)
-        t = time.perf_counter()
-        agent.act(obs1)
-        _sync(device)
-        if i >= 10:
-            lat.append((time.perf_counter() - t) * 1000)
+    with LoadMeter() as load:  # what else ran on the machine while we timed
+        for _ in range(args.repeats):
+            _sync(device)
+            t = time.perf_counter()
+            for i in range(args.steps):
+                step(batches[i % 4])
+            _sync(device)
+            rates.append(args.steps / (time.perf_counter() - t))
+        for i in range(50 + 10):
+            _sync(device)
+            t = time.perf_counter()
+            agent.act(obs1)
+            _sync(device)
+            if i >= 10:
+                lat.append((time.perf_counter() - t) * 1000)
     rate = statistics.median(rates)
     return {
         "method": args.method,
@@ -125,4 +126,5 @@ def benchmark(args: BenchSettings) -> dict:
         "torch": torch.__version__,
         "repeats": args.repeats,
         "steps_per_repeat": args.steps,
+        **asdict(load.report()),  # other_busy_cpus, machine_cpus, usable_cpus, load_1min_*
     }

@@ -49,7 +49,7 @@ def register(subparsers) -> None:
         p,
         "override a hyperparameter (bc_coef, alpha, discount, q_agg, hidden, batch_size, lr, ...) "
         "or a run setting (log_every, checkpoint_every, num_probe_states, probe_neighbors, "
-        "precision=fp32|bf16, compile=auto|on|off); repeatable",
+        "precision=fp32|bf16, compile=auto|on|off, logger=tensorboard|wandb|none); repeatable",
     )
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument(

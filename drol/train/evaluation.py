@@ -57,6 +57,12 @@ def evaluate(
     return results
 
 
+def evaluation_seeds(seed: int, step: int) -> tuple[int, int]:
+    """(episode seed base for :func:`evaluate`, latent generator seed) of the evaluation at
+    ``step`` of the run with ``seed`` (``drol video`` replays the same episodes)."""
+    return seed * 7919 + step, seed * 1_000_003 + step
+
+
 def evaluate_run(run: RunState, step: int, *, settings: RunSettings, out: Path) -> None:
     """The scheduled evaluation at ``step``: episodes seeded from (seed, step), appended to the
     run's rows and written to ``eval.csv``; a policy with non-finite weights stops the run."""
@@ -64,13 +70,14 @@ def evaluate_run(run: RunState, step: int, *, settings: RunSettings, out: Path) 
     # the loss is that of the weights *before* the step: the updated ones may have diverged
     if not all(bool(torch.isfinite(p).all()) for p in agent.parameters()):
         stop_run(out, f"non-finite network parameters after step {step}")
-    gen = torch.Generator(device=device).manual_seed(settings.seed * 1_000_003 + step)
+    env_seed, latent_seed = evaluation_seeds(settings.seed, step)
+    gen = torch.Generator(device=device).manual_seed(latent_seed)
     with use_generator(agent, gen):
         episodes = evaluate(
             run.data.env,
             agent.act,
             settings.eval_episodes,
-            seed=settings.seed * 7919 + step,
+            seed=env_seed,
             device=device,
         )
     rate = float(np.mean([e["success"] for e in episodes]))

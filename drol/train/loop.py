@@ -12,13 +12,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from tqdm import tqdm
 
 from drol.io import atomic_write_with
+from drol.progress import progress_bar
 from drol.speed.step import TrainStep
 from drol.train.rundir import stop_run
 from drol.train.settings import RunSettings
 from drol.train.state import RunState
+from drol.train.tracking import Trackers, eval_scalars, train_scalars
 from drol.train.validation import Validation
 
 log = logging.getLogger(__name__)
@@ -34,22 +35,24 @@ def train_loop(
     validation: Validation | None,
     evaluate: Callable[[RunState, int], None],
     checkpoint: Callable[[RunState], None],
+    tracker: Trackers | None = None,
 ) -> None:
     """Train from ``run.progress.step`` to ``settings.steps``, calling ``evaluate(run, step)``
     at step 1, every ``eval_every`` and the last step, and ``checkpoint(run)`` every
-    ``checkpoint_every`` and the last step."""
+    ``checkpoint_every`` and the last step; each ``train.csv`` row and evaluation also goes to
+    ``tracker`` (live curves)."""
+    tracker = tracker or Trackers()
     s, progress, agent = settings, run.progress, run.agent
     train_step = TrainStep(agent, s.speed)
     t0 = last_log_t = time.perf_counter()
     step0 = last_log_step = progress.step
     elapsed0 = progress.elapsed  # training time of the sessions before this one (resume)
-    bar = tqdm(  # closed by the with block, also on an error: the error line comes last
-        total=s.steps,
+    bar = progress_bar(  # closed by the with block, also on an error: the error line comes last
+        s.steps,
         initial=progress.step,
         desc=f"{s.method} {s.task} s{s.seed}",
         mininterval=10,
         unit="step",
-        dynamic_ncols=True,
     )
     nonfinite = torch.zeros((), dtype=torch.bool, device=torch.device(s.device))
     with bar:
@@ -86,9 +89,12 @@ def train_loop(
                     out / "train.csv",
                     lambda p: pd.DataFrame(progress.train_rows).to_csv(p, index=False),
                 )
+                tracker.log(train_scalars(row), step)
                 last_log_t, last_log_step = time.perf_counter(), step
             if is_eval:
+                before = len(progress.eval_rows)
                 evaluate(run, step)
+                tracker.log(eval_scalars(progress.eval_rows[before:]), step)
             progress.step = step
             bar.update(1)
             if step % s.checkpoint_every == 0 or step == s.steps:

@@ -14,6 +14,7 @@ from drol.errors import ConfigError, UserError
 from drol.speed.step import SPEED_KEYS, SpeedSettings
 from drol.tasks import default_steps, parse_task
 from drol.train.rundir import RunSpec
+from drol.train.tracking import DEFAULT_LOGGER, check_logger
 
 # run-level integer settings: (lowest, highest) accepted value
 RUN_LIMITS: dict[str, tuple[int, int]] = {
@@ -49,6 +50,7 @@ class RunSettings(RunSpec):
     overrides: dict[str, str] = field(default_factory=dict)
     precision: str = "fp32"  # drol.speed.step: 'fp32' (exact) or 'bf16' (opt-in autocast)
     compile: str = "auto"  # drol.speed.step: torch.compile of the whole step ('auto': long runs)
+    logger: str = DEFAULT_LOGGER  # drol.train.tracking: tensorboard | wandb | none
 
     RUN_KEYS = (
         "log_every",
@@ -56,6 +58,7 @@ class RunSettings(RunSpec):
         "num_probe_states",
         "probe_neighbors",
         *SPEED_KEYS,
+        "logger",
     )
 
     @property
@@ -67,6 +70,7 @@ class RunSettings(RunSpec):
         """Raise a one-line :class:`ConfigError` naming the option and its accepted range."""
         if self.method not in method_names():
             get_method(self.method)  # raises, naming the choices
+        check_logger(self.logger)
         for key, (lo, hi) in RUN_LIMITS.items():
             value = getattr(self, key)
             if key == "threads" and value is None:
@@ -91,14 +95,17 @@ def split_overrides(pairs: list[str]) -> tuple[dict[str, str], dict[str, str]]:
 
 def run_setting_values(run_keys: Mapping[str, str]) -> dict[str, int | str]:
     """Run-level ``--set`` values: integers within :data:`RUN_LIMITS`, and the speed
-    settings of :mod:`drol.speed.step` as their choices; a one-line :class:`ConfigError` naming
-    the key and its range otherwise (``drol train`` and the workflow's DAG-build check use
+    settings of :mod:`drol.speed.step` and the tracker (``logger``) as their choices; a one-line
+    :class:`ConfigError` naming the key and its range otherwise (``drol train`` and the workflow's DAG-build check use
     this one rule)."""
     speed = {k: v for k, v in run_keys.items() if k in SPEED_KEYS}
     chosen = SpeedSettings.from_values(speed)
     out: dict[str, int | str] = {k: getattr(chosen, k) for k in speed}
     for key, value in run_keys.items():
         if key in SPEED_KEYS:
+            continue
+        if key == "logger":
+            out[key] = check_logger(value)
             continue
         lo, hi = RUN_LIMITS[key]
         try:

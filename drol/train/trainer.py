@@ -44,6 +44,7 @@ from drol.train.rundir import (
 from drol.train.score import write_score
 from drol.train.settings import RunSettings
 from drol.train.state import RunState
+from drol.train.tracking import open_trackers
 from drol.train.validation import Validation
 from drol.train.versions import git_commit, versions
 
@@ -88,6 +89,7 @@ class Trainer:
             "device": str(self.device),
             "threads": torch.get_num_threads(),
             "speed": runtime_info(self.s.speed),
+            "logger": self.s.logger,
             "versions": versions(getattr(data.env, "worker_versions", None)),
             "git_commit": git_commit(),
         }
@@ -143,21 +145,24 @@ class Trainer:
         """Train on the loaded task (resuming a checkpoint), and write score.json."""
         s, out = self.s, self.out
         self.check_resume_precision()
-        atomic_write_json(out / CONFIG, self.resolved_config(identity, data))
+        config = self.resolved_config(identity, data)
+        atomic_write_json(out / CONFIG, config)
         run = self.setup(data)
         if (out / CHECKPOINT).exists():
             load_checkpoint(out / CHECKPOINT, run, identity, self.device)
             log.info("resuming from step %d (%s)", run.progress.step, out / CHECKPOINT)
-        train_loop(
-            run,
-            s,
-            out,
-            validation=Validation.of(
-                data.val, list(run.tensors), s.seed, self.cfg.batch_size, self.device
-            ),
-            evaluate=partial(evaluate_run, settings=s, out=out),
-            checkpoint=lambda r: save_checkpoint(out / CHECKPOINT, r, identity),
-        )
+        with open_trackers(s.logger, out, config, first_step=run.progress.step + 1) as tracker:
+            train_loop(
+                run,
+                s,
+                out,
+                validation=Validation.of(
+                    data.val, list(run.tensors), s.seed, self.cfg.batch_size, self.device
+                ),
+                evaluate=partial(evaluate_run, settings=s, out=out),
+                checkpoint=lambda r: save_checkpoint(out / CHECKPOINT, r, identity),
+                tracker=tracker,
+            )
         return write_score(out, run.progress, identity, self.task)
 
     def setup(self, data: TaskData) -> RunState:

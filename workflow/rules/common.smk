@@ -5,11 +5,18 @@ import os
 import re
 from pathlib import Path
 
+from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from drol.agents.registry import get_method, method_names
 from drol.errors import ConfigError
-from drol.grid import Grid, run_dir as grid_run_dir, table3_kstar, unique_runs
+from drol.grid import (
+    KSWEEP_LABEL,
+    Grid,
+    run_dir as grid_run_dir,
+    table3_kstar,
+    unique_runs,
+)
 from drol.data.d4rl import d4rl_url
 from drol.tasks import OGBENCH, parse_task
 from drol.workflow_config import check_schema, check_semantics, train_set_values
@@ -205,3 +212,49 @@ def train_resources():
     if TRAIN["gpu"] > 0:
         res["gpu"] = TRAIN["gpu"]
     return res
+
+
+# ---------------------------------------------------------------- bench (bench.smk)
+
+
+def bench_threads(wildcards):
+    """Every core of a local run (the job runs alone); bench.threads on a cluster."""
+    if workflow.local_exec:
+        try:
+            return max(workflow.cores, config["bench"]["threads"])
+        except WorkflowError:  # no --cores (a lint or a dry run without one)
+            pass
+    return config["bench"]["threads"]
+
+
+# ---------------------------------------------------------------- videos (video.smk)
+
+
+def video_runs():
+    """(task, method, K, seed) of each (task, column) at the first seed, OGBench tasks."""
+    seed = GRID.seeds[0]
+    rows = [
+        r
+        for r in GRID.runs(kstar)
+        if r.label != KSWEEP_LABEL
+        and r.seed == seed
+        and parse_task(r.task).suite == OGBENCH
+    ]
+    return unique_runs(rows)
+
+
+def video_path(task, method, K, seed, ext):
+    return f"{RESULTS}/videos/{task}/{method}/K{K}/seed{seed}.{ext}"
+
+
+def video_files(wildcards=None):
+    return [video_path(*run, "gif") for run in video_runs()]
+
+
+def videos_made():
+    """Whether every video of the grid exists (the report then shows them)."""
+    # before the select_k checkpoint has chosen DROL*'s K there are no videos either
+    try:
+        return all(os.path.exists(f) for f in video_files())
+    except Exception:
+        return False

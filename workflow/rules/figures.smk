@@ -172,6 +172,8 @@ rule report:
     params:
         snakefile=workflow.main_snakefile,
         configfiles=[a for f in workflow.configfiles for a in ("--configfile", str(f))],
+        # the rollout videos join the report once `snakemake videos` has made them all
+        targets=lambda wc: ["all", "videos"] if videos_made() else ["all"],
     shell:
         "snakemake --snakefile {params.snakefile:q} --nolock {params.configfiles:q}"
-        " --report {output:q} > {log:q} 2>&1"
+        " --report {output:q} {params.targets:q} > {log:q} 2>&1"

@@ -1,0 +1,1 @@
+"""Rollout videos of a trained run's policy (``drol video``)."""

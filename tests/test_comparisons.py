@@ -301,3 +301,15 @@ def test_unexplained_drol_cells_are_listed_and_the_captions_point_to_the_doc(tmp
     for name in ("table1.md", "table4.md"):
         text = (tmp_path / name).read_text()
         assert DISCREPANCIES_DOC in text and "antmaze-large" in text, name
+
+
+def test_a_printed_mark_that_is_not_0_or_1_is_a_one_line_error(tmp_path, capsys):
+    from drol.cli import main
+
+    bad = tmp_path / "t1.csv"
+    rows = pd.read_csv(ROOT / "config" / "table1_reported.csv")
+    rows.astype({"bold": object}).assign(bold="yes").to_csv(bad, index=False)
+    args = ["tables", "--runs", str(tmp_path), "--reported", str(REPORTED)]
+    assert main([*args, "--out", str(tmp_path / "t"), "--reported-table1", str(bad)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "bold" in err[0] and "not 0 or 1" in err[0]

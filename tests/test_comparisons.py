@@ -103,6 +103,8 @@ def test_table1_tests_against_table4s_std_of_the_family_mean(tmp_path):
     assert (printed["mean"], printed["std"]) == (89, 6)  # still printed as the paper prints it
     md = (tmp_path / "table1.md").read_text()
     assert "√(Σσ²)/k" in md  # the caption says how the reference is built
+    tex = (tmp_path / "table1.tex").read_text()
+    assert r"$\surd$($\Sigma$$\sigma$$^2$)/k" in tex and "√" not in tex  # escaped for LaTeX
 
 
 def test_no_verdict_where_table4_has_no_per_task_spread():

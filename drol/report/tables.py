@@ -399,6 +399,10 @@ def _tex_escape(s: str) -> str:
         ("α", r"$\alpha$"),
         ("×", r"$\times$"),
         ("±", r"$\pm$"),
+        ("√", r"$\surd$"),
+        ("Σ", r"$\Sigma$"),
+        ("σ", r"$\sigma$"),
+        ("²", r"$^2$"),
         (">", r"$>$"),
     ):
         s = s.replace(a, b)

@@ -54,9 +54,8 @@ def test_probability_of_improvement(runs):
     table = aggregate_table(runs, reps=REPS)
     assert _stat(table, IMPROVEMENT, "DROL(16) > FQL")["estimate"] == 1.0
     assert _stat(table, IMPROVEMENT, "DROL* > FQL")["estimate"] == 1.0
-    # DROL* shares DROL(16)'s runs (K* = 16 on cube-single): a coin flip
-    same = _stat(table, IMPROVEMENT, "DROL(16) > DROL*")
-    assert same["estimate"] == 0.5 and same["ci_low"] < 0.5 < same["ci_high"]
+    # DROL* shares DROL(16)'s runs (K* = 16 on cube-single): not compared with itself
+    assert not table["method"].isin(["DROL(16) > DROL*", "DROL* > DROL(16)"]).any()
     assert not (table["method"] == "FQL > DROL(16)").any()  # only DROL columns challenge
 
 

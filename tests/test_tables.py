@@ -69,8 +69,12 @@ NO_RUNS = pd.DataFrame(columns=RUN_COLUMNS)
 
 @pytest.fixture(scope="module")
 def reported_only() -> tuple[pd.DataFrame, pd.DataFrame]:
-    t4 = build_table4(read_reported(REPORTED), reproduced_tasks(NO_RUNS))
-    return t4, build_table1(read_reported_table1(REPORTED_T1), reproduced_families(NO_RUNS))
+    reported = read_reported(REPORTED)
+    t4 = build_table4(reported, reproduced_tasks(NO_RUNS))
+    t1 = build_table1(
+        read_reported_table1(REPORTED_T1), reproduced_families(NO_RUNS), table4=reported
+    )
+    return t4, t1
 
 
 def test_reported_table4_flags_match_csv(reported_only):

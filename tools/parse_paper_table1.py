@@ -1,13 +1,16 @@
 """Parse the paper's Table 1 (per-family means ± std) from its extracted text.
 
-Writes ``config/table1_reported.csv`` (``suite, family, method, mean, std``): the values the
-paper prints, which the tables show in Table 1's reported columns. Run from the repo root:
+Writes ``config/table1_reported.csv`` (``suite, family, method, mean, std, bold, underline``):
+the values and marks the paper prints, which the tables show in Table 1's reported columns.
+Run from the repo root:
 
     python tools/parse_paper_table1.py ../shared/paper/drol_paper.txt config/table1_reported.csv
 
 The text renders each cell twice (glyphs, then LaTeX): a plain ``11`` reads ``1111``, a bold
 ``89`` reads ``𝟖𝟗\\mathbf{89}``, ``± 3`` reads ``±3\\pm 3``; zero is printed once, a missing
-cell is ``-``. D4RL's BC/IQL/ReBRAC cells have no ±.
+cell is ``-``. D4RL's BC/IQL/ReBRAC cells have no ±. The marks are in the LaTeX half: bold is
+``\\mathbf{..}``, bold and underlined ``𝟗𝟎¯\\underline{\\mathbf{90}}`` (the glyph half carries
+a combining macron).
 """
 
 from __future__ import annotations
@@ -50,24 +53,30 @@ def value(token: str) -> float:
     return float(token)
 
 
-def parse_cells(text: str) -> list[tuple[float, float]]:
-    """The (mean, std) cells of one row; std is nan where none is printed."""
-    cells: list[tuple[float, float]] = []
+def marks(token: str) -> tuple[int, int]:
+    """``(bold, underline)`` of one printed number: '\\underline{\\mathbf{90}}' -> (1, 1)."""
+    return int("\\mathbf{" in token), int("\\underline{" in token)
+
+
+def parse_cells(text: str) -> list[tuple[float, float, int, int]]:
+    """The (mean, std, bold, underline) cells of one row; std is nan where none is printed."""
+    cells: list[tuple[float, float, int, int]] = []
     tokens = text.split()
     i = 0
     while i < len(tokens):
         tok = tokens[i]
         if tok.startswith("±"):  # '±3\pm' '3': the spread of the previous cell
-            cells[-1] = (cells[-1][0], float(tokens[i + 1]))
+            mean, _, bold, under = cells[-1]
+            cells[-1] = (mean, float(tokens[i + 1]), bold, under)
             i += 2
             continue
-        cells.append((value(tok), float("nan")))
+        cells.append((value(tok), float("nan"), *marks(tok)))
         i += 1
     return cells
 
 
 def parse(text: str) -> list[dict]:
-    """Rows ``suite, family, method, mean, std`` of the paper's Table 1."""
+    """Rows ``suite, family, method, mean, std, bold, underline`` of the paper's Table 1."""
     lines = text.splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("Table 1:"))
     header = next(line for line in lines[start:] if line.startswith(HEADER))
@@ -84,14 +93,25 @@ def parse(text: str) -> list[dict]:
         cells = parse_cells(m.group(3))
         if len(cells) != len(methods):
             raise ValueError(f"{m.group(2)}: {len(cells)} cells for {len(methods)} methods")
-        for method, (mean, std) in zip(methods, cells, strict=True):
-            rows.append(dict(suite=suite, family=family, method=method, mean=mean, std=std))
+        for method, (mean, std, bold, under) in zip(methods, cells, strict=True):
+            rows.append(
+                dict(
+                    suite=suite,
+                    family=family,
+                    method=method,
+                    mean=mean,
+                    std=std,
+                    bold=bold,
+                    underline=under,
+                )
+            )
     return rows
 
 
 def write(rows: list[dict], path: Path) -> None:
     with path.open("w", newline="") as f:
-        w = csv.DictWriter(f, ["suite", "family", "method", "mean", "std"], lineterminator="\n")
+        fields = ["suite", "family", "method", "mean", "std", "bold", "underline"]
+        w = csv.DictWriter(f, fields, lineterminator="\n")
         w.writeheader()
         for r in rows:
             w.writerow(

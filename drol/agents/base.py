@@ -51,6 +51,9 @@ class OfflineAgent(nn.Module):
     name: ClassVar[str] = ""  # the method's name on the command line and in run paths
     label: ClassVar[str] = ""  # its column in the tables ("(ours)" is added there)
     uses_candidates: ClassVar[bool] = False  # K latent candidates: K is a hyperparameter, probes
+    # its group in the paper's Table 1: "gaussian", "multi-step" (multi-step / iterative
+    # policies) or "one-step" (the tables underline bold one-step methods); "" = not in it
+    paper_group: ClassVar[str] = ""
     needs_next_actions: ClassVar[bool] = False  # batches carry 'next_actions' (ReBRAC)
     Config: ClassVar[type[AgentConfig]] = AgentConfig  # its hyperparameters and defaults
 

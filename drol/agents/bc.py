@@ -58,6 +58,7 @@ class GaussianPolicy:
 class BCAgent(GaussianPolicy, OfflineAgent):
     name = "bc"
     label = "BC"
+    paper_group = "gaussian"
     Config = BCConfig
 
     @classmethod

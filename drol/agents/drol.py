@@ -125,6 +125,7 @@ def candidate_diagnostics(cand: Tensor, d2: Tensor, idx: Tensor) -> dict[str, Te
 class DROLAgent(OfflineAgent):
     name = "drol"
     label = "DROL"
+    paper_group = "one-step"
     uses_candidates = True
     Config = DROLConfig
     cfg: DROLConfig
@@ -250,6 +251,7 @@ class StaticRoutingAgent(DROLAgent):
 
     name = "drol_static"
     label = "DROL-static"
+    paper_group = ""  # an ablation of ours, not a method of the paper's Table 1
 
     def __init__(self, *args: Any, num_data: int | None = None, **kwargs: Any):
         if num_data is None:

@@ -87,6 +87,7 @@ FQL_D4RL: dict[str, tuple[float, str]] = {
 class FQLAgent(OfflineAgent):
     name = "fql"
     label = "FQL"
+    paper_group = "one-step"
     Config = FQLConfig
     cfg: FQLConfig
 

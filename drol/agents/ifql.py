@@ -50,6 +50,7 @@ IFQL_NUM_SAMPLES = 32
 class IFQLAgent(IQLCritic):
     name = "ifql"
     label = "IFQL"
+    paper_group = "multi-step"
     Config = IFQLConfig
     cfg: IFQLConfig
 

@@ -115,6 +115,7 @@ class IQLCritic(OfflineAgent):
 class IQLAgent(GaussianPolicy, IQLCritic):
     name = "iql"
     label = "IQL"
+    paper_group = "gaussian"
     Config = IQLConfig
     cfg: IQLConfig
 

@@ -104,6 +104,7 @@ REBRAC_D4RL: dict[str, tuple[float, float]] = {
 class ReBRACAgent(OfflineAgent):
     name = "rebrac"
     label = "ReBRAC"
+    paper_group = "gaussian"
     needs_next_actions = True
     Config = ReBRACConfig
     cfg: ReBRACConfig

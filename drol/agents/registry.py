@@ -1,7 +1,7 @@
 """The method registry: the only list of training methods.
 
-Each agent class carries its identity (``name``, ``label``, ``uses_candidates``, ``Config``,
-``task_defaults``) and registers itself with :func:`register`. Everything else -- ``drol
+Each agent class carries its identity (``name``, ``label``, ``uses_candidates``,
+``paper_group``, ``Config``, ``task_defaults``) and registers itself with :func:`register`. Everything else -- ``drol
 train``/``bench`` choices, the trainer, the workflow's wildcard constraints, the grid's table
 columns -- asks this module. Adding a method = one agent module + its line in ``AGENT_MODULES``
 (or, outside this package, an entry point in the ``drol.agents`` group naming the module).

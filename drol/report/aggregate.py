@@ -4,9 +4,10 @@
   manifest of the runs the workflow expects, lists every expected run with its status
   (``done``, ``failed``, ``running``, ``missing``): nothing is dropped silently.
 * :func:`task_summary` gives the per-task mean ± std over seeds of each table column
-  (:func:`drol.grid.columns`, or ``DROL(K=k)`` for sweep-only runs).
+  (:func:`drol.grid.columns`, or ``DROL(K=k)`` for sweep-only runs), one row per K.
 * :func:`family_summary` gives the per-family mean over its tasks of a per-task table;
-  :func:`family_seed_summary` the same from runs, with the std over seeds of the family mean.
+  :func:`family_seed_summary` the same from runs over one seed set, with the std over seeds
+  of the family mean.
 
 A *manifest* is a CSV with columns ``label, task, method, K, seed`` (optionally ``run_dir``);
 one run may carry several labels (DROL(16) and DROL* share the run when K* = 16).
@@ -223,17 +224,19 @@ def not_done(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def task_summary(runs: pd.DataFrame) -> pd.DataFrame:
-    """Per (label, task): mean and std (ddof=0) over done seeds, ``n_seeds``, ``n_expected``."""
+    """Per (label, task, K): mean and std (ddof=0) over done seeds, ``n_seeds``,
+    ``n_expected``. A label with runs at several K on one task (the ``K-sweep``) gets one row
+    per K: its scores are never pooled across K."""
     df = explode_labels(runs)
     cols = ["suite", "family", "task", "representative", "label", "K"]
     out = []
-    for key, g in df.groupby(cols[:5], sort=False):
+    for key, g in df.groupby(cols, sort=False):
         done = g[g["status"] == "done"]
         scores = done["score"].astype(float).to_numpy()
         out.append(
             dict(
-                zip(cols[:5], key, strict=True),
-                K=int(g["K"].iloc[0]),
+                zip(cols, key, strict=True),
+                K=int(key[-1]),
                 mean=float(np.mean(scores)) if len(scores) else np.nan,
                 std=float(np.std(scores)) if len(scores) else np.nan,
                 n_seeds=len(scores),
@@ -266,27 +269,38 @@ def family_summary(tasks: pd.DataFrame, family_size: dict[str, int] | None = Non
 
 
 def family_seed_summary(runs: pd.DataFrame) -> pd.DataFrame:
-    """Per (label, family) of our runs: ``mean`` = the mean of the task means (the paper's
-    family number); ``std`` = the std (ddof=0) over seeds of the per-seed family mean, over
-    the ``n_seeds`` seeds that every counted task has; ``n_tasks`` tasks with a done run."""
+    """Per (label, family) of our runs, over one seed set: the ``n_seeds`` seeds with a done
+    run on every counted task (``n_tasks`` tasks with a done run, named in ``tasks``).
+    ``mean`` = the mean over those seeds of the per-seed family mean (= the mean of the task
+    means over them, the paper's family number); ``std`` = its std (ddof=0) over those seeds.
+    Tasks with no seed in common leave the family's cell empty (``n_seeds`` 0)."""
     df = explode_labels(runs)
     out = []
     for (suite, family, label), g in df.groupby(["suite", "family", "label"], sort=False):
         done = g[g["status"] == "done"]
         scores = done.pivot_table(index="seed", columns="task", values="score", aggfunc="mean")
         per_seed = scores.dropna().mean(axis=1)  # seeds present in every task
+        if scores.size and len(per_seed) < len(scores):
+            log.info(
+                "%s %s: %d of %d seeds have a run on every task; the family cell uses those",
+                label,
+                family,
+                len(per_seed),
+                len(scores),
+            )
         out.append(
             {
                 "suite": suite,
                 "family": family,
                 "label": label,
-                "mean": float(scores.mean(axis=0).mean()) if scores.size else np.nan,
+                "mean": float(per_seed.mean()) if len(per_seed) else np.nan,
                 "std": float(np.std(per_seed)) if len(per_seed) else np.nan,
                 "n_seeds": len(per_seed),
                 "n_tasks": scores.shape[1],
+                "tasks": tuple(scores.columns),
             }
         )
-    cols = ["suite", "family", "label", "mean", "std", "n_seeds", "n_tasks"]
+    cols = ["suite", "family", "label", "mean", "std", "n_seeds", "n_tasks", "tasks"]
     return pd.DataFrame(out, columns=cols)
 
 

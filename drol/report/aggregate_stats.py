@@ -6,7 +6,9 @@ stratified bootstrap gives 95% confidence intervals of
 
 * IQM, mean, median and optimality gap (:data:`METRICS`), reported ×100 like the tables;
 * the probability of improvement of DROL(16) and DROL* over every other reproduced column,
-  on the tasks both have;
+  on the tasks both have with different runs: a pair that shares its runs on every common
+  task (DROL(16) and DROL* when K* = 16) is omitted with a note (:func:`improvement_pairs`),
+  never reported as a column beating itself half the time;
 * the performance profile (fraction of runs with a score above tau).
 
 A column whose tasks have unequal seed counts is cut to the smallest count per task (the
@@ -19,7 +21,7 @@ import logging
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -50,10 +52,16 @@ COLUMNS = ["statistic", "method", "estimate", "ci_low", "ci_high", "n_runs", "n_
 
 @dataclass
 class ColumnScores:
-    """One table column's done runs: per task, the normalised scores in seed order."""
+    """One table column's done runs: per task, the normalised scores in seed order and the
+    runs they come from (``(method, K, seed)``; two columns may share runs)."""
 
     label: str
     by_task: dict[str, np.ndarray]
+    runs: dict[str, frozenset[tuple[str, int, int]]] = field(default_factory=dict)
+
+    def shares_runs(self, other: ColumnScores, task: str) -> bool:
+        """Whether this column and ``other`` have a run in common on ``task``."""
+        return bool(self.runs.get(task, frozenset()) & other.runs.get(task, frozenset()))
 
     def matrix(self, tasks: list[str] | None = None) -> np.ndarray:
         """``runs x tasks``, each task cut to the smallest seed count among ``tasks``."""
@@ -71,10 +79,12 @@ def column_scores(runs: pd.DataFrame) -> dict[str, ColumnScores]:
         part = df[df["label"] == label].sort_values(["task", "seed"])
         if part.empty:
             continue
-        by_task = {
-            task: g["score"].astype(float).to_numpy() / SCALE
-            for task, g in part.groupby("task", sort=True)
-        }
+        by_task, run_ids = {}, {}
+        for task, g in part.groupby("task", sort=True):
+            by_task[task] = g["score"].astype(float).to_numpy() / SCALE
+            run_ids[task] = frozenset(
+                zip(g["method"], g["K"].astype(int), g["seed"].astype(int), strict=True)
+            )
         counts = {len(v) for v in by_task.values()}
         if len(counts) > 1:
             log.warning(
@@ -83,7 +93,7 @@ def column_scores(runs: pd.DataFrame) -> dict[str, ColumnScores]:
                 sorted(counts),
                 min(counts),
             )
-        out[label] = ColumnScores(label, by_task)
+        out[label] = ColumnScores(label, by_task, run_ids)
     return out
 
 
@@ -146,18 +156,44 @@ def interval_estimates(
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def improvement_probabilities(
-    scores: dict[str, ColumnScores], reps: int = DEFAULT_REPS, seed: int = 0
-) -> pd.DataFrame:
-    """P(X > Y) of DROL(16) and DROL* (X) over every other column (Y), on their common tasks."""
-    pairs = {}
+def improvement_pairs(scores: dict[str, ColumnScores]) -> tuple[dict[str, list[str]], list[str]]:
+    """The pairs ``"X > Y"`` (X in DROL(16), DROL*; Y every other column) with the common
+    tasks on which they are different runs, and a note per pair left out or cut because the
+    two columns share their runs there (comparing a column with itself says nothing)."""
+    pairs: dict[str, list[str]] = {}
+    notes: list[str] = []
     for x in CHALLENGERS:
         for y in scores:
             if x not in scores or y == x:
                 continue
             common = sorted(set(scores[x].by_task) & set(scores[y].by_task))
-            if common:
-                pairs[f"{x} > {y}"] = (scores[x].matrix(common), scores[y].matrix(common))
+            shared = [t for t in common if scores[x].shares_runs(scores[y], t)]
+            kept = [t for t in common if t not in shared]
+            name = f"{x} > {y}"
+            if kept:
+                pairs[name] = kept
+            if shared and not kept:
+                notes.append(f"{name} omitted, the same runs on every common task ({len(shared)})")
+            elif shared:
+                notes.append(
+                    f"{name} on the {len(kept)} common tasks where they are different runs, "
+                    f"not on the {len(shared)} where they are the same runs"
+                )
+    return pairs, notes
+
+
+def improvement_probabilities(
+    scores: dict[str, ColumnScores], reps: int = DEFAULT_REPS, seed: int = 0
+) -> pd.DataFrame:
+    """P(X > Y) of DROL(16) and DROL* (X) over every other column (Y), on their common tasks
+    with different runs (:func:`improvement_pairs`)."""
+    pairs = {
+        name: (
+            scores[name.split(" > ")[0]].matrix(tasks),
+            scores[name.split(" > ")[1]].matrix(tasks),
+        )
+        for name, tasks in improvement_pairs(scores)[0].items()
+    }
     if not pairs:
         return pd.DataFrame(columns=COLUMNS)
     points, cis = _bootstrap(pairs, metrics.probability_of_improvement, reps, seed)
@@ -251,7 +287,8 @@ AGGREGATE_CAPTION = (
     "interquartile mean (IQM), mean, median and optimality gap (100 - mean of min(score, 100); "
     "lower is better), with 95% stratified-bootstrap confidence intervals (rliable; seeds are "
     "the runs, tasks the strata). Below: the probability that a run of X beats a run of Y on "
-    "the same task (averaged over their common tasks), with its 95% CI."
+    "the same task (averaged over their common tasks, leaving out tasks on which X and Y are "
+    "the same runs), with its 95% CI."
 )
 
 
@@ -259,8 +296,9 @@ def _ci(estimate: float, low: float, high: float, digits: int) -> str:
     return f"{estimate:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
 
 
-def aggregate_layout(table: pd.DataFrame, reps: int) -> dict:
-    """Rows of the two tables (interval estimates; probabilities of improvement) as text."""
+def aggregate_layout(table: pd.DataFrame, reps: int, notes: list[str] | None = None) -> dict:
+    """Rows of the two tables (interval estimates; probabilities of improvement) as text;
+    ``notes``: the pairs left out or cut (:func:`improvement_pairs`)."""
     est = table[table["statistic"] != IMPROVEMENT]
     rows = []
     for method, g in est.groupby("method", sort=False):
@@ -289,6 +327,7 @@ def aggregate_layout(table: pd.DataFrame, reps: int) -> dict:
         "metrics": list(METRICS),
         "rows": rows,
         "poi": poi,
+        "notes": list(notes or []),
     }
 
 
@@ -299,10 +338,11 @@ def write_aggregate(
     from drol.report.tables import render  # the tables' jinja2 environment and filters
 
     out = ensure_writable_dir(out_dir, "--out")  # before the bootstrap, not after
-    table = aggregate_table(runs, reps, seed)
+    scores = column_scores(runs)
+    table = scores_table(scores, reps, seed)
     written = {"aggregate.csv": out / "aggregate.csv"}
     atomic_write_text(written["aggregate.csv"], table.to_csv(index=False, float_format="%.4g"))
-    lay = aggregate_layout(table, reps)
+    lay = aggregate_layout(table, reps, improvement_pairs(scores)[1])
     for fmt in ("md", "tex", "html"):
         path = out / f"aggregate.{fmt}"
         atomic_write_text(path, render(lay, fmt, template="aggregate"))

@@ -10,7 +10,8 @@ writes it as ``PREFIX.pdf`` and ``PREFIX.png`` (atomically).
 * :func:`fig2_voronoi` -- Voronoi cells of the candidate set at one probe state across training.
 * :func:`learning_curves` -- success rate vs step per task and method.
 * :func:`fig_aggregate` -- rliable's IQM/mean/median/optimality gap with CIs, performance
-  profile and probabilities of improvement over all reproduced runs.
+  profile and probabilities of improvement over all reproduced runs (pairs of columns that
+  are the same runs are left out, with a note).
 """
 
 from __future__ import annotations
@@ -522,6 +523,7 @@ def fig_aggregate(
         IMPROVEMENT,
         METRICS,
         column_scores,
+        improvement_pairs,
         performance_profiles,
         read_aggregate,
         scores_table,
@@ -537,6 +539,8 @@ def fig_aggregate(
         table = read_aggregate(aggregate, list(scores))
     est = table[table["statistic"] != IMPROVEMENT]
     poi = table[table["statistic"] == IMPROVEMENT].reset_index(drop=True)
+    kept, notes = improvement_pairs(scores)
+    poi = poi[poi["method"].isin(kept)].reset_index(drop=True)  # an older aggregate.csv
     prof = performance_profiles(scores, reps, seed)
     colors = method_colors()
     labels = list(scores)
@@ -564,7 +568,8 @@ def fig_aggregate(
     ax = fig.add_subplot(grid[1, 2:])
     if poi.empty:
         ax.axis("off")
-        ax.text(0.5, 0.5, "no DROL column to compare", ha="center", va="center")
+        empty = "no pair of different runs to compare" if notes else "no DROL column to compare"
+        ax.text(0.5, 0.5, empty, ha="center", va="center")
     else:
         for y, r in enumerate(poi.itertuples(index=False)):
             other = r.method.split(" > ", 1)[1]
@@ -575,6 +580,16 @@ def fig_aggregate(
         ax.set_xlim(-0.02, 1.02)
         ax.set_xlabel("P(X > Y)")
         ax.set_title("Probability of improvement", fontsize=9)
+    if notes:  # pairs of columns that are the same runs: never drawn as a comparison
+        ax.text(
+            0.0,
+            -0.32 if not poi.empty else 0.2,
+            "Columns that share runs: " + "; ".join(notes),
+            transform=ax.transAxes,
+            fontsize=7,
+            wrap=True,
+            va="top",
+        )
     fig.suptitle(
         f"Aggregate statistics (rliable, 95% stratified-bootstrap CIs, {reps} replicates)",
         fontsize=10,

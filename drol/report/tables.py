@@ -2,15 +2,17 @@
 
 The paper's reported numbers (``config/table4_reported.csv``) and our runs' numbers are put
 in one long frame (``suite, family, task, method, mean, std, n_seeds, source``); bold and
-underline are computed per row over every column shown (reported and reproduced):
-
-* bold: ``mean >= 0.95 * max(row)``, on the means rounded as printed (integers)
-* underline: bold and a one-step method (FQL, DROL(16), DROL* and every reproduced column).
+underline follow :mod:`drol.report.marks`: reported cells keep the paper's printed marks,
+reproduced cells are bold at ``mean >= 0.95 * max(row)`` over every column shown (means
+rounded as printed) and underlined when bold and one of the paper's one-step methods (FQL,
+DROL(16), DROL*).
 
 Reproduced cells print ``mean ± std (n seeds)`` and, where the paper reports the same method,
 a verdict symbol (:mod:`drol.report.verdict`: Welch's test against the paper's numbers).
 Table 1's reported columns are the paper's own printed Table 1 (``config/table1_reported.csv``);
-its reproduced ± is the std over seeds of the family mean.
+its reproduced ± is the std over seeds of the family mean, and its verdicts test against the
+paper's Table 4 over the same tasks (:mod:`drol.report.reference`: ``paper_mean``,
+``paper_std`` in ``table1.csv``).
 
 Each table is written as ``.csv`` (tidy), ``.tex`` (booktabs), ``.md`` and ``.html`` from the
 jinja2 templates in ``drol/report/templates``.
@@ -31,6 +33,12 @@ from drol.errors import UserError
 from drol.grid import LABEL_DROL16, LABEL_DROL_STAR, column_labels
 from drol.io import atomic_write_text
 from drol.report.aggregate import family_seed_summary, family_summary, not_done, task_summary
+from drol.report.marks import BOLD_FRACTION, ONE_STEP_REPORTED, mark_best  # noqa: F401
+from drol.report.reference import (
+    attach_family_reference,
+    discrepancy_note,
+    unexplained_drol_tasks,
+)
 from drol.report.verdict import PAPER_SEEDS, RULE, SYMBOLS, add_verdicts, summary_line
 from drol.tasks import D4RL_FAMILIES, UnknownTaskError, parse_task
 
@@ -51,8 +59,6 @@ REPORTED_METHODS = (
     LABEL_DROL16,
     LABEL_DROL_STAR,
 )
-ONE_STEP_REPORTED = {"FQL", LABEL_DROL16, LABEL_DROL_STAR}
-BOLD_FRACTION = 0.95
 TABLE_COLUMNS = [
     "suite",
     "family",
@@ -67,6 +73,8 @@ TABLE_COLUMNS = [
     "verdict",
     "p_value",
 ]
+TABLE1_REFERENCE_COLUMNS = ["paper_mean", "paper_std"]  # what a Table 1 verdict tests against
+MARKS = ["bold", "underline"]  # the paper's printed marks, optional in a reported CSV
 SUITE_TITLE = {"ogbench": "OGBench", "d4rl": "D4RL"}
 FORMATS = ("tex", "md", "html")
 
@@ -95,7 +103,21 @@ def _read_numbers_csv(path: str | Path, flag: str, need: list[str]) -> pd.DataFr
                 f"{flag} {path}: row {i + 2}: {col}: {rep[col].iloc[i]!r} is not a number"
             )
         rep[col] = values
+    for col in [c for c in MARKS if c in rep.columns]:
+        values = pd.to_numeric(rep[col], errors="coerce")
+        bad = ~values.isin([0, 1]) & rep[col].notna()
+        if bad.any():
+            i = int(np.flatnonzero(bad.to_numpy())[0])
+            raise UserError(
+                f"{flag} {path}: row {i + 2}: {col}: {rep[col].iloc[i]!r} is not 0 or 1"
+            )
+        rep[col] = values
     return rep
+
+
+def _printed_marks(rep: pd.DataFrame) -> dict[str, pd.Series]:
+    """The paper's printed ``bold``/``underline`` of a reported CSV (NaN where it has none)."""
+    return {c: rep[c] if c in rep.columns else pd.Series(np.nan, index=rep.index) for c in MARKS}
 
 
 def read_reported(path: str | Path) -> pd.DataFrame:
@@ -119,6 +141,7 @@ def read_reported(path: str | Path) -> pd.DataFrame:
             "std": rep["std"],
             "n_seeds": np.nan,
             "source": REPORTED,
+            **_printed_marks(rep),
         }
     )
     return out
@@ -146,7 +169,7 @@ def read_reported_table1(path: str | Path) -> pd.DataFrame:
     """The paper's printed Table 1 (``suite, family, method, mean, std``) as a long frame."""
     need = ["suite", "family", "method", "mean", "std"]
     rep = _read_numbers_csv(path, "--reported-table1", need)
-    out = rep[need].assign(n_seeds=np.nan, source=REPORTED)
+    out = rep[need].assign(n_seeds=np.nan, source=REPORTED, **_printed_marks(rep))
     out["n_tasks"] = out["family"].map(family_size)
     return out
 
@@ -176,19 +199,6 @@ def reproduced_families(runs: pd.DataFrame) -> pd.DataFrame:
 def family_size(family: str) -> int:
     """Number of tasks of a family in the paper's grid (5 per OGBench family)."""
     return len(D4RL_FAMILIES.get(family, range(5)))
-
-
-def mark_best(df: pd.DataFrame, row_key: list[str]) -> pd.DataFrame:
-    """Add ``bold`` and ``underline`` (0/1) per row identified by ``row_key``."""
-    df = df.copy()
-    # compare the numbers as printed (integers), as the paper does: 65 vs 0.95 x 68 = 64.6
-    shown = df["mean"].round(0)
-    best = shown.groupby([df[k] for k in row_key], sort=False).transform("max")
-    bold = shown.notna() & (shown >= BOLD_FRACTION * best - 1e-9)
-    one_step = (df["source"] == REPRODUCED) | df["method"].isin(ONE_STEP_REPORTED)
-    df["bold"] = bold.astype(int)
-    df["underline"] = (bold & one_step).astype(int)
-    return df
 
 
 def _order(df: pd.DataFrame, reported: pd.DataFrame) -> pd.DataFrame:
@@ -232,18 +242,28 @@ def build_table4(
 
 
 def build_table1(
-    reported: pd.DataFrame, reproduced: pd.DataFrame, paper_seeds: int = PAPER_SEEDS
+    reported: pd.DataFrame,
+    reproduced: pd.DataFrame,
+    paper_seeds: int = PAPER_SEEDS,
+    *,
+    table4: pd.DataFrame,
 ) -> pd.DataFrame:
     """Long Table 1: per (family, method, source) the mean over the family's tasks.
 
     ``reported`` is the paper's Table 1 (:func:`read_reported_table1`), ``reproduced`` our
     families (:func:`reproduced_families`: the tasks that have runs, ``n_tasks`` of them).
+    The verdicts test ours against the paper's ``table4`` (:func:`read_reported`) over the
+    same tasks (:func:`drol.report.reference.attach_family_reference`), never against the
+    printed Table 1, whose ± is not the same kind of number for every column.
     """
+    reproduced = attach_family_reference(reproduced, table4)
     t1 = _concat(reported, reproduced)
+    t1 = t1.reindex(columns=list(dict.fromkeys([*t1.columns, *TABLE1_REFERENCE_COLUMNS])))
     t1["n_tasks_expected"] = t1["family"].map(family_size)
     t1 = mark_best(t1, ["family"])
     t1 = add_verdicts(t1, "family", REPORTED, REPRODUCED, paper_seeds)
     cols = [c for c in TABLE_COLUMNS if c != "task"] + ["n_tasks", "n_tasks_expected"]
+    cols += TABLE1_REFERENCE_COLUMNS
     return _order(t1, reported)[cols].reset_index(drop=True)
 
 
@@ -379,6 +399,10 @@ def _tex_escape(s: str) -> str:
         ("α", r"$\alpha$"),
         ("×", r"$\times$"),
         ("±", r"$\pm$"),
+        ("√", r"$\surd$"),
+        ("Σ", r"$\Sigma$"),
+        ("σ", r"$\sigma$"),
+        ("²", r"$^2$"),
         (">", r"$>$"),
     ):
         s = s.replace(a, b)
@@ -465,13 +489,21 @@ TABLE4_CAPTION = (
     "Full task-level results (success rate ×100, mean ± std over seeds; OGBench: mean of the last "
     "three evaluations). Left: the paper's reported numbers; right: this reproduction, "
     "mean ± std (number of seeds). Bold: at least 0.95× the row's best; underlined: bold and a "
-    "one-step method. (*) marks the task on which DROL*'s K is chosen. " + RULE + "."
+    "one-step method (FQL, DROL(16), DROL*); the paper's cells keep the marks it prints, ours "
+    "are marked against the best of the whole row. (*) marks the task on which DROL*'s K is "
+    "chosen. " + RULE + "."
 )
 TABLE1_CAPTION = (
     "Per-family results (mean over the family's tasks of the per-task means). Left: the paper's "
     "Table 1 as printed; right: this reproduction, mean ± the std over seeds of the family mean "
     "(number of seeds). Bold: at least 0.95× the row's best; underlined: bold and a one-step "
-    "method. A note k/N tasks marks a family with runs on only k of its N tasks. " + RULE + "."
+    "method (FQL, DROL(16), DROL*); the paper's cells keep the marks it prints, ours are marked "
+    "against the best of the whole row. A note k/N tasks marks a family with runs on only k of "
+    "its N tasks. The verdicts test like against like: our family mean over its k tasks against "
+    "the paper's Table 4 over the same k tasks, mean of the per-task means ± √(Σσ²)/k from its "
+    "per-task σ (the std of the family mean, as ours; the printed ± of Table 1 is not that "
+    "number for every column), in table1.csv as paper_mean, paper_std; a cell whose tasks lack "
+    "a per-task ± in Table 4 (D4RL cells copied from other papers) is not tested. " + RULE + "."
 )
 
 
@@ -505,7 +537,8 @@ def write_tables(
         reported_families = read_reported_table1(reported_table1)
     out.mkdir(parents=True, exist_ok=True)
     t4 = build_table4(reported, reproduced_tasks(runs), paper_seeds)
-    t1 = build_table1(reported_families, reproduced_families(runs), paper_seeds)
+    t1 = build_table1(reported_families, reproduced_families(runs), paper_seeds, table4=reported)
+    unexplained = unexplained_drol_tasks(reported)
     missing = (
         not_done(runs)
         if len(runs)
@@ -515,13 +548,19 @@ def write_tables(
     )
     written: dict[str, Path] = {}
     for name, df, key, title, cap in (
-        ("table4", t4, "task", "Table 4: task-level results", TABLE4_CAPTION),
+        (
+            "table4",
+            t4,
+            "task",
+            "Table 4: task-level results",
+            TABLE4_CAPTION + discrepancy_note(unexplained, per_family=False),
+        ),
         (
             "table1",
             t1,
             "family",
             "Table 1: OGBench and D4RL results per task family",
-            TABLE1_CAPTION,
+            TABLE1_CAPTION + discrepancy_note(unexplained, per_family=True),
         ),
     ):
         path = out / f"{name}.csv"

@@ -68,20 +68,30 @@ def add_verdicts(
     alpha: float = ALPHA,
 ) -> pd.DataFrame:
     """Add ``verdict`` and ``p_value`` to the reproduced rows of a long table (``source`` =
-    ``reproduced``) that have a reported row with the same ``row_key`` and method."""
+    ``reproduced``).
+
+    The paper's numbers are the row's own ``paper_mean``/``paper_std`` where ``df`` has those
+    columns (Table 1's like-for-like reference, :mod:`drol.report.reference`; NaN: untested),
+    else the reported row with the same ``row_key`` and method (Table 4)."""
     df = df.copy()
     paper = {
         (getattr(r, row_key), r.method): r
         for r in df[df["source"] == reported].itertuples(index=False)
     }
+    own_reference = {"paper_mean", "paper_std"} <= set(df.columns)
     verdicts, pvalues = [], []
     for r in df.itertuples(index=False):
-        ref = paper.get((getattr(r, row_key), r.method)) if r.source == reproduced else None
-        if ref is None or pd.isna(r.n_seeds):
+        ref = None
+        if r.source == reproduced and not pd.isna(r.n_seeds):
+            if own_reference:
+                ref = (r.paper_mean, r.paper_std)
+            elif (row := paper.get((getattr(r, row_key), r.method))) is not None:
+                ref = (row.mean, row.std)
+        if ref is None:
             verdicts.append("")
             pvalues.append(np.nan)
             continue
-        v, p = welch(r.mean, r.std, int(r.n_seeds), ref.mean, ref.std, paper_n, alpha)
+        v, p = welch(r.mean, r.std, int(r.n_seeds), ref[0], ref[1], paper_n, alpha)
         verdicts.append(v)
         pvalues.append(p)
     df["verdict"] = verdicts

@@ -29,6 +29,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "drol.data.cli",
     "drol.d4rl.cli",
     "drol.report.cli",
+    "drol.agents.cli",
 )
 
 

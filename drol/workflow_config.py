@@ -16,6 +16,8 @@ import jsonschema
 import yaml
 
 from drol.agents.registry import get_method, make_config, method_names
+from drol.agents.sources import is_corl
+from drol.discrepancies import Choices
 from drol.errors import ConfigError, UserError
 from drol.grid import Grid, column_keys, columns
 from drol.tasks import parse_task
@@ -59,6 +61,10 @@ def check_semantics(config: Mapping[str, Any]) -> None:
                 f"bench.methods.{i}",
                 f"unknown method {name!r} (known: {', '.join(method_names())})",
             )
+    try:
+        Choices.of(config.get("discrepancies") or {})
+    except ConfigError as err:
+        _fail("discrepancies", str(err))
     fig2 = config["figures"]["fig2"]
     if fig2["method"] not in method_names() or not get_method(fig2["method"]).uses_candidates:
         _fail("figures.fig2.method", f"{fig2['method']!r} has no candidates to draw")
@@ -66,9 +72,11 @@ def check_semantics(config: Mapping[str, Any]) -> None:
 
 
 def trained_methods(config: Mapping[str, Any]) -> list[str]:
-    """The methods the grid trains (its enabled columns, plus DROL for the K sweep)."""
-    enabled = Grid.from_config(config).enabled
-    out = {c.method for c in columns() if c.key in enabled}
+    """The methods the grid trains (its enabled columns, the variants the chosen
+    discrepancy options put in them, plus DROL for the K sweep)."""
+    grid = Grid.from_config(config)
+    out = {c.method for c in columns() if c.key in grid.enabled}
+    out |= {r.method for r in grid.runs(kstar=lambda task: grid.default_k)}
     out.add("drol")
     return [m for m in method_names() if m in out]
 
@@ -105,3 +113,28 @@ def check_train_sets(config: Mapping[str, Any]) -> None:
                 else "train.set"
             )
             _fail(where, f"{err} (for method {method})")
+
+
+def run_defaults(config: Mapping[str, Any], method: str, task: str) -> dict[str, Any]:
+    """Steps, evaluation episodes and extra ``--set`` values of one run that follow from its
+    settings' sources: BC/IQL/ReBRAC on D4RL run as CORL's configs (``d4rl.baseline_steps``,
+    ``d4rl.baseline_eval_episodes``; IQL's actor schedule spans the run), the chosen
+    discrepancy options add their hyperparameters; everything else is the config's."""
+    t = parse_task(task)
+    suite_steps = config["ogbench"]["steps"] if t.suite == "ogbench" else config["d4rl"]["steps"]
+    out: dict[str, Any] = {
+        "steps": suite_steps,
+        "eval_episodes": config["train"]["eval_episodes"],
+        "set": {},
+    }
+    cls = get_method(method)
+    run = cls.run_settings(t)
+    if t.suite != "ogbench" and is_corl(run["steps"].source):
+        out["steps"] = config["d4rl"]["baseline_steps"]
+        episodes = config["d4rl"]["baseline_eval_episodes"]
+        out["eval_episodes"] = episodes if episodes is not None else run["eval_episodes"].value
+        if cls.task_defaults(t).get("actor_lr_decay_steps"):
+            out["set"]["actor_lr_decay_steps"] = out["steps"]
+    extra = Choices.of(config.get("discrepancies") or {}).hyperparameters(method, task)
+    out["set"].update({k: _yaml_scalar(v) for k, v in extra.items()})
+    return out

@@ -63,10 +63,11 @@ def evaluate_run(run: RunState, step: int, *, settings: RunSettings, out: Path) 
     if not all(bool(torch.isfinite(p).all()) for p in agent.parameters()):
         stop_run(out, f"non-finite network parameters after step {step}")
     gen = torch.Generator(device=device).manual_seed(settings.seed * 1_000_003 + step)
+    act = agent.act if run.normalizer is None else run.normalizer.wrap(agent.act)
     with use_generator(agent, gen):
         episodes = evaluate(
             run.data.env,
-            agent.act,
+            act,
             settings.eval_episodes,
             seed=settings.seed * 7919 + step,
             device=device,

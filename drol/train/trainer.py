@@ -18,6 +18,7 @@ import torch
 
 from drol.agents import get_method, make_agent, make_config
 from drol.data.fingerprint import DatasetFingerprint
+from drol.data.transforms import prepare_data
 from drol.data.transitions import next_actions
 from drol.envs import TaskData, check_dataset, load_task
 from drol.errors import UserError
@@ -127,9 +128,11 @@ class Trainer:
         if s.threads:
             torch.set_num_threads(s.threads)
         data = load_task(self.task, s.data_dir)
+        normalizer = prepare_data(data, self.cfg)  # obs_norm, reward_scale/bias (CORL's)
         self.check_resume_precision()
         atomic_write_json(out / CONFIG, self.resolved_config(identity, data))
         run = self.setup(data)
+        run.normalizer = normalizer
         if (out / CHECKPOINT).exists():
             load_checkpoint(out / CHECKPOINT, run, identity, self.device)
             log.info("resuming from step %d (%s)", run.progress.step, out / CHECKPOINT)

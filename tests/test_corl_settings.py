@@ -283,3 +283,34 @@ def test_a_discrepancy_option_sets_hyperparameters():
         "alpha_critic": "0.01",
     }
     assert run_defaults(cfg, "rebrac", "cube-single-play-singletask-task1-v0")["set"] == {}
+
+
+# ---------------------------------------------------------------- the CORL check script
+
+
+def _check_corl():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("check_corl", ROOT / "tools" / "check_corl.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_check_corl_passes_on_the_recorded_excerpt(capsys):
+    assert _check_corl().main([]) == 0
+    assert "all 54 D4RL BC/IQL/ReBRAC cells match" in capsys.readouterr().out
+
+
+def test_check_corl_reports_a_difference(tmp_path, capsys):
+    excerpt = yaml.safe_load((ROOT / "config" / "corl_excerpt.yaml").read_text())
+    excerpt["configs"]["iql"]["door-cloned-v1"]["values"]["iql_tau"] = 0.7
+    excerpt["configs"]["rebrac"]["antmaze-large-play-v2"]["values"]["gamma"] = 0.99
+    del excerpt["configs"]["bc"]["pen-expert-v1"]
+    path = tmp_path / "excerpt.yaml"
+    path.write_text(yaml.safe_dump(excerpt))
+    assert _check_corl().main(["--excerpt", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert "iql door-cloned-v1: expectile = 0.8" in out and "CORL: 0.7" in out
+    assert "rebrac antmaze-large-play-v2: discount = 0.999" in out
+    assert "bc: no recorded CORL config for ['pen-expert-v1']" in out

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,117 +25,28 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from drol.agents.settings import task_settings  # noqa: E402
+from drol.agents.corl import (  # noqa: E402
+    CONFIG_KEYS,
+    DATASETS,
+    EXCERPT,
+    METHODS,
+    differences,
+    load_excerpt,
+)
 from drol.agents.sources import corl_path  # noqa: E402
-from drol.tasks import D4RL_FAMILIES  # noqa: E402
-
-EXCERPT = ROOT / "config" / "corl_excerpt.yaml"
-METHODS = ("bc", "iql", "rebrac")
-DATASETS = tuple(t for tasks in D4RL_FAMILIES.values() for t in tasks)
-
-
-def _antmaze(task: str) -> bool:
-    return task.startswith("antmaze")
-
-
-def _reward(task: str, corl_normalize_reward: bool, method: str) -> tuple[float, float]:
-    """Our (reward_scale, reward_bias) for CORL's ``normalize_reward`` (our D4RL loader gives
-    AntMaze rewards as r - 1 already, drol.data.d4rl)."""
-    if not corl_normalize_reward or not _antmaze(task):
-        return (1.0, 0.0)
-    if method == "iql":  # CORL's modify_reward: r - 1 (= ours)
-        return (1.0, 0.0)
-    return (100.0, 100.0)  # ReBRAC: 100 * r = 100 * (r' + 1)
-
-
-# CORL config key -> (our key, transform of CORL's value into ours)
-Mapping_ = dict[str, tuple[str, Callable[[Any], Any]]]
-SAME: Callable[[Any], Any] = lambda v: v  # noqa: E731
-CONFIG_KEYS: dict[str, Mapping_] = {
-    "bc": {
-        "batch_size": ("batch_size", SAME),
-        "max_timesteps": ("steps", int),
-        "n_episodes": ("eval_episodes", SAME),
-        "normalize": ("obs_norm", SAME),
-    },
-    "iql": {
-        "batch_size": ("batch_size", SAME),
-        "max_timesteps": ("steps", int),
-        "n_episodes": ("eval_episodes", SAME),
-        "normalize": ("obs_norm", SAME),
-        "iql_tau": ("expectile", float),
-        "beta": ("alpha", float),
-        "actor_lr": ("lr", float),
-        "qf_lr": ("critic_lr", float),
-        "vf_lr": ("critic_lr", float),
-        "discount": ("discount", float),
-        "tau": ("tau", float),
-    },
-    "rebrac": {
-        "batch_size": ("batch_size", SAME),
-        "eval_episodes": ("eval_episodes", SAME),
-        "normalize_states": ("obs_norm", SAME),
-        "actor_bc_coef": ("alpha_actor", float),
-        "critic_bc_coef": ("alpha_critic", float),
-        "actor_learning_rate": ("lr", float),
-        "critic_learning_rate": ("critic_lr", float),
-        "hidden_dim": ("hidden", SAME),
-        "actor_n_hiddens": ("depth", SAME),
-        "critic_n_hiddens": ("depth", SAME),
-        "critic_ln": ("layer_norm", SAME),
-        "gamma": ("discount", float),
-        "tau": ("tau", float),
-        "policy_freq": ("actor_freq", SAME),
-        "policy_noise": ("actor_noise", float),
-        "noise_clip": ("actor_noise_clip", float),
-    },
-}
-
-
-def expected(method: str, task: str, values: dict[str, Any], code: dict[str, Any]) -> dict:
-    """Our key -> the value CORL's recorded ``values`` (config) and ``code`` facts imply."""
-    out: dict[str, Any] = {}
-    for key, (ours, convert) in CONFIG_KEYS[method].items():
-        if key in values:
-            out[ours] = convert(values[key])
-    if method == "rebrac":
-        out["steps"] = int(values["num_epochs"]) * int(values["num_updates_on_epoch"])
-    if "normalize_reward" in values:
-        out["reward_scale"], out["reward_bias"] = _reward(task, values["normalize_reward"], method)
-    if method == "iql":
-        # CORL's GaussianPolicy never passes actor_dropout to its MLP (code fact, recorded)
-        out["actor_dropout"] = 0.0 if code.get("gaussian_policy_ignores_dropout") else float(
-            values.get("actor_dropout") or 0.0
-        )
-        out["actor_lr_decay_steps"] = int(values["max_timesteps"])
-    for key, value in code.items():
-        if key != "gaussian_policy_ignores_dropout":
-            out[key] = value
-    return out
 
 
 def check(excerpt_path: Path = EXCERPT) -> list[str]:
     """Every difference between our resolved settings and the excerpt (empty: all match)."""
-    excerpt = yaml.safe_load(excerpt_path.read_text())
+    excerpt = load_excerpt(excerpt_path)
     problems: list[str] = []
     for method in METHODS:
-        configs = excerpt["configs"][method]
+        configs = excerpt["configs"].get(method, {})
         missing = sorted(set(DATASETS) - set(configs))
         if missing:
             problems.append(f"{method}: no recorded CORL config for {missing}")
-        code = excerpt["code"].get(method, {})
-        for task, entry in configs.items():
-            ours = task_settings(method, task)
-            if entry["path"] != corl_path(method, task):
-                problems.append(f"{method} {task}: recorded path {entry['path']} is not ours")
-            for key, want in expected(method, task, entry["values"], code).items():
-                if key not in ours:
-                    problems.append(f"{method} {task}: {key} is not a setting of ours")
-                elif ours[key].value != want:
-                    problems.append(
-                        f"{method} {task}: {key} = {ours[key].value!r} ({ours[key].source}); "
-                        f"CORL: {want!r} ({entry['path']})"
-                    )
+        for task in configs:
+            problems += [f"{method} {task}: {d}" for d in differences(method, task, excerpt)]
     return problems
 
 

@@ -30,6 +30,7 @@ import pandas as pd
 from drol.errors import UserError
 from drol.grid import LABEL_DROL16, LABEL_DROL_STAR, column_labels
 from drol.io import atomic_write_text
+from drol.report import provenance
 from drol.report.aggregate import family_seed_summary, family_summary, not_done, task_summary
 from drol.report.verdict import PAPER_SEEDS, RULE, SYMBOLS, add_verdicts, summary_line
 from drol.tasks import D4RL_FAMILIES, UnknownTaskError, parse_task
@@ -66,6 +67,7 @@ TABLE_COLUMNS = [
     "source",
     "verdict",
     "p_value",
+    "unverified_settings",  # drol.report.provenance
 ]
 SUITE_TITLE = {"ogbench": "OGBench", "d4rl": "D4RL"}
 FORMATS = ("tex", "md", "html")
@@ -228,6 +230,7 @@ def build_table4(
     df = _concat(reported, reproduced)
     df = mark_best(df, ["task"])
     df = add_verdicts(df, "task", REPORTED, REPRODUCED, paper_seeds)
+    df = provenance.annotate(df, "task", REPRODUCED)
     return _order(df, reported)[TABLE_COLUMNS].reset_index(drop=True)
 
 
@@ -243,6 +246,7 @@ def build_table1(
     t1["n_tasks_expected"] = t1["family"].map(family_size)
     t1 = mark_best(t1, ["family"])
     t1 = add_verdicts(t1, "family", REPORTED, REPRODUCED, paper_seeds)
+    t1 = provenance.annotate(t1, "family", REPRODUCED)
     cols = [c for c in TABLE_COLUMNS if c != "task"] + ["n_tasks", "n_tasks_expected"]
     return _order(t1, reported)[cols].reset_index(drop=True)
 
@@ -327,6 +331,8 @@ def layout(
                     n = int(r.n_seeds)
                     if row_key == "family" and r.n_tasks < r.n_tasks_expected:
                         note = f"{int(r.n_tasks)}/{int(r.n_tasks_expected)} tasks"
+                    if r.unverified_settings:
+                        note = " ".join(filter(None, (note, provenance.MARK)))
                 rcells.append(
                     Cell(r.mean, r.std, bool(r.bold), bool(r.underline), note, n, r.verdict)
                 )
@@ -378,6 +384,7 @@ def _tex_escape(s: str) -> str:
         ("↓", r"$\downarrow$"),
         ("α", r"$\alpha$"),
         ("×", r"$\times$"),
+        ("†", r"$^\dagger$"),
         ("±", r"$\pm$"),
         (">", r"$>$"),
     ):
@@ -465,13 +472,19 @@ TABLE4_CAPTION = (
     "Full task-level results (success rate ×100, mean ± std over seeds; OGBench: mean of the last "
     "three evaluations). Left: the paper's reported numbers; right: this reproduction, "
     "mean ± std (number of seeds). Bold: at least 0.95× the row's best; underlined: bold and a "
-    "one-step method. (*) marks the task on which DROL*'s K is chosen. " + RULE + "."
+    "one-step method. (*) marks the task on which DROL*'s K is chosen. "
+    + RULE
+    + ". "
+    + provenance.FOOTNOTE
 )
 TABLE1_CAPTION = (
     "Per-family results (mean over the family's tasks of the per-task means). Left: the paper's "
     "Table 1 as printed; right: this reproduction, mean ± the std over seeds of the family mean "
     "(number of seeds). Bold: at least 0.95× the row's best; underlined: bold and a one-step "
-    "method. A note k/N tasks marks a family with runs on only k of its N tasks. " + RULE + "."
+    "method. A note k/N tasks marks a family with runs on only k of its N tasks. "
+    + RULE
+    + ". "
+    + provenance.FOOTNOTE
 )
 
 

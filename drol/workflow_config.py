@@ -9,6 +9,7 @@ then :func:`check_semantics` (what a JSON schema cannot say: task names, table c
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -120,21 +121,37 @@ def run_defaults(config: Mapping[str, Any], method: str, task: str) -> dict[str,
     settings' sources: BC/IQL/ReBRAC on D4RL run as CORL's configs (``d4rl.baseline_steps``,
     ``d4rl.baseline_eval_episodes``; IQL's actor schedule spans the run), the chosen
     discrepancy options add their hyperparameters; everything else is the config's."""
-    t = parse_task(task)
-    suite_steps = config["ogbench"]["steps"] if t.suite == "ogbench" else config["d4rl"]["steps"]
+    ogbench = parse_task(task).suite == "ogbench"
     out: dict[str, Any] = {
-        "steps": suite_steps,
+        "steps": config["ogbench"]["steps"] if ogbench else config["d4rl"]["steps"],
         "eval_episodes": config["train"]["eval_episodes"],
         "set": {},
     }
-    cls = get_method(method)
-    run = cls.run_settings(t)
-    if t.suite != "ogbench" and is_corl(run["steps"].source):
+    corl, corl_episodes, decays = _corl_run(method, task)
+    if corl:
         out["steps"] = config["d4rl"]["baseline_steps"]
         episodes = config["d4rl"]["baseline_eval_episodes"]
-        out["eval_episodes"] = episodes if episodes is not None else run["eval_episodes"].value
-        if cls.task_defaults(t).get("actor_lr_decay_steps"):
+        out["eval_episodes"] = episodes if episodes is not None else corl_episodes
+        if decays:
             out["set"]["actor_lr_decay_steps"] = out["steps"]
-    extra = Choices.of(config.get("discrepancies") or {}).hyperparameters(method, task)
-    out["set"].update({k: _yaml_scalar(v) for k, v in extra.items()})
+    chosen = tuple(sorted((config.get("discrepancies") or {}).items()))
+    out["set"].update(_discrepancy_sets(chosen, method, task))
     return out
+
+
+@cache
+def _corl_run(method: str, task: str) -> tuple[bool, int, bool]:
+    """(whether the run follows a CORL config, its evaluation episodes, whether IQL's actor
+    schedule is on) for ``method`` on ``task``."""
+    t = parse_task(task)
+    cls = get_method(method)
+    run = cls.run_settings(t)
+    corl = t.suite != "ogbench" and is_corl(run["steps"].source)
+    decays = bool(cls.task_defaults(t).get("actor_lr_decay_steps"))
+    return corl, int(run["eval_episodes"].value), decays
+
+
+@cache
+def _discrepancy_sets(chosen: tuple[tuple[str, str], ...], method: str, task: str) -> dict:
+    extra = Choices.of(dict(chosen)).hyperparameters(method, task)
+    return {k: _yaml_scalar(v) for k, v in extra.items()}

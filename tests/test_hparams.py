@@ -198,3 +198,31 @@ def test_variant_has_no_column_of_its_own():
     assert "drol+script" not in {c.method for c in columns()}
     assert default_labels("antmaze-large-play-v2", "drol+script", 16) == [LABEL_DROL16]
     assert parse_task("antmaze-large-play-v2").suite == "d4rl"
+
+
+def test_a_method_without_sources_resolves_as_unverified(monkeypatch):
+    """A plugin that gives values (task_defaults) but no sources shows them as unverified."""
+    import drol.agents.registry as registry
+    import drol.agents.settings as settings_mod
+    from drol.agents.fql import FQLAgent
+
+    class Bare(FQLAgent):
+        default_source = ""
+        default_sources = {}
+
+        @classmethod
+        def task_settings(cls, task):
+            return {}
+
+        @classmethod
+        def task_defaults(cls, task):
+            return {"alpha": 7.0}
+
+    assert all(is_unverified(s) for s in Bare.config_sources().values())
+    original = registry.get_method
+    lookup = lambda name: Bare if name == "bare" else original(name)  # noqa: E731
+    monkeypatch.setattr(registry, "get_method", lookup)
+    monkeypatch.setattr(settings_mod, "get_method", lookup)
+    resolved = task_settings("bare", "cube-single-play-singletask-task1-v0")
+    assert resolved["alpha"].value == 7.0 and is_unverified(resolved["alpha"].source)
+    assert "task_defaults" in resolved["alpha"].source

@@ -276,6 +276,37 @@ def test_unknown_column_fails_the_dry_run(tmp_path):
     assert res.returncode != 0 and "drol17" in res.stdout + res.stderr
 
 
+@pytest.mark.parametrize(
+    "choice, needle",
+    [({"nosuch": "x"}, "unknown item"), ({"d4rl_tuned_k": "nosuch"}, "unknown option")],
+)
+def test_bad_discrepancy_switch_fails_the_dry_run(tmp_path, choice, needle):
+    path = _write_config(tmp_path / "c.yaml", {**TINY_POINTMAZE, "discrepancies": choice})
+    res = _snakemake("-n", "--configfile", str(path), "--directory", str(tmp_path))
+    assert res.returncode != 0
+    lines = [ln for ln in (res.stdout + res.stderr).splitlines() if "invalid config at" in ln]
+    assert lines and needle in lines[0] and "discrepancies" in lines[0], lines
+
+
+def test_paper_grid_d4rl_baseline_jobs_carry_corl_settings():
+    """The dry run's commands: IQL on pen-human as CORL (1M steps, 10 episodes, the actor
+    schedule over the run; hyperparameters resolved by drol train from the agent's table),
+    DROL(16) on antmaze-large-play as the official script's own run, DROL* Table 3's."""
+    runs = "results/runs"
+    targets = [
+        f"{runs}/pen-human-v1/iql/K1/seed0/score.json",
+        f"{runs}/antmaze-large-play-v2/drol+script/K16/seed0/score.json",
+        f"{runs}/antmaze-large-play-v2/drol/K16/seed0/score.json",
+    ]
+    res = _snakemake("-n", "-p", "--forceall", *targets, "--configfile", "config/config.yaml")
+    out = res.stdout + res.stderr
+    assert res.returncode == 0, out[-2000:]
+    iql = next(ln for ln in out.splitlines() if "--method iql" in ln and "drol train" in ln)
+    assert "--steps 1000000" in iql and "--eval-episodes 10" in iql
+    assert "--set actor_lr_decay_steps=1000000" in iql
+    assert "--method drol+script" in out and "--method drol " in out
+
+
 @pytest.mark.slow
 def test_paths_with_spaces_and_shell_syntax_are_quoted(tmp_path):
     """A data_dir / results_dir with spaces and `$(...)` works and never runs as a command."""

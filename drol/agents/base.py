@@ -18,6 +18,7 @@ from drol.agents.sources import (
     OGBENCH_PROTOCOL,
     Sourced,
     plain,
+    unverified,
 )
 from drol.nn.networks import CriticEnsemble, soft_update_
 from drol.tasks import OGBENCH, default_steps
@@ -84,7 +85,8 @@ class OfflineAgent(nn.Module):
     def config_sources(cls) -> dict[str, str]:
         """The source of each ``Config`` default."""
         names = [f.name for f in dataclasses.fields(cls.Config)]
-        return {k: cls.default_sources.get(k, cls.default_source) for k in names}
+        missing = unverified(f"no source given for {cls.__name__}.Config's default")
+        return {k: cls.default_sources.get(k, cls.default_source) or missing for k in names}
 
     @classmethod
     def run_settings(cls, task: Task) -> dict[str, Sourced[Any]]:

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from drol.agents.registry import get_method, make_config, methods
-from drol.agents.sources import Sourced, is_unverified
+from drol.agents.sources import Sourced, is_unverified, unverified
 from drol.tasks import Task, paper_tasks, parse_task
 
 Settings = dict[str, Sourced[Any]]
@@ -25,10 +25,18 @@ def task_settings(method: str, task: Task | str) -> Settings:
     task = parse_task(task) if isinstance(task, str) else task
     specific = cls.task_settings(task)
     defaults = cls.config_sources()
+    # a method that overrides task_defaults without task_settings: values without sources
+    bare = set(cls.task_defaults(task)) - set(specific)
     cfg = make_config(method, task=task)
     out: Settings = dict(cls.run_settings(task))
     for key, value in cfg.to_dict().items():
-        out[key] = Sourced(value, specific[key].source if key in specific else defaults[key])
+        if key in specific:
+            source = specific[key].source
+        elif key in bare:
+            source = unverified(f"no source given by {cls.__name__}.task_defaults")
+        else:
+            source = defaults[key]
+        out[key] = Sourced(value, source)
     return out
 
 

@@ -314,3 +314,35 @@ def test_check_corl_reports_a_difference(tmp_path, capsys):
     assert "iql door-cloned-v1: expectile = 0.8" in out and "CORL: 0.7" in out
     assert "rebrac antmaze-large-play-v2: discount = 0.999" in out
     assert "bc: no recorded CORL config for ['pen-expert-v1']" in out
+
+
+# ---------------------------------------------------------------- CORL's IQL update order
+
+
+def test_iql_advantage_from_the_target_critic():
+    cfg = make_config("iql", {"hidden": 8, "depth": 2, "adv_target_critic": True})
+    agent = make_agent("iql", 3, 2, cfg)
+    with torch.no_grad():
+        for p in agent.target_critic.parameters():
+            p.add_(0.5)  # the target now differs from the critic
+    batch = _batch()
+    obs, act = batch["observations"], batch["actions"]
+    _, info = agent.actor_loss(batch, diagnostics=False)
+    with torch.no_grad():
+        want = (agent.target_critic(obs, act).min(0).values - agent.v(obs)).mean()
+        official = (agent.critic(obs, act).min(0).values - agent.v(obs)).mean()
+    torch.testing.assert_close(info["adv"], want)
+    assert not torch.allclose(want, official)
+
+
+@pytest.mark.parametrize("after", [False, True])
+def test_target_critic_moves_towards_the_pre_or_post_step_critic(after):
+    cfg = make_config("iql", {"hidden": 8, "depth": 2, "target_after_step": after})
+    agent = make_agent("iql", 3, 2, cfg)
+    old_target = [p.detach().clone() for p in agent.target_critic.parameters()]
+    pre = [p.detach().clone() for p in agent.critic.parameters()]
+    agent.update(_batch())
+    post = [p.detach() for p in agent.critic.parameters()]
+    source = post if after else pre
+    for t, old, c in zip(agent.target_critic.parameters(), old_target, source, strict=True):
+        torch.testing.assert_close(t, old + cfg.tau * (c - old))

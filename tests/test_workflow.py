@@ -370,7 +370,9 @@ def _install_toy_plugin(root: Path) -> dict[str, str]:
     dist.mkdir()
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: toy-drol\nVersion: 0.1\n")
     (dist / "entry_points.txt").write_text("[drol.agents]\ntoy = toy_drol\n")
-    return {"PYTHONPATH": str(root)}
+    # after a checkout other than the installed one (a worktree), if one is on PYTHONPATH
+    paths = [str(root), *filter(None, [os.environ.get("PYTHONPATH")])]
+    return {"PYTHONPATH": os.pathsep.join(paths)}
 
 
 def test_a_registered_toy_method_reaches_the_dry_run_and_the_tables(tmp_path):

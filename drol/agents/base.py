@@ -182,8 +182,12 @@ class OfflineAgent(nn.Module):
         info["loss"] = loss.detach()
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        soft_update_(self.target_critic, self.critic, self.cfg.tau)  # pre-step critic
+        after = getattr(self.cfg, "target_after_step", False)  # CORL's IQL: post-step critic
+        if not after:
+            soft_update_(self.target_critic, self.critic, self.cfg.tau)  # pre-step critic
         self.optimizer.step()
+        if after:
+            soft_update_(self.target_critic, self.critic, self.cfg.tau)
         return info
 
     @torch.no_grad()

@@ -51,6 +51,10 @@ class IQLConfig(GaussianPolicyConfig):
     # the actor's learning rate cosine-annealed from lr to 0 over this many updates (CORL's
     # CosineAnnealingLR); 0 = constant (the official code)
     actor_lr_decay_steps: int = 0
+    # CORL's IQL: the actor's advantage from the target critic (the official: the critic), and
+    # the target critic moved after the Adam step (the official: towards the pre-step critic)
+    adv_target_critic: bool = False
+    target_after_step: bool = False
 
     def validate(self) -> None:
         super().validate()
@@ -134,6 +138,8 @@ def iql_corl_d4rl(task: Task) -> dict[str, Sourced[Any]]:
         "actor_lr_decay_steps": Sourced(
             1_000_000, f"{CORL_IQL_CODE} CosineAnnealingLR(actor_optimizer, max_timesteps)"
         ),
+        "adv_target_critic": Sourced(True, f"{CORL_IQL_CODE} _update_v (adv = q_target - v)"),
+        "target_after_step": Sourced(True, f"{CORL_IQL_CODE} _update_q (soft_update after step)"),
         # CORL's normalize_reward on AntMaze is r - 1, which drol.data.d4rl already applies
         "reward_scale": Sourced(1.0, path("normalize_reward") + " (antmaze: r - 1, as ours)"),
         "reward_bias": Sourced(0.0, path("normalize_reward") + " (antmaze: r - 1, as ours)"),
@@ -189,7 +195,7 @@ class IQLAgent(GaussianPolicy, IQLCritic):
     default_sources = {
         k: IMPLEMENTATION
         for k in ("activation", "critic_lr", "obs_norm", "reward_scale", "reward_bias")
-    } | {"q_agg": "unused (IQL aggregates with min)", "actor_lr_decay_steps": fql_code("iql")}
+    } | {"q_agg": "unused (IQL aggregates with min)"}
 
     @classmethod
     def task_settings(cls, task: Task) -> dict[str, Sourced[Any]]:
@@ -250,7 +256,8 @@ class IQLAgent(GaussianPolicy, IQLCritic):
     def actor_loss(self, batch: Batch, diagnostics: bool) -> tuple[Tensor, dict[str, Tensor]]:
         obs, act = batch["observations"], batch["actions"]
         with torch.no_grad():
-            adv = self.critic(obs, act).min(dim=0).values - self.v(obs)
+            critic = self.target_critic if self.cfg.adv_target_critic else self.critic
+            adv = critic(obs, act).min(dim=0).values - self.v(obs)
             weight = torch.exp(adv * self.cfg.alpha).clamp_max(AWR_MAX_WEIGHT)
         log_prob = self.actor.log_prob(obs, act)
         loss = -(weight * log_prob).mean()

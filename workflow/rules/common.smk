@@ -119,9 +119,8 @@ def kstar(task):
     if family in config.get("kstar_overrides", {}):
         return int(config["kstar_overrides"][family])
     if config["k_selection"] == "table3":
-        return GRID.default_kstar(
-            task
-        )  # Table 3, or config/paper_discrepancies.yaml's choice
+        # Table 3, or the option chosen in config/paper_discrepancies.yaml
+        return GRID.default_kstar(task)
     out = checkpoints.select_k.get(task=selection_task(task)).output[0]
     return int(json.loads(Path(out).read_text())["kstar"])
 
@@ -201,7 +200,7 @@ def eval_episodes(wildcards):
 
 
 def set_args(wildcards):
-    """``--set key=value`` arguments of a run, as a list (the shell rule quotes each one):
+    """``--set key=value`` arguments of a run, as a list (the shell rule quotes each one);
     the settings' own (run_defaults), then train.set / set_by_method, which win."""
     values = {
         **run_defaults(config, wildcards.method, wildcards.task)["set"],

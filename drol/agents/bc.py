@@ -22,10 +22,10 @@ from drol.agents.registry import register
 from drol.agents.sources import (
     CORL_AT,
     D4RL_PROTOCOL,
-    IMPLEMENTATION,
     Sourced,
     corl,
     fql_code,
+    official_off,
 )
 from drol.nn.networks import GaussianActor
 from drol.nn.sampling import sample_gaussian
@@ -118,10 +118,7 @@ class BCAgent(GaussianPolicy, OfflineAgent):
     default_source = (
         f"{fql_code('iql')} (the FQL paper's BC: the official IQL actor trained at alpha 0)"
     )
-    default_sources = {
-        k: IMPLEMENTATION for k in ("activation", "critic_lr", "obs_norm", "reward_scale")
-    } | {
-        "reward_bias": IMPLEMENTATION,
+    default_sources = official_off(fql_code("iql")) | {
         "actor_dropout": fql_code("iql"),
         "actor_tanh_mean": fql_code("iql"),
         "actor_learned_std": fql_code("iql"),

@@ -41,7 +41,9 @@ class AgentConfig:
     tau: float = 0.005
     q_agg: str = "mean"  # target aggregation over the 2 critics
     # settings of other code bases (CORL), off by default (drol.data.transforms, nn.networks)
-    activation: str = "gelu"  # hidden activation of every MLP ('relu': CORL)
+    # hidden activation of the critic, value and Gaussian actors ('relu': CORL); the flow and
+    # latent actors (FQL, IFQL, DROL) keep GELU
+    activation: str = "gelu"
     critic_lr: float = 0.0  # learning rate of the critic/value networks; 0 = ``lr``
     obs_norm: bool = False  # observations standardised by the dataset's mean/std (+1e-3)
     reward_scale: float = 1.0  # training rewards -> reward_scale * r + reward_bias

@@ -26,6 +26,7 @@ from drol.agents.sources import (
     DROL_TABLE3,
     IMPLEMENTATION,
     Sourced,
+    official_off,
     sourced,
     unverified,
 )
@@ -167,18 +168,8 @@ class DROLAgent(OfflineAgent):
     default_source = DROL_CODE
     default_sources = (
         {k: DROL_TABLE2 for k in ("lr", "batch_size", "hidden", "depth", "tau", "discount")}
-        | {
-            k: IMPLEMENTATION
-            for k in (
-                "impl",
-                "candidate_dtype",
-                "activation",
-                "critic_lr",
-                "obs_norm",
-                "reward_scale",
-                "reward_bias",
-            )
-        }
+        | {k: IMPLEMENTATION for k in ("impl", "candidate_dtype")}
+        | official_off(DROL_CODE.removesuffix(" get_config()"))
         | {"num_candidates": DROL_TABLE2 + " (default routing budget K)"}
     )
 

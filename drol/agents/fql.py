@@ -19,10 +19,10 @@ from drol.agents.flow import VectorField, euler_actions, flow_matching_loss
 from drol.agents.registry import register
 from drol.agents.sources import (
     FQL_README,
-    IMPLEMENTATION,
     Sourced,
     fql_code,
     is_unverified,
+    official_off,
     sourced,
     unverified,
 )
@@ -105,10 +105,7 @@ class FQLAgent(OfflineAgent):
     Config = FQLConfig
     cfg: FQLConfig
     default_source = fql_code("fql")
-    default_sources = {
-        k: IMPLEMENTATION
-        for k in ("activation", "critic_lr", "obs_norm", "reward_scale", "reward_bias")
-    }
+    default_sources = official_off(fql_code("fql"))
 
     @classmethod
     def task_settings(cls, task: Task) -> dict[str, Sourced[Any]]:

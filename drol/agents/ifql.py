@@ -25,11 +25,11 @@ from drol.agents.iql import IQLConfig, IQLCritic
 from drol.agents.registry import register
 from drol.agents.sources import (
     FQL_README,
-    IMPLEMENTATION,
     IQL_PAPER,
     Sourced,
     corl,
     fql_code,
+    official_off,
     unverified,
 )
 from drol.nn.sampling import sample_gaussian
@@ -81,10 +81,7 @@ class IFQLAgent(IQLCritic):
     cfg: IFQLConfig
     default_source = fql_code("ifql")
     default_sources = (
-        {
-            k: IMPLEMENTATION
-            for k in ("activation", "critic_lr", "obs_norm", "reward_scale", "reward_bias")
-        }
+        official_off(fql_code("ifql"))
         | {
             k: "unused (IFQL's actor is a flow)"
             for k in (
@@ -93,6 +90,7 @@ class IFQLAgent(IQLCritic):
                 "actor_tanh_mean",
                 "actor_learned_std",
                 "actor_lr_decay_steps",
+                "adv_target_critic",
             )
         }
         | {"q_agg": "unused (IFQL aggregates with min)"}

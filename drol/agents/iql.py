@@ -30,10 +30,10 @@ from drol.agents.registry import register
 from drol.agents.sources import (
     CORL_AT,
     FQL_README,
-    IMPLEMENTATION,
     Sourced,
     corl,
     fql_code,
+    official_off,
     unverified,
 )
 from drol.nn.networks import MLP
@@ -192,10 +192,7 @@ class IQLAgent(GaussianPolicy, IQLCritic):
     Config = IQLConfig
     cfg: IQLConfig
     default_source = fql_code("iql")
-    default_sources = {
-        k: IMPLEMENTATION
-        for k in ("activation", "critic_lr", "obs_norm", "reward_scale", "reward_bias")
-    } | {"q_agg": "unused (IQL aggregates with min)"}
+    default_sources = official_off(fql_code("iql")) | {"q_agg": "unused (IQL aggregates with min)"}
 
     @classmethod
     def task_settings(cls, task: Task) -> dict[str, Sourced[Any]]:

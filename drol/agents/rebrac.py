@@ -35,10 +35,10 @@ from drol.agents.registry import register
 from drol.agents.sources import (
     CORL_AT,
     FQL_README,
-    IMPLEMENTATION,
     Sourced,
     corl,
     fql_code,
+    official_off,
     unverified,
 )
 from drol.nn.networks import GaussianActor, soft_update_
@@ -167,10 +167,9 @@ class ReBRACAgent(OfflineAgent):
     Config = ReBRACConfig
     cfg: ReBRACConfig
     default_source = fql_code("rebrac")
-    default_sources = {
-        k: IMPLEMENTATION
-        for k in ("activation", "critic_lr", "obs_norm", "reward_scale", "reward_bias")
-    } | {"q_agg": "unused (ReBRAC aggregates with min)"}
+    default_sources = official_off(fql_code("rebrac")) | {
+        "q_agg": "unused (ReBRAC aggregates with min)"
+    }
 
     @classmethod
     def task_settings(cls, task: Task) -> dict[str, Sourced[Any]]:

@@ -20,7 +20,7 @@ DROL_TABLE2 = "DROL paper Table 2"
 DROL_TABLE3 = "DROL paper Table 3"
 DROL_COMMIT = "7e669b093d3fa8bbd4de3833ce53eff998124c36"
 DROL_SCRIPT = f"muzhancun/DROL@{DROL_COMMIT[:7]} scripts/production_run_commands.sh"
-DROL_CODE = "muzhancun/DROL agents/drol.py get_config()"
+DROL_CODE = f"muzhancun/DROL@{DROL_COMMIT[:7]} agents/drol.py get_config()"
 FQL_README = "seohongpark/fql README.md command"
 FQL_PAPER = "FQL paper (Park et al. 2025, arXiv 2502.02538), appendix hyperparameter tables"
 IQL_PAPER = "IQL paper (Kostrikov et al. 2022), App. B"
@@ -52,6 +52,19 @@ def corl_path(method: str, dataset: str) -> str:
     else:
         env, rest = name.split("-", 1)
     return f"configs/offline/{method}/{env}/{rest.replace('-', '_')}_{version}.yaml"
+
+
+def official_off(code: str) -> dict[str, str]:
+    """Sources of the options the official code does not have (off by default: GELU MLPs, one
+    learning rate, raw observations and rewards); CORL's settings turn them on."""
+    off = f"{code} (no such option: off)"
+    return {
+        "activation": f"{code} (GELU MLPs)",
+        "critic_lr": f"{code} (one learning rate)",
+        "obs_norm": off,
+        "reward_scale": off,
+        "reward_bias": off,
+    }
 
 
 def unverified(note: str) -> str:

@@ -7,7 +7,7 @@
   D4RL BC/IQL/ReBRAC cells: differences from CORL's recorded settings,
   :func:`drol.agents.corl.differences`); such a cell gets no verdict.
 
-Both come from the resolved defaults of the column's method on the task (the grid's
+Both come from the resolved defaults of the column's method on the task (with the default
 choices of config/paper_discrepancies.yaml included), not from a run's ``--set`` overrides.
 """
 

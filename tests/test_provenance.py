@@ -65,7 +65,12 @@ def test_a_cell_that_cannot_be_matched_gets_no_verdict(tmp_path, monkeypatch):
     after = pd.read_csv(out2 / "table4.csv", keep_default_na=False)
     mine = after[after["source"] == "reproduced"]
     assert (mine[mine["method"] == "IQL"]["verdict"] == "").all()
+    assert (mine[mine["method"] == "IQL"]["unmatched_settings"].str.contains("x differs")).all()
     assert (mine[mine["method"] == "FQL"]["verdict"] != "").any()
+    assert (mine[mine["method"] == "FQL"]["unmatched_settings"] == "").all()
+    md = (out2 / "table4.md").read_text()
+    row = next(line for line in md.splitlines() if line.startswith(f"| {CUBE}"))
+    assert provenance.UNMATCHED_MARK in row.split("|")[-3]
 
 
 def test_the_54_corl_cells_match_and_keep_their_verdict_rule():

@@ -25,11 +25,19 @@ from drol.grid import columns
 from drol.tasks import D4RL_FAMILIES, parse_task
 
 MARK = "†"  # a cell whose settings include an unverified value
+UNMATCHED_MARK = "‡"  # a cell whose settings differ from those behind the paper's number
 FOOTNOTE = (
     f"{MARK}: the settings of this reproduced cell include a value not traced to a primary "
-    "source (docs/hyperparameters.md, `drol hparams`). Where the paper disagrees with itself "
-    "or with its code, docs/paper_discrepancies.md gives the option the grid follows."
+    f"source (docs/hyperparameters.md, `drol hparams`). {UNMATCHED_MARK}: its settings differ "
+    "from those that made the paper's number (column unmatched_settings of the CSV); no "
+    "verdict. Where the paper disagrees with itself or with its code, "
+    "docs/paper_discrepancies.md gives the option the grid follows."
 )
+
+
+def marks(unverified: str, unmatched_reason: str) -> str:
+    """The note of a reproduced cell: † and/or ‡."""
+    return (MARK if unverified else "") + (UNMATCHED_MARK if unmatched_reason else "")
 
 
 @lru_cache(maxsize=4096)
@@ -80,18 +88,13 @@ def unmatched(label: str, key: str, by: str = "task") -> str:
 
 
 def annotate(df: pd.DataFrame, by: str, reproduced: str) -> pd.DataFrame:
-    """Add ``unverified_settings`` to a long table's rows (reproduced rows only) and clear
-    the verdict of cells whose settings cannot be matched."""
+    """Add ``unverified_settings`` and ``unmatched_settings`` to a long table's rows
+    (reproduced rows only) and clear the verdict of cells whose settings cannot be matched."""
     df = df.copy()
-    mine = df["source"] == reproduced
-    df["unverified_settings"] = [
-        unverified_settings(m, k, by) if r else ""
-        for m, k, r in zip(df["method"], df[by], mine, strict=True)
-    ]
-    cut = [
-        bool(r) and bool(unmatched(m, k, by))
-        for m, k, r in zip(df["method"], df[by], mine, strict=True)
-    ]
+    rows = list(zip(df["method"], df[by], df["source"] == reproduced, strict=True))
+    df["unverified_settings"] = [unverified_settings(m, k, by) if r else "" for m, k, r in rows]
+    df["unmatched_settings"] = [unmatched(m, k, by) if r else "" for m, k, r in rows]
+    cut = (df["unmatched_settings"] != "").tolist()
     if "verdict" in df:
         df.loc[cut, "verdict"] = ""
         df.loc[cut, "p_value"] = float("nan")

@@ -68,6 +68,7 @@ TABLE_COLUMNS = [
     "verdict",
     "p_value",
     "unverified_settings",  # drol.report.provenance
+    "unmatched_settings",
 ]
 SUITE_TITLE = {"ogbench": "OGBench", "d4rl": "D4RL"}
 FORMATS = ("tex", "md", "html")
@@ -331,8 +332,8 @@ def layout(
                     n = int(r.n_seeds)
                     if row_key == "family" and r.n_tasks < r.n_tasks_expected:
                         note = f"{int(r.n_tasks)}/{int(r.n_tasks_expected)} tasks"
-                    if r.unverified_settings:
-                        note = " ".join(filter(None, (note, provenance.MARK)))
+                    mark = provenance.marks(r.unverified_settings, r.unmatched_settings)
+                    note = " ".join(filter(None, (note, mark)))
                 rcells.append(
                     Cell(r.mean, r.std, bool(r.bold), bool(r.underline), note, n, r.verdict)
                 )
@@ -385,6 +386,7 @@ def _tex_escape(s: str) -> str:
         ("α", r"$\alpha$"),
         ("×", r"$\times$"),
         ("†", r"$^\dagger$"),
+        ("‡", r"$^\ddagger$"),
         ("±", r"$\pm$"),
         (">", r"$>$"),
     ):

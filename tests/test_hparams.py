@@ -108,18 +108,29 @@ def test_hparams_cli_bad_task_is_one_line(capsys):
 
 def test_discrepancy_file_lists_the_issue_items():
     items = load_discrepancies()
-    assert {"drol16_d4rl_antmaze_large", "drol_column_where_kstar_is_16", "d4rl_tuned_k"} <= set(
-        items
-    )
+    assert {
+        "drol16_d4rl_antmaze_large",
+        "drol_column_where_kstar_is_16",
+        "d4rl_tuned_k",
+        "puzzle_3x3_drol_column",
+    } <= set(items)
     for item in items.values():
         assert item.default in item.options
         assert all(opt.source for opt in item.options.values())
 
 
-def test_default_kstar_option_agrees_with_table3():
+def test_default_kstar_options_agree_with_table3():
+    """The default options restate the agents' tables; only other options change the grid."""
     choices = Choices.of()
-    for task in load_discrepancies()["d4rl_tuned_k"].tasks:
-        assert choices.kstar(task) == table3_kstar(task)
+    for item in load_discrepancies().values():
+        for task in item.tasks:
+            assert choices.kstar(task) in (None, table3_kstar(task))
+    assert (
+        Choices.of({"puzzle_3x3_drol_column": "table4"}).kstar(
+            "puzzle-3x3-play-singletask-task2-v0"
+        )
+        == 16
+    )
     script = Choices.of({"d4rl_tuned_k": "script"})
     assert script.kstar("antmaze-umaze-v2") == 2 and script.kstar("pen-human-v1") == 16
 

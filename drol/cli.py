@@ -31,6 +31,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "drol.d4rl.cli",
     "drol.report.cli",
     "drol.video.cli",
+    "drol.agents.cli",
 )
 
 

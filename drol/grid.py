@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from drol.agents.registry import get_method, methods
+from drol.discrepancies import Choices
 from drol.errors import UnknownTaskError, UserError
 from drol.tasks import parse_task
 
@@ -67,9 +68,13 @@ class Column:
 
 
 def columns() -> list[Column]:
-    """Every reproduced column, in display order (the registry's order)."""
+    """Every reproduced column, in display order (the registry's order). A variant method
+    (``base_method`` set) has no column of its own: the grid trains it for its base's column
+    where config/paper_discrepancies.yaml says so."""
     out: list[Column] = []
     for name, cls in methods().items():
+        if cls.base_method is not None:
+            continue
         if name == DROL:
             out += [
                 Column("drol16", LABEL_DROL16, DROL),
@@ -92,9 +97,12 @@ def default_labels(task: str, method: str, K: int) -> list[str]:
     """The columns a run belongs to when no manifest says otherwise (Table 3's K*)."""
     if method != DROL:
         try:
-            return [get_method(method).label]
+            cls = get_method(method)
         except UserError:
             return [method]
+        if cls.base_method != DROL:
+            return [cls.label]
+        return [LABEL_DROL16] if K == 16 else [f"DROL(K={K})"]  # a DROL(16) variant
     labels = [LABEL_DROL16] if K == 16 else []
     try:
         if table3_kstar(task) == K:
@@ -141,6 +149,8 @@ class Grid:
     sweep_tasks: tuple[str, ...] = ()
     sweep_ks: tuple[int, ...] = ()
     sweep_seeds: tuple[int, ...] = ()
+    # the options chosen in config/paper_discrepancies.yaml (None: no effects)
+    choices: Choices | None = field(default=None, compare=False)
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Grid:
@@ -162,6 +172,7 @@ class Grid:
             sweep_tasks=tuple(sweep_tasks),
             sweep_ks=tuple(sweep["Ks"]),
             sweep_seeds=tuple(sweep["seeds"] or config["seeds"]),
+            choices=Choices.of(config.get("discrepancies") or {}),
         )
 
     def column_k(self, column: Column, task: str, kstar: Callable[[str], int]) -> int:
@@ -171,11 +182,26 @@ class Grid:
             return kstar(task)
         return self.static_k if get_method(column.method).uses_candidates else self.baseline_k
 
-    def runs(self, kstar: Callable[[str], int] = table3_kstar) -> list[Run]:
-        """Every (label, run) of the grid, each once; ``kstar(task)`` gives DROL*'s K."""
+    def default_kstar(self, task: str) -> int:
+        """DROL*'s K without a sweep: the chosen discrepancy option's, else Table 3's."""
+        chosen = self.choices.kstar(task) if self.choices else None
+        return chosen if chosen is not None else table3_kstar(task)
+
+    def column_run(self, column: Column, task: str, seed: int, K: int) -> Run:
+        """The run of ``column`` on ``task``: its method and seed after the chosen options."""
+        method, offset = column.method, 0
+        if self.choices is not None:
+            method = self.choices.column_method(column.key, task, method)
+            offset = self.choices.seed_offset(column.key, task)
+        return Run(column.label, task, method, K, seed + offset)
+
+    def runs(self, kstar: Callable[[str], int] | None = None) -> list[Run]:
+        """Every (label, run) of the grid, each once; ``kstar(task)`` gives DROL*'s K
+        (default: :meth:`default_kstar`)."""
+        kstar = kstar or self.default_kstar
         cols = [c for c in columns() if c.key in self.enabled]
         rows = [
-            Run(c.label, task, c.method, self.column_k(c, task, kstar), seed)
+            self.column_run(c, task, seed, self.column_k(c, task, kstar))
             for task in self.tasks
             for seed in self.seeds
             for c in cols

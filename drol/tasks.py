@@ -48,6 +48,20 @@ D4RL_FAMILIES: dict[str, tuple[str, ...]] = {
     ),
 }
 
+# the OGBench families of the paper's grid (Tables 1 and 4): all but the pointmaze testbed
+PAPER_OGBENCH_FAMILIES: tuple[str, ...] = tuple(
+    f for f in OGBENCH_FAMILIES if not f.startswith("pointmaze")
+)
+
+
+def paper_tasks() -> list[str]:
+    """Every task of the paper's grid: 10 OGBench families x 5 tasks, then the 18 D4RL tasks."""
+    ogbench = [
+        f"{family}-singletask-task{i}-v0" for family in PAPER_OGBENCH_FAMILIES for i in range(1, 6)
+    ]
+    return ogbench + [t for tasks in D4RL_FAMILIES.values() for t in tasks]
+
+
 _OGBENCH_TASK = re.compile(r"^(?P<family>[a-z0-9-]+?)-singletask(?:-task(?P<num>[1-5]))?-v0$")
 
 

@@ -9,6 +9,7 @@ then :func:`check_semantics` (what a JSON schema cannot say: task names, table c
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,9 @@ import jsonschema
 import yaml
 
 from drol.agents.registry import get_method, make_config, method_names
+from drol.agents.sources import is_corl
 from drol.data.registry import get_spec
+from drol.discrepancies import Choices
 from drol.errors import ConfigError, UserError
 from drol.grid import Grid, column_keys, columns
 from drol.tasks import parse_task
@@ -65,6 +68,10 @@ def check_semantics(config: Mapping[str, Any]) -> None:
             get_spec(name, generatable=True)
         except UserError as err:
             _fail(f"data.generate.{name}", str(err))
+    try:
+        Choices.of(config.get("discrepancies") or {})
+    except ConfigError as err:
+        _fail("discrepancies", str(err))
     fig2 = config["figures"]["fig2"]
     if fig2["method"] not in method_names() or not get_method(fig2["method"]).uses_candidates:
         _fail("figures.fig2.method", f"{fig2['method']!r} has no candidates to draw")
@@ -72,9 +79,11 @@ def check_semantics(config: Mapping[str, Any]) -> None:
 
 
 def trained_methods(config: Mapping[str, Any]) -> list[str]:
-    """The methods the grid trains (its enabled columns, plus DROL for the K sweep)."""
-    enabled = Grid.from_config(config).enabled
-    out = {c.method for c in columns() if c.key in enabled}
+    """The methods the grid trains (its enabled columns, the variants the chosen
+    discrepancy options put in them, plus DROL for the K sweep)."""
+    grid = Grid.from_config(config)
+    out = {c.method for c in columns() if c.key in grid.enabled}
+    out |= {r.method for r in grid.runs(kstar=lambda task: grid.default_k)}
     out.add("drol")
     return [m for m in method_names() if m in out]
 
@@ -111,3 +120,44 @@ def check_train_sets(config: Mapping[str, Any]) -> None:
                 else "train.set"
             )
             _fail(where, f"{err} (for method {method})")
+
+
+def run_defaults(config: Mapping[str, Any], method: str, task: str) -> dict[str, Any]:
+    """Steps, evaluation episodes and extra ``--set`` values of one run that follow from its
+    settings' sources: BC/IQL/ReBRAC on D4RL run as CORL's configs (``d4rl.baseline_steps``,
+    ``d4rl.baseline_eval_episodes``; IQL's actor schedule spans the run), the chosen
+    discrepancy options add their hyperparameters; everything else is the config's."""
+    ogbench = parse_task(task).suite == "ogbench"
+    out: dict[str, Any] = {
+        "steps": config["ogbench"]["steps"] if ogbench else config["d4rl"]["steps"],
+        "eval_episodes": config["train"]["eval_episodes"],
+        "set": {},
+    }
+    corl, corl_episodes, decays = _corl_run(method, task)
+    if corl:
+        out["steps"] = config["d4rl"]["baseline_steps"]
+        episodes = config["d4rl"]["baseline_eval_episodes"]
+        out["eval_episodes"] = episodes if episodes is not None else corl_episodes
+        if decays:
+            out["set"]["actor_lr_decay_steps"] = out["steps"]
+    chosen = tuple(sorted((config.get("discrepancies") or {}).items()))
+    out["set"].update(_discrepancy_sets(chosen, method, task))
+    return out
+
+
+@cache
+def _corl_run(method: str, task: str) -> tuple[bool, int, bool]:
+    """(whether the run follows a CORL config, its evaluation episodes, whether IQL's actor
+    schedule is on) for ``method`` on ``task``."""
+    t = parse_task(task)
+    cls = get_method(method)
+    run = cls.run_settings(t)
+    corl = t.suite != "ogbench" and is_corl(run["steps"].source)
+    decays = bool(cls.task_defaults(t).get("actor_lr_decay_steps"))
+    return corl, int(run["eval_episodes"].value), decays
+
+
+@cache
+def _discrepancy_sets(chosen: tuple[tuple[str, str], ...], method: str, task: str) -> dict:
+    extra = Choices.of(dict(chosen)).hyperparameters(method, task)
+    return {k: _yaml_scalar(v) for k, v in extra.items()}

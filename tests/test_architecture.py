@@ -16,7 +16,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("drol.nn", "drol.data"),
     ("drol.d4rl",),
     ("drol.envs", "drol.agents"),
-    ("drol.speed", "drol.grid"),
+    ("drol.speed", "drol.grid", "drol.discrepancies"),
     ("drol.train",),
     ("drol.report", "drol.workflow_config", "drol.video"),
 )
@@ -77,6 +77,7 @@ def test_top_level_holds_only_the_shared_vocabulary() -> None:
         "__init__",
         "__main__",
         "cli",
+        "discrepancies",
         "envs",
         "errors",
         "grid",

@@ -166,6 +166,8 @@ def test_table_csv_columns(tmp_path):
         "source",
         "verdict",
         "p_value",
+        "unverified_settings",
+        "unmatched_settings",
     ]
     t1 = pd.read_csv(tmp_path / "table1.csv")
     assert list(t1.columns)[:9] == [

@@ -69,7 +69,9 @@ def load_config(path: Path) -> dict:
 
 def expected_runs(cfg: dict) -> set[tuple[str, str, int, int]]:
     """The grid's arithmetic, from the config alone (Table 3 K*): DROL at K=16 and K*, every
-    other registered method once (candidate methods at static_k, the others at baseline_k)."""
+    other registered method once (candidate methods at static_k, the others at baseline_k);
+    DROL(16) on D4RL antmaze-large-play/-diverse as the official script runs it (its own
+    method, drol+script: config/paper_discrepancies.yaml's default)."""
     tasks = [
         f"{f}-singletask-task{i}-v0"
         for f in cfg["ogbench"]["families"]
@@ -77,10 +79,12 @@ def expected_runs(cfg: dict) -> set[tuple[str, str, int, int]]:
     ] + cfg["d4rl"]["tasks"]
     runs = set()
     for t in tasks:
+        script = t in ("antmaze-large-play-v2", "antmaze-large-diverse-v2")
         for s in cfg["seeds"]:
-            runs |= {(t, "drol", 16, s), (t, "drol", table3_kstar(t), s)}
+            runs |= {(t, "drol+script" if script else "drol", 16, s)}
+            runs |= {(t, "drol", table3_kstar(t), s)}
             for name, cls in methods().items():
-                if name != "drol":
+                if name != "drol" and cls.base_method is None:
                     k = cfg["static_k"] if cls.uses_candidates else cfg["baseline_k"]
                     runs.add((t, name, k, s))
     reps = [t for t in tasks if parse_task(t).representative]
@@ -95,9 +99,9 @@ def test_paper_grid_dag_matches_arithmetic():
     stats = job_stats(res.stdout + res.stderr)
     runs = expected_runs(cfg)
     # 68 tasks x 8 seeds x {DROL(16), every other method} + 42 tasks with K* != 16
-    # + 59 sweep-only (task, K) pairs
-    others = len(methods()) - 1
-    assert len(runs) == 68 * 8 * (1 + others) + 42 * 8 + 59 * 8
+    # + 2 D4RL tasks where DROL(16) and DROL train separately + 59 sweep-only (task, K) pairs
+    others = sum(1 for cls in methods().values() if cls.base_method is None) - 1
+    assert len(runs) == 68 * 8 * (1 + others) + 42 * 8 + 2 * 8 + 59 * 8
     assert stats["train"] == len(runs)
     n_datasets = len(cfg["ogbench"]["families"])  # one dataset per OGBench family, all fetched
     assert stats["fetch_data"] == n_datasets and "generate_data" not in stats
@@ -292,6 +296,37 @@ def test_unknown_column_fails_the_dry_run(tmp_path):
     assert res.returncode != 0 and "drol17" in res.stdout + res.stderr
 
 
+@pytest.mark.parametrize(
+    "choice, needle",
+    [({"nosuch": "x"}, "unknown item"), ({"d4rl_tuned_k": "nosuch"}, "unknown option")],
+)
+def test_bad_discrepancy_switch_fails_the_dry_run(tmp_path, choice, needle):
+    path = _write_config(tmp_path / "c.yaml", {**TINY_POINTMAZE, "discrepancies": choice})
+    res = _snakemake("-n", "--configfile", str(path), "--directory", str(tmp_path))
+    assert res.returncode != 0
+    lines = [ln for ln in (res.stdout + res.stderr).splitlines() if "invalid config at" in ln]
+    assert lines and needle in lines[0] and "discrepancies" in lines[0], lines
+
+
+def test_paper_grid_d4rl_baseline_jobs_carry_corl_settings():
+    """The dry run's commands: IQL on pen-human as CORL (1M steps, 10 episodes, the actor
+    schedule over the run; hyperparameters resolved by drol train from the agent's table),
+    DROL(16) on antmaze-large-play as the official script's own run, DROL* Table 3's."""
+    runs = "results/runs"
+    targets = [
+        f"{runs}/pen-human-v1/iql/K1/seed0/score.json",
+        f"{runs}/antmaze-large-play-v2/drol+script/K16/seed0/score.json",
+        f"{runs}/antmaze-large-play-v2/drol/K16/seed0/score.json",
+    ]
+    res = _snakemake("-n", "-p", "--forceall", *targets, "--configfile", "config/config.yaml")
+    out = res.stdout + res.stderr
+    assert res.returncode == 0, out[-2000:]
+    iql = next(ln for ln in out.splitlines() if "--method iql" in ln and "drol train" in ln)
+    assert "--steps 1000000" in iql and "--eval-episodes 10" in iql
+    assert "--set actor_lr_decay_steps=1000000" in iql
+    assert "--method drol+script" in out and "--method drol " in out
+
+
 @pytest.mark.slow
 def test_paths_with_spaces_and_shell_syntax_are_quoted(tmp_path):
     """A data_dir / results_dir with spaces and `$(...)` works and never runs as a command."""
@@ -355,7 +390,9 @@ def _install_toy_plugin(root: Path) -> dict[str, str]:
     dist.mkdir()
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: toy-drol\nVersion: 0.1\n")
     (dist / "entry_points.txt").write_text("[drol.agents]\ntoy = toy_drol\n")
-    return {"PYTHONPATH": str(root)}
+    # after a checkout other than the installed one (a worktree), if one is on PYTHONPATH
+    paths = [str(root), *filter(None, [os.environ.get("PYTHONPATH")])]
+    return {"PYTHONPATH": os.pathsep.join(paths)}
 
 
 def test_a_registered_toy_method_reaches_the_dry_run_and_the_tables(tmp_path):

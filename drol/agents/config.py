@@ -16,6 +16,7 @@ from typing import Any, TypeVar, get_type_hints
 from drol.errors import ConfigError
 
 Q_AGGS = ("mean", "min")
+ACTIVATIONS = ("gelu", "relu")
 MAX_HIDDEN = 16384  # wider MLPs are a typo, not an experiment (and would exhaust memory)
 MAX_BATCH = 65536  # larger batches are a typo (10^9 rows would exhaust memory mid-run)
 
@@ -40,6 +41,14 @@ class AgentConfig:
     discount: float = 0.99
     tau: float = 0.005
     q_agg: str = "mean"  # target aggregation over the 2 critics
+    # settings of other code bases (CORL), off by default (drol.data.transforms, nn.networks)
+    # hidden activation of the critic, value and Gaussian actors ('relu': CORL); the flow and
+    # latent actors (FQL, IFQL, DROL) keep GELU
+    activation: str = "gelu"
+    critic_lr: float = 0.0  # learning rate of the critic/value networks; 0 = ``lr``
+    obs_norm: bool = False  # observations standardised by the dataset's mean/std (+1e-3)
+    reward_scale: float = 1.0  # training rewards -> reward_scale * r + reward_bias
+    reward_bias: float = 0.0
 
     @property
     def hidden_dims(self) -> tuple[int, ...]:
@@ -54,6 +63,10 @@ class AgentConfig:
         need(self, 0 < self.discount <= 1, "discount", "must be in (0, 1]")
         need(self, 0 < self.tau <= 1, "tau", "must be in (0, 1]")
         need(self, self.q_agg in Q_AGGS, "q_agg", f"must be one of {Q_AGGS}")
+        need(self, self.activation in ACTIVATIONS, "activation", f"one of {ACTIVATIONS}")
+        need(self, self.critic_lr >= 0, "critic_lr", "must be >= 0 (0: the same as lr)")
+        need(self, math.isfinite(self.reward_scale), "reward_scale", "must be finite")
+        need(self, math.isfinite(self.reward_bias), "reward_bias", "must be finite")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -17,6 +17,15 @@ from drol.agents.base import Batch, OfflineAgent, aggregate, normalized_q_loss
 from drol.agents.config import AgentConfig, need
 from drol.agents.flow import VectorField, euler_actions, flow_matching_loss
 from drol.agents.registry import register
+from drol.agents.sources import (
+    FQL_README,
+    Sourced,
+    fql_code,
+    is_unverified,
+    official_off,
+    sourced,
+    unverified,
+)
 from drol.nn.networks import LatentActor
 from drol.nn.sampling import sample_gaussian
 from drol.tasks import OGBENCH, Task, d4rl_row
@@ -36,50 +45,56 @@ class FQLConfig(AgentConfig):
         need(self, 1 <= self.flow_steps <= 1000, "flow_steps", "must be in [1, 1000]")
 
 
-# FQL's own per-environment flags (its paper's appendix; spec/algorithms.md §2.5):
+_NOT_IN_GRID = unverified("not in FQL's grid: untuned")
+
+# FQL's own per-environment flags (its paper's appendix; spec/algorithms.md §2.5), each equal
+# to the official fql README's command for that environment:
 # OGBench family -> (alpha, discount, q_agg)
-FQL_OGBENCH: dict[str, tuple[float, float, str]] = {
-    "antmaze-large-navigate": (10.0, 0.99, "min"),
-    "antmaze-giant-navigate": (10.0, 0.995, "min"),
-    "humanoidmaze-medium-navigate": (30.0, 0.995, "mean"),
-    "humanoidmaze-large-navigate": (30.0, 0.995, "mean"),
-    "antsoccer-arena-navigate": (10.0, 0.995, "mean"),
-    "cube-single-play": (300.0, 0.99, "mean"),
-    "cube-double-play": (300.0, 0.99, "mean"),
-    "scene-play": (300.0, 0.99, "mean"),
-    "puzzle-3x3-play": (1000.0, 0.99, "mean"),
-    "puzzle-4x4-play": (1000.0, 0.99, "mean"),
-    "pointmaze-medium-navigate": (10.0, 0.99, "mean"),  # not in FQL's grid: untuned
-    "pointmaze-large-navigate": (10.0, 0.99, "mean"),
+FQL_OGBENCH: dict[str, Sourced[tuple[float, float, str]]] = {
+    "antmaze-large-navigate": Sourced((10.0, 0.99, "min"), FQL_README),
+    "antmaze-giant-navigate": Sourced((10.0, 0.995, "min"), FQL_README),
+    "humanoidmaze-medium-navigate": Sourced((30.0, 0.995, "mean"), FQL_README),
+    "humanoidmaze-large-navigate": Sourced((30.0, 0.995, "mean"), FQL_README),
+    "antsoccer-arena-navigate": Sourced((10.0, 0.995, "mean"), FQL_README),
+    "cube-single-play": Sourced((300.0, 0.99, "mean"), FQL_README),
+    "cube-double-play": Sourced((300.0, 0.99, "mean"), FQL_README),
+    "scene-play": Sourced((300.0, 0.99, "mean"), FQL_README),
+    "puzzle-3x3-play": Sourced((1000.0, 0.99, "mean"), FQL_README),
+    "puzzle-4x4-play": Sourced((1000.0, 0.99, "mean"), FQL_README),
+    "pointmaze-medium-navigate": Sourced((10.0, 0.99, "mean"), _NOT_IN_GRID),
+    "pointmaze-large-navigate": Sourced((10.0, 0.99, "mean"), _NOT_IN_GRID),
 }
 
 
-def ogbench_discount(task: Task) -> float:
+def ogbench_discount(task: Task) -> Sourced[float]:
     """The FQL paper's discount of an OGBench family (its Table 5), used by its baselines too
     (the official README's IQL/ReBRAC/IFQL commands on humanoidmaze pass the same 0.995)."""
-    return FQL_OGBENCH[task.family][1]
+    row = FQL_OGBENCH[task.family]
+    if is_unverified(row.source):
+        return Sourced(row.value[1], row.source)
+    return Sourced(row.value[1], f"{FQL_README} (FQL's discount, shared by its baselines)")
 
 
 # D4RL task (or antmaze group) -> (alpha, q_agg)
-FQL_D4RL: dict[str, tuple[float, str]] = {
-    "antmaze-umaze": (10.0, "mean"),
-    "antmaze-umaze-diverse": (10.0, "mean"),
-    "antmaze-medium-play": (10.0, "mean"),
-    "antmaze-medium-diverse": (10.0, "mean"),
-    "antmaze-large-play": (3.0, "mean"),
-    "antmaze-large-diverse": (3.0, "mean"),
-    "pen-human-v1": (10000.0, "min"),
-    "pen-cloned-v1": (10000.0, "min"),
-    "pen-expert-v1": (3000.0, "min"),
-    "door-human-v1": (30000.0, "min"),
-    "door-cloned-v1": (30000.0, "min"),
-    "door-expert-v1": (30000.0, "min"),
-    "hammer-human-v1": (30000.0, "min"),
-    "hammer-cloned-v1": (10000.0, "min"),
-    "hammer-expert-v1": (30000.0, "min"),
-    "relocate-human-v1": (10000.0, "min"),
-    "relocate-cloned-v1": (30000.0, "min"),
-    "relocate-expert-v1": (30000.0, "min"),
+FQL_D4RL: dict[str, Sourced[tuple[float, str]]] = {
+    "antmaze-umaze": Sourced((10.0, "mean"), FQL_README),
+    "antmaze-umaze-diverse": Sourced((10.0, "mean"), FQL_README),
+    "antmaze-medium-play": Sourced((10.0, "mean"), FQL_README),
+    "antmaze-medium-diverse": Sourced((10.0, "mean"), FQL_README),
+    "antmaze-large-play": Sourced((3.0, "mean"), FQL_README),
+    "antmaze-large-diverse": Sourced((3.0, "mean"), FQL_README),
+    "pen-human-v1": Sourced((10000.0, "min"), FQL_README),
+    "pen-cloned-v1": Sourced((10000.0, "min"), FQL_README),
+    "pen-expert-v1": Sourced((3000.0, "min"), FQL_README),
+    "door-human-v1": Sourced((30000.0, "min"), FQL_README),
+    "door-cloned-v1": Sourced((30000.0, "min"), FQL_README),
+    "door-expert-v1": Sourced((30000.0, "min"), FQL_README),
+    "hammer-human-v1": Sourced((30000.0, "min"), FQL_README),
+    "hammer-cloned-v1": Sourced((10000.0, "min"), FQL_README),
+    "hammer-expert-v1": Sourced((30000.0, "min"), FQL_README),
+    "relocate-human-v1": Sourced((10000.0, "min"), FQL_README),
+    "relocate-cloned-v1": Sourced((30000.0, "min"), FQL_README),
+    "relocate-expert-v1": Sourced((30000.0, "min"), FQL_README),
 }
 
 
@@ -90,14 +105,18 @@ class FQLAgent(OfflineAgent):
     paper_group = "one-step"
     Config = FQLConfig
     cfg: FQLConfig
+    default_source = fql_code("fql")
+    default_sources = official_off(fql_code("fql"))
 
     @classmethod
-    def task_defaults(cls, task: Task) -> dict[str, Any]:
+    def task_settings(cls, task: Task) -> dict[str, Sourced[Any]]:
         if task.suite == OGBENCH:
-            alpha, discount, q_agg = FQL_OGBENCH[task.family]
-            return {"alpha": alpha, "discount": discount, "q_agg": q_agg}
-        alpha, q_agg = d4rl_row(FQL_D4RL, task.name)
-        return {"alpha": alpha, "q_agg": q_agg}
+            row = FQL_OGBENCH[task.family]
+            alpha, discount, q_agg = row.value
+            return sourced({"alpha": alpha, "discount": discount, "q_agg": q_agg}, row.source)
+        row = d4rl_row(FQL_D4RL, task.name)
+        alpha, q_agg = row.value
+        return sourced({"alpha": alpha, "q_agg": q_agg}, row.source)
 
     def build_actor(self) -> None:
         A, hidden = self.action_dim, self.cfg.hidden_dims

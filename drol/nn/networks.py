@@ -34,11 +34,26 @@ def gelu(x: Tensor) -> Tensor:
     return F.gelu(x, approximate="tanh")
 
 
+def activate(h: Tensor, activation: str) -> Tensor:
+    """The hidden activation: ``'gelu'`` (the official fql/DROL code) or ``'relu'`` (CORL)."""
+    return F.relu(h) if activation == "relu" else gelu(h)
+
+
 class MLP(nn.Module):
-    """``[Linear, GELU, (LayerNorm)] x len(hidden)`` then a linear output layer."""
+    """``[Linear, activation, (LayerNorm), (Dropout)] x len(hidden)`` then a linear output.
+
+    ``dropout`` > 0 follows each hidden activation (CORL's order) and is active only in
+    training mode (``module.train()``).
+    """
 
     def __init__(
-        self, in_dim: int, hidden: tuple[int, ...], out_dim: int, layer_norm: bool = False
+        self,
+        in_dim: int,
+        hidden: tuple[int, ...],
+        out_dim: int,
+        layer_norm: bool = False,
+        activation: str = "gelu",
+        dropout: float = 0.0,
     ):
         super().__init__()
         dims = (in_dim, *hidden)
@@ -49,6 +64,8 @@ class MLP(nn.Module):
             nn.ModuleList(nn.LayerNorm(h, eps=LN_EPS) for h in hidden) if layer_norm else None
         )
         self.out = nn.Linear(dims[-1], out_dim)
+        self.activation = activation
+        self.dropout = nn.Dropout(dropout) if dropout > 0 else None
         for layer in (*self.hidden, self.out):
             nn.init.xavier_uniform_(layer.weight)
             nn.init.zeros_(layer.bias)
@@ -58,9 +75,11 @@ class MLP(nn.Module):
         for i, layer in enumerate(self.hidden):
             if i > 0:
                 h = layer(h)
-            h = gelu(h)
+            h = activate(h, self.activation)
             if self.norms is not None:
                 h = self.norms[i](h)
+            if self.dropout is not None:
+                h = self.dropout(h)
         return self.out(h)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -101,6 +120,7 @@ def variance_scaling_(layer: nn.Linear, scale: float) -> None:
 
 
 LOG_2PI = math.log(2.0 * math.pi)
+LOG_STD_MIN, LOG_STD_MAX = -20.0, 2.0  # CORL's clamp of a learned log std
 
 
 class GaussianActor(MLP):
@@ -108,6 +128,9 @@ class GaussianActor(MLP):
     activations on every hidden layer and an output layer initialised at ``final_scale``.
 
     ``tanh_squash`` (ReBRAC): the distribution's mode is ``tanh(mean)``.
+    CORL's ``GaussianPolicy`` (IQL) is ``tanh_mean=True`` (the mean itself is ``tanh`` of the
+    MLP) with ``learned_std=True`` (one state-independent ``log_std`` per action dimension,
+    initialised at 0 and clamped to [-20, 2]).
     """
 
     def __init__(
@@ -117,19 +140,42 @@ class GaussianActor(MLP):
         hidden: tuple[int, ...],
         final_scale: float = 1e-2,
         tanh_squash: bool = False,
+        *,
+        activation: str = "gelu",
+        dropout: float = 0.0,
+        tanh_mean: bool = False,
+        learned_std: bool = False,
     ):
-        super().__init__(obs_dim, hidden, action_dim, layer_norm=False)
+        super().__init__(
+            obs_dim, hidden, action_dim, layer_norm=False, activation=activation, dropout=dropout
+        )
         variance_scaling_(self.out, final_scale)
         self.tanh_squash = tanh_squash
+        self.tanh_mean = tanh_mean
+        self.log_std = nn.Parameter(torch.zeros(action_dim)) if learned_std else None
+
+    def forward(self, x: Tensor) -> Tensor:
+        mean = super().forward(x)
+        return torch.tanh(mean) if self.tanh_mean else mean
+
+    def std(self) -> Tensor | None:
+        """The learned std (``None``: the constant unit std)."""
+        if self.log_std is None:
+            return None
+        return self.log_std.clamp(LOG_STD_MIN, LOG_STD_MAX).exp()
 
     def mode(self, obs: Tensor) -> Tensor:
         mean = self(obs)
         return torch.tanh(mean) if self.tanh_squash else mean
 
     def log_prob(self, obs: Tensor, actions: Tensor) -> Tensor:
-        """Log density of ``actions`` under ``N(mean(obs), I)`` (no squashing)."""
+        """Log density of ``actions`` under ``N(mean(obs), std^2)`` (no squashing)."""
         diff = actions - self(obs)
-        return -0.5 * (diff * diff).sum(-1) - 0.5 * actions.shape[-1] * LOG_2PI
+        if self.log_std is None:
+            return -0.5 * (diff * diff).sum(-1) - 0.5 * actions.shape[-1] * LOG_2PI
+        log_std = self.log_std.clamp(LOG_STD_MIN, LOG_STD_MAX)
+        z = diff * torch.exp(-log_std)
+        return (-0.5 * z * z - log_std).sum(-1) - 0.5 * actions.shape[-1] * LOG_2PI
 
 
 class CriticEnsemble(nn.Module):
@@ -146,10 +192,12 @@ class CriticEnsemble(nn.Module):
         hidden: tuple[int, ...],
         n: int = 2,
         layer_norm: bool = True,
+        activation: str = "gelu",
     ):
         super().__init__()
         self.n = n
         self.layer_norm = layer_norm
+        self.activation = activation
         dims = (obs_dim + action_dim, *hidden, 1)
         self.weights = nn.ParameterList()
         self.biases = nn.ParameterList()
@@ -184,7 +232,7 @@ class CriticEnsemble(nn.Module):
         for i, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
             h = torch.baddbmm(p(b), h, p(w))
             if i < last:
-                h = gelu(h)
+                h = activate(h, self.activation)
                 if self.ln_weights is not None:
                     h = F.layer_norm(h, h.shape[-1:], eps=LN_EPS) * p(self.ln_weights[i]) + p(
                         self.ln_biases[i]

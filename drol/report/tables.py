@@ -32,6 +32,7 @@ import pandas as pd
 from drol.errors import UserError
 from drol.grid import LABEL_DROL16, LABEL_DROL_STAR, column_labels
 from drol.io import atomic_write_text
+from drol.report import provenance
 from drol.report.aggregate import family_seed_summary, family_summary, not_done, task_summary
 from drol.report.marks import BOLD_FRACTION, ONE_STEP_REPORTED, mark_best  # noqa: F401
 from drol.report.reference import (
@@ -72,6 +73,8 @@ TABLE_COLUMNS = [
     "source",
     "verdict",
     "p_value",
+    "unverified_settings",  # drol.report.provenance
+    "unmatched_settings",
 ]
 TABLE1_REFERENCE_COLUMNS = ["paper_mean", "paper_std"]  # what a Table 1 verdict tests against
 MARKS = ["bold", "underline"]  # the paper's printed marks, optional in a reported CSV
@@ -238,6 +241,7 @@ def build_table4(
     df = _concat(reported, reproduced)
     df = mark_best(df, ["task"])
     df = add_verdicts(df, "task", REPORTED, REPRODUCED, paper_seeds)
+    df = provenance.annotate(df, "task", REPRODUCED)
     return _order(df, reported)[TABLE_COLUMNS].reset_index(drop=True)
 
 
@@ -262,6 +266,7 @@ def build_table1(
     t1["n_tasks_expected"] = t1["family"].map(family_size)
     t1 = mark_best(t1, ["family"])
     t1 = add_verdicts(t1, "family", REPORTED, REPRODUCED, paper_seeds)
+    t1 = provenance.annotate(t1, "family", REPRODUCED)
     cols = [c for c in TABLE_COLUMNS if c != "task"] + ["n_tasks", "n_tasks_expected"]
     cols += TABLE1_REFERENCE_COLUMNS
     return _order(t1, reported)[cols].reset_index(drop=True)
@@ -347,6 +352,8 @@ def layout(
                     n = int(r.n_seeds)
                     if row_key == "family" and r.n_tasks < r.n_tasks_expected:
                         note = f"{int(r.n_tasks)}/{int(r.n_tasks_expected)} tasks"
+                    mark = provenance.marks(r.unverified_settings, r.unmatched_settings)
+                    note = " ".join(filter(None, (note, mark)))
                 rcells.append(
                     Cell(r.mean, r.std, bool(r.bold), bool(r.underline), note, n, r.verdict)
                 )
@@ -398,6 +405,8 @@ def _tex_escape(s: str) -> str:
         ("↓", r"$\downarrow$"),
         ("α", r"$\alpha$"),
         ("×", r"$\times$"),
+        ("†", r"$^\dagger$"),
+        ("‡", r"$^\ddagger$"),
         ("±", r"$\pm$"),
         ("√", r"$\surd$"),
         ("Σ", r"$\Sigma$"),
@@ -491,7 +500,7 @@ TABLE4_CAPTION = (
     "mean ± std (number of seeds). Bold: at least 0.95× the row's best; underlined: bold and a "
     "one-step method (FQL, DROL(16), DROL*); the paper's cells keep the marks it prints, ours "
     "are marked against the best of the whole row. (*) marks the task on which DROL*'s K is "
-    "chosen. " + RULE + "."
+    "chosen. " + RULE + ". " + provenance.FOOTNOTE
 )
 TABLE1_CAPTION = (
     "Per-family results (mean over the family's tasks of the per-task means). Left: the paper's "
@@ -503,7 +512,10 @@ TABLE1_CAPTION = (
     "the paper's Table 4 over the same k tasks, mean of the per-task means ± √(Σσ²)/k from its "
     "per-task σ (the std of the family mean, as ours; the printed ± of Table 1 is not that "
     "number for every column), in table1.csv as paper_mean, paper_std; a cell whose tasks lack "
-    "a per-task ± in Table 4 (D4RL cells copied from other papers) is not tested. " + RULE + "."
+    "a per-task ± in Table 4 (D4RL cells copied from other papers) is not tested. "
+    + RULE
+    + ". "
+    + provenance.FOOTNOTE
 )
 
 

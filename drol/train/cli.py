@@ -34,10 +34,17 @@ def register(subparsers) -> None:
         "--steps",
         type=int,
         default=None,
-        help="gradient steps (default: the paper's 1M for OGBench, 500k for D4RL)",
+        help="gradient steps (default: the method's on the task, `drol hparams`: the paper's 1M "
+        "for OGBench, 500k for D4RL; CORL's 1M for BC/IQL/ReBRAC on D4RL)",
     )
     p.add_argument("--eval-every", type=int, default=100_000)
-    p.add_argument("--eval-episodes", type=int, default=50)
+    p.add_argument(
+        "--eval-episodes",
+        type=int,
+        default=None,
+        help="episodes per evaluation (default: the method's on the task, `drol hparams`: 50; "
+        "CORL's 100 on AntMaze, 10 on Adroit for BC/IQL/ReBRAC on D4RL)",
+    )
     p.add_argument(
         "--data-dir",
         default=None,

@@ -72,10 +72,11 @@ def evaluate_run(run: RunState, step: int, *, settings: RunSettings, out: Path) 
         stop_run(out, f"non-finite network parameters after step {step}")
     env_seed, latent_seed = evaluation_seeds(settings.seed, step)
     gen = torch.Generator(device=device).manual_seed(latent_seed)
+    act = agent.act if run.normalizer is None else run.normalizer.wrap(agent.act)
     with use_generator(agent, gen):
         episodes = evaluate(
             run.data.env,
-            agent.act,
+            act,
             settings.eval_episodes,
             seed=env_seed,
             device=device,

@@ -12,7 +12,7 @@ from drol.agents import get_method, method_names
 from drol.agents.config import coerce, parse_overrides
 from drol.errors import ConfigError, UserError
 from drol.speed.step import SPEED_KEYS, SpeedSettings
-from drol.tasks import default_steps, parse_task
+from drol.tasks import parse_task
 from drol.train.rundir import RunSpec
 from drol.train.tracking import DEFAULT_LOGGER, check_logger
 
@@ -126,7 +126,7 @@ def make_settings(
     seed: int,
     steps: int | None,
     eval_every: int,
-    eval_episodes: int,
+    eval_episodes: int | None,
     data_dir: str | None,
     device: str,
     threads: int | None,
@@ -139,14 +139,17 @@ def make_settings(
         raise UserError("--device cuda, but torch sees no CUDA device")
     run_keys, agent_keys = split_overrides(overrides)
     run_values = run_setting_values(run_keys)
+    defaults = get_method(method).run_settings(parse_task(task))  # the method's, sourced
     settings = RunSettings(
         task=task,
         method=method,
         K=K,
         seed=seed,
-        steps=steps if steps is not None else default_steps(parse_task(task)),
+        steps=steps if steps is not None else defaults["steps"].value,
         eval_every=eval_every,
-        eval_episodes=eval_episodes,
+        eval_episodes=eval_episodes
+        if eval_episodes is not None
+        else defaults["eval_episodes"].value,
         data_dir=data_dir,
         device=device,
         threads=threads,

@@ -9,6 +9,7 @@ from typing import Any
 import torch
 
 from drol.agents.base import OfflineAgent
+from drol.data.transforms import ObsNormalizer
 from drol.envs import TaskData
 from drol.train.batches import IndexSampler
 from drol.train.diagnostics import ProbeSet
@@ -41,6 +42,7 @@ class RunState:
     sampler: IndexSampler  # batch indices
     probes: ProbeSet | None
     progress: Progress = field(default_factory=Progress)
+    normalizer: ObsNormalizer | None = None  # the policy sees observations through it
 
     @property
     def num_data(self) -> int:

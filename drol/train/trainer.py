@@ -18,6 +18,7 @@ import torch
 
 from drol.agents import get_method, make_agent, make_config
 from drol.data.fingerprint import DatasetFingerprint
+from drol.data.transforms import prepare_data
 from drol.data.transitions import next_actions
 from drol.envs import TaskData, check_dataset, check_env, closing_env, load_task
 from drol.errors import EnvFailedError, UserError
@@ -144,10 +145,12 @@ class Trainer:
     def train_on(self, identity: RunIdentity, data: TaskData) -> dict[str, Any]:
         """Train on the loaded task (resuming a checkpoint), and write score.json."""
         s, out = self.s, self.out
+        normalizer = prepare_data(data, self.cfg)  # obs_norm, reward_scale/bias (CORL's)
         self.check_resume_precision()
         config = self.resolved_config(identity, data)
         atomic_write_json(out / CONFIG, config)
         run = self.setup(data)
+        run.normalizer = normalizer
         if (out / CHECKPOINT).exists():
             load_checkpoint(out / CHECKPOINT, run, identity, self.device)
             log.info("resuming from step %d (%s)", run.progress.step, out / CHECKPOINT)

@@ -10,16 +10,15 @@ from snakemake.utils import validate
 
 from drol.agents.registry import get_method, method_names
 from drol.errors import ConfigError
-from drol.grid import (
-    KSWEEP_LABEL,
-    Grid,
-    run_dir as grid_run_dir,
-    table3_kstar,
-    unique_runs,
-)
+from drol.grid import KSWEEP_LABEL, Grid, run_dir as grid_run_dir, unique_runs
 from drol.data.d4rl import d4rl_url
 from drol.tasks import OGBENCH, parse_task
-from drol.workflow_config import check_schema, check_semantics, train_set_values
+from drol.workflow_config import (
+    check_schema,
+    check_semantics,
+    run_defaults,
+    train_set_values,
+)
 
 SCHEMA = workflow.source_path("../schemas/config.schema.yaml")
 try:
@@ -121,7 +120,8 @@ def kstar(task):
     if family in config.get("kstar_overrides", {}):
         return int(config["kstar_overrides"][family])
     if config["k_selection"] == "table3":
-        return table3_kstar(task)
+        # Table 3, or the option chosen in config/paper_discrepancies.yaml
+        return GRID.default_kstar(task)
     out = checkpoints.select_k.get(task=selection_task(task)).output[0]
     return int(json.loads(Path(out).read_text())["kstar"])
 
@@ -192,13 +192,21 @@ def dataset_files(wildcards):
 
 
 def train_steps(wildcards):
-    suite = parse_task(wildcards.task).suite
-    return config["ogbench"]["steps"] if suite == OGBENCH else config["d4rl"]["steps"]
+    """The suite's steps; CORL's for BC/IQL/ReBRAC on D4RL (drol.workflow_config.run_defaults)."""
+    return run_defaults(config, wildcards.method, wildcards.task)["steps"]
+
+
+def eval_episodes(wildcards):
+    return run_defaults(config, wildcards.method, wildcards.task)["eval_episodes"]
 
 
 def set_args(wildcards):
-    """``--set key=value`` arguments of a run, as a list (the shell rule quotes each one)."""
-    values = train_set_values(config, wildcards.method)
+    """``--set key=value`` arguments of a run, as a list (the shell rule quotes each one);
+    the settings' own (run_defaults), then train.set / set_by_method, which win."""
+    values = {
+        **run_defaults(config, wildcards.method, wildcards.task)["set"],
+        **train_set_values(config, wildcards.method),
+    }
     return [arg for k, v in values.items() for arg in ("--set", f"{k}={v}")]
 
 

@@ -24,7 +24,7 @@ rule train:
         run_dir=lambda wc: run_dir(wc.task, wc.method, wc.K, wc.seed),
         steps=train_steps,
         eval_every=TRAIN["eval_every"],
-        eval_episodes=TRAIN["eval_episodes"],
+        eval_episodes=eval_episodes,
         device=TRAIN["device"],
         data_dir=DATA,
         sets=set_args,

@@ -1,0 +1,160 @@
+"""Every setting of a (method, task) with its source: what ``drol hparams`` prints and
+``docs/hyperparameters.md`` holds.
+
+The values and sources live in the agents' tables (:mod:`drol.agents.sources`); this module
+only gathers them: the run-level settings (steps, evaluation), then each hyperparameter of
+the method's config, its task-specific value if the agent's table has one, else the default
+of its ``Config`` with the default's source.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from drol.agents.registry import get_method, make_config, methods
+from drol.agents.sources import Sourced, is_unverified, unverified
+from drol.tasks import Task, paper_tasks, parse_task
+
+Settings = dict[str, Sourced[Any]]
+
+
+def task_settings(method: str, task: Task | str) -> Settings:
+    """The resolved settings of ``method`` on ``task`` (no overrides), each with its source."""
+    cls = get_method(method)
+    task = parse_task(task) if isinstance(task, str) else task
+    specific = cls.task_settings(task)
+    defaults = cls.config_sources()
+    # a method that overrides task_defaults without task_settings: values without sources
+    bare = set(cls.task_defaults(task)) - set(specific)
+    cfg = make_config(method, task=task)
+    out: Settings = dict(cls.run_settings(task))
+    for key, value in cfg.to_dict().items():
+        if key in specific:
+            source = specific[key].source
+        elif key in bare:
+            source = unverified(f"no source given by {cls.__name__}.task_defaults")
+        else:
+            source = defaults[key]
+        out[key] = Sourced(value, source)
+    return out
+
+
+def differs_from_base(method: str, task: str) -> bool:
+    """Whether a variant (``base_method`` set) has other settings than its base on ``task``."""
+    base = get_method(method).base_method
+    if base is None:
+        return True
+    mine, theirs = task_settings(method, task), task_settings(base, task)
+    return any(mine[k].value != theirs[k].value for k in mine)
+
+
+def grid_pairs(
+    method_filter: Iterable[str] | None = None, task_filter: Iterable[str] | None = None
+) -> list[tuple[str, str]]:
+    """(method, task) of the paper's grid (or the given subsets): every method on every
+    paper task, a variant only where its settings differ from its base method's."""
+    names = list(method_filter) if method_filter is not None else list(methods())
+    tasks = list(task_filter) if task_filter is not None else paper_tasks()
+    return [
+        (m, t)
+        for m in names
+        for t in tasks
+        if method_filter is not None or task_filter is not None or differs_from_base(m, t)
+    ]
+
+
+def unverified_count(pairs: Iterable[tuple[str, str]]) -> tuple[int, int]:
+    """(values, distinct (method, key, source)) whose source is ``unverified`` over ``pairs``."""
+    total, distinct = 0, set()
+    for method, task in pairs:
+        for key, s in task_settings(method, task).items():
+            if is_unverified(s.source):
+                total += 1
+                distinct.add((method, key, s.source, repr(s.value)))
+    return total, len(distinct)
+
+
+def unverified_keys(method: str, task: str) -> list[str]:
+    """The keys of ``method`` on ``task`` whose value is ``unverified``."""
+    return [k for k, s in task_settings(method, task).items() if is_unverified(s.source)]
+
+
+def format_value(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def render_text(pairs: Iterable[tuple[str, str]]) -> str:
+    """One block per (method, task): ``key = value  [source]``."""
+    lines: list[str] = []
+    for method, task in pairs:
+        lines.append(f"{method} on {task}:")
+        settings = task_settings(method, task)
+        width = max(len(k) for k in settings)
+        for key, s in settings.items():
+            lines.append(f"  {key:<{width}} = {format_value(s.value):<10} [{s.source}]")
+    return "\n".join(lines) + "\n"
+
+
+def _escape(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def task_list(tasks: list[str]) -> str:
+    """Tasks in few words: an OGBench family's tasks as ``family (tasks 1, 2, ...)``."""
+    families: dict[str, list[str]] = {}
+    for t in tasks:
+        task = parse_task(t)
+        if task.suite == "ogbench":
+            families.setdefault(task.family, []).append(t[-4])  # '...-taskN-v0'
+        else:
+            families.setdefault(t, [])
+    parts = []
+    for name, nums in families.items():
+        parts.append(f"`{name}` (tasks {', '.join(nums)})" if nums else f"`{name}`")
+    return ", ".join(parts)
+
+
+def render_markdown(pairs: list[tuple[str, str]]) -> str:
+    """docs/hyperparameters.md: per method, the settings every task shares, then each group
+    of tasks with identical settings and what it sets otherwise."""
+    total, distinct = unverified_count(pairs)
+    out = [
+        "# Hyperparameters and their sources",
+        "",
+        "Generated by `drol hparams --markdown` from the agents' tables (`drol/agents/*.py`);",
+        "`tests/test_hparams.py` fails when this file is stale. Every setting of every",
+        "(method, task) of the paper's grid, with where its value comes from; `unverified`",
+        "marks a value nobody has traced to a primary source (the text says what is known).",
+        "Where the paper disagrees with itself or its code, see",
+        "[paper_discrepancies.md](paper_discrepancies.md).",
+        "",
+        f"**Unverified values in the paper grid: {total}** ({distinct} distinct (method,",
+        "setting, value, source)).",
+        "",
+    ]
+    by_method: dict[str, list[str]] = {}
+    for method, task in pairs:
+        by_method.setdefault(method, []).append(task)
+    for method, tasks in by_method.items():
+        resolved = {t: task_settings(method, t) for t in tasks}
+        first = resolved[tasks[0]]
+        shared = {k: v for k, v in first.items() if all(resolved[t][k] == v for t in tasks)}
+        groups: dict[tuple[tuple[str, Sourced[Any]], ...], list[str]] = {}
+        for t in tasks:
+            rest = tuple((k, v) for k, v in resolved[t].items() if k not in shared)
+            groups.setdefault(rest, []).append(t)
+        base = get_method(method).base_method
+        title = f"`{method}`" + (f" (variant of `{base}`)" if base else "")
+        out += [f"## {title}", "", "Shared by all its tasks:", ""]
+        out += ["| setting | value | source |", "|---|---|---|"]
+        out += [
+            f"| {k} | {format_value(v.value)} | {_escape(v.source)} |" for k, v in shared.items()
+        ]
+        out.append("")
+        for rest, members in groups.items():
+            out += [f"On {task_list(members)}:", ""]
+            out += ["| setting | value | source |", "|---|---|---|"]
+            out += [f"| {k} | {format_value(v.value)} | {_escape(v.source)} |" for k, v in rest]
+            out.append("")
+    return "\n".join(out)

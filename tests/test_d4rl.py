@@ -113,7 +113,7 @@ def test_train_finds_d4rl_data_in_drol_data_dir_as_rollout_writes_it(tmp_path, m
     (tmp_path / "X").mkdir()
     _write_d4rl_hdf5(tmp_path / "X", "pen-human-v1", obs_dim=45, act_dim=24)
     args = ["train", "--task", "pen-human-v1", "--method", "fql", "--steps", "2"]
-    args += ["--out", str(tmp_path / "run")]
+    args += ["--set", "batch_size=16", "--out", str(tmp_path / "run")]  # the file has 49 rows
     assert main(args) == 2  # without the variable: not found
     assert "D4RL dataset for pen-human-v1 not found" in capsys.readouterr().err
     monkeypatch.setenv("DROL_DATA_DIR", str(tmp_path / "X"))

@@ -13,7 +13,10 @@ import pandas as pd
 import torch
 
 from drol.agents.base import use_generator
+from drol.envs import make_ogbench_env
 from drol.io import atomic_write_with
+from drol.tasks import OGBENCH, parse_task
+from drol.train.lockstep import draws_at_evaluation, evaluate_lockstep, row_exact_linears
 from drol.train.rundir import stop_run
 
 if TYPE_CHECKING:
@@ -63,6 +66,37 @@ def evaluation_seeds(seed: int, step: int) -> tuple[int, int]:
     return seed * 7919 + step, seed * 1_000_003 + step
 
 
+def lockstep_envs(
+    run: RunState,
+    settings: RunSettings,
+    act: Callable[[torch.Tensor], torch.Tensor],
+    gen: torch.Generator,
+) -> list | None:
+    """The envs of a lockstep evaluation (:mod:`drol.train.lockstep`), made once per run and
+    kept in ``run.eval_envs``; ``None`` where it would not reproduce the sequential rows
+    (a policy that draws at evaluation), cannot run (D4RL's single worker) or gains nothing
+    (``--eval-episodes`` 1, ``--set eval_lockstep=false``)."""
+    task = parse_task(settings.task)
+    if not settings.eval_lockstep or task.suite != OGBENCH or settings.eval_episodes < 2:
+        return None
+    if run.eval_lockstep is None:
+        obs_dim = run.tensors["observations"].shape[1]
+        probe = torch.zeros(1, obs_dim, device=torch.device(settings.device))
+        run.eval_lockstep = not draws_at_evaluation(act, gen, probe)
+        log.info(
+            "evaluation: %s",
+            "lockstep (the policy draws nothing at evaluation)"
+            if run.eval_lockstep
+            else "sequential (the policy draws latents/noise from one stream, episode after "
+            "episode: lockstep episodes could not know their place in it)",
+        )
+    if not run.eval_lockstep:
+        return None
+    while len(run.eval_envs) < settings.eval_episodes - 1:
+        run.eval_envs.append(make_ogbench_env(task))
+    return [run.data.env, *run.eval_envs]
+
+
 def evaluate_run(run: RunState, step: int, *, settings: RunSettings, out: Path) -> None:
     """The scheduled evaluation at ``step``: episodes seeded from (seed, step), appended to the
     run's rows and written to ``eval.csv``; a policy with non-finite weights stops the run."""
@@ -73,14 +107,18 @@ def evaluate_run(run: RunState, step: int, *, settings: RunSettings, out: Path) 
     env_seed, latent_seed = evaluation_seeds(settings.seed, step)
     gen = torch.Generator(device=device).manual_seed(latent_seed)
     act = agent.act if run.normalizer is None else run.normalizer.wrap(agent.act)
-    with use_generator(agent, gen):
-        episodes = evaluate(
-            run.data.env,
-            act,
-            settings.eval_episodes,
-            seed=env_seed,
-            device=device,
-        )
+    with use_generator(agent, gen), row_exact_linears(agent):
+        envs = lockstep_envs(run, settings, act, gen)
+        if envs:
+            episodes = evaluate_lockstep(envs, act, settings.eval_episodes, env_seed, device)
+        else:
+            episodes = evaluate(
+                run.data.env,
+                act,
+                settings.eval_episodes,
+                seed=env_seed,
+                device=device,
+            )
     rate = float(np.mean([e["success"] for e in episodes]))
     rows = run.progress.eval_rows
     for e in episodes:

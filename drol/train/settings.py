@@ -51,6 +51,9 @@ class RunSettings(RunSpec):
     precision: str = "fp32"  # drol.speed.step: 'fp32' (exact) or 'bf16' (opt-in autocast)
     compile: str = "auto"  # drol.speed.step: torch.compile of the whole step ('auto': long runs)
     logger: str = DEFAULT_LOGGER  # drol.train.tracking: tensorboard | wandb | none
+    # drol.train.lockstep: evaluation episodes side by side where that reproduces the
+    # sequential rows exactly (same eval.csv); ``false`` forces the sequential loop
+    eval_lockstep: bool = True
 
     RUN_KEYS = (
         "log_every",
@@ -59,6 +62,7 @@ class RunSettings(RunSpec):
         "probe_neighbors",
         *SPEED_KEYS,
         "logger",
+        "eval_lockstep",
     )
 
     @property
@@ -93,19 +97,32 @@ def split_overrides(pairs: list[str]) -> tuple[dict[str, str], dict[str, str]]:
     return split_settings(parse_overrides(pairs))
 
 
-def run_setting_values(run_keys: Mapping[str, str]) -> dict[str, int | str]:
+def parse_bool(key: str, value: str) -> bool:
+    """``true``/``false`` (also 1/0, yes/no, on/off) -> bool; a one-line error otherwise."""
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes", "on"):
+        return True
+    if text in ("false", "0", "no", "off"):
+        return False
+    raise ConfigError(f"bad --set {key}={value!r}: must be true or false")
+
+
+def run_setting_values(run_keys: Mapping[str, str]) -> dict[str, int | str | bool]:
     """Run-level ``--set`` values: integers within :data:`RUN_LIMITS`, and the speed
     settings of :mod:`drol.speed.step` and the tracker (``logger``) as their choices; a one-line
     :class:`ConfigError` naming the key and its range otherwise (``drol train`` and the workflow's DAG-build check use
     this one rule)."""
     speed = {k: v for k, v in run_keys.items() if k in SPEED_KEYS}
     chosen = SpeedSettings.from_values(speed)
-    out: dict[str, int | str] = {k: getattr(chosen, k) for k in speed}
+    out: dict[str, int | str | bool] = {k: getattr(chosen, k) for k in speed}
     for key, value in run_keys.items():
         if key in SPEED_KEYS:
             continue
         if key == "logger":
             out[key] = check_logger(value)
+            continue
+        if key == "eval_lockstep":
+            out[key] = parse_bool(key, value)
             continue
         lo, hi = RUN_LIMITS[key]
         try:

@@ -43,6 +43,14 @@ class RunState:
     probes: ProbeSet | None
     progress: Progress = field(default_factory=Progress)
     normalizer: ObsNormalizer | None = None  # the policy sees observations through it
+    eval_envs: list[Any] = field(default_factory=list)  # lockstep evaluation's extra envs
+    eval_lockstep: bool | None = None  # whether evaluation runs in lockstep (found once)
+
+    def close_eval_envs(self) -> None:
+        """Close the lockstep evaluation's extra envs (the task's own env closes elsewhere)."""
+        for env in self.eval_envs:
+            env.close()
+        self.eval_envs.clear()
 
     @property
     def num_data(self) -> int:

@@ -9,6 +9,8 @@ checkpoints (:mod:`drol.train.checkpoint`) and the score (:mod:`drol.train.score
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from functools import partial
 from pathlib import Path
@@ -154,7 +156,10 @@ class Trainer:
         if (out / CHECKPOINT).exists():
             load_checkpoint(out / CHECKPOINT, run, identity, self.device)
             log.info("resuming from step %d (%s)", run.progress.step, out / CHECKPOINT)
-        with open_trackers(s.logger, out, config, first_step=run.progress.step + 1) as tracker:
+        with (
+            open_trackers(s.logger, out, config, first_step=run.progress.step + 1) as tracker,
+            closing_eval_envs(run),
+        ):
             train_loop(
                 run,
                 s,
@@ -218,6 +223,15 @@ class Trainer:
                 f"{self.out / CHECKPOINT} was trained with precision={before}; "
                 f"resume it with --set precision={before} (or use another --out)"
             )
+
+
+@contextmanager
+def closing_eval_envs(run: RunState) -> Iterator[RunState]:
+    """Close the lockstep evaluation's extra envs after the block (also on an error)."""
+    try:
+        yield run
+    finally:
+        run.close_eval_envs()
 
 
 __all__ = ["Trainer"]

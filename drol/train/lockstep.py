@@ -1,0 +1,124 @@
+"""Lockstep evaluation: the N episodes of one evaluation side by side, one batched policy call
+per environment step, finished episodes masked out of the batch.
+
+It reproduces the sequential :func:`drol.train.evaluation.evaluate` row for row, byte for byte,
+under two conditions, both checked here rather than assumed:
+
+- **Row-exact layers.** A batched ``nn.Linear`` (one GEMM over N rows) does not give the bits
+  that N batch-1 calls give (BLAS blocks the reduction differently), and a last-bit change in an
+  action changes a MuJoCo trajectory. Inside :func:`row_exact_linears` every ``nn.Linear``
+  computes each row as its own ``(1, in) @ (in, out)`` product in one ``baddbmm`` call over the
+  rows, which on CPU (MKL/oneDNN) gives exactly the batch-1 bits (tested); element-wise ops and
+  LayerNorm are per row already.
+- **No random draws at evaluation.** The sequential evaluation draws every episode's latents
+  or noise from one generator, one batch-1 call after the other: episode ``e`` starts where
+  episode ``e-1`` stopped, i.e. at an offset that depends on the lengths of the episodes before
+  it, which are only known once those have finished. Lockstep episodes cannot know their
+  offsets, so a policy that draws at evaluation (FQL, IFQL, DROL: latents/noise per call) stays
+  sequential; a policy that draws nothing (BC, IQL, ReBRAC and their CORL variants: the mean or
+  mode at temperature 0) runs in lockstep. :func:`draws_at_evaluation` checks this by running
+  the policy once and comparing the generator state.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+log = logging.getLogger(__name__)
+
+
+def _row_exact_forward(layer: nn.Linear) -> Callable[[Tensor], Tensor]:
+    """``layer``'s forward with each row computed as its own batch-1 product."""
+
+    def forward(x: Tensor) -> Tensor:
+        lead, d_in = x.shape[:-1], x.shape[-1]
+        rows = x.reshape(-1, 1, d_in)
+        n, d_out = rows.shape[0], layer.out_features
+        if n <= 1:
+            return nn.functional.linear(x, layer.weight, layer.bias)
+        w = layer.weight.t().unsqueeze(0).expand(n, d_in, d_out)
+        if layer.bias is None:
+            out = torch.bmm(rows, w)
+        else:
+            out = torch.baddbmm(layer.bias.view(1, 1, d_out).expand(n, 1, d_out), rows, w)
+        return out.reshape(*lead, d_out)
+
+    return forward
+
+
+@contextmanager
+def row_exact_linears(module: nn.Module) -> Iterator[nn.Module]:
+    """While inside, every ``nn.Linear`` of ``module`` gives each row the bits of a batch-1 call
+    (an instance ``forward``; removed on exit, also on an error)."""
+    layers = [m for m in module.modules() if isinstance(m, nn.Linear)]
+    for layer in layers:
+        layer.forward = _row_exact_forward(layer)  # type: ignore[method-assign]
+    try:
+        yield module
+    finally:
+        for layer in layers:
+            del layer.forward
+
+
+def draws_at_evaluation(
+    act: Callable[[Tensor], Tensor], generator: torch.Generator, obs: Tensor
+) -> bool:
+    """Whether ``act`` draws from ``generator`` (one call on ``obs``); the generator's state
+    is restored afterwards, so the evaluation that follows sees it untouched."""
+    before = generator.get_state()
+    try:
+        act(obs)
+        return not torch.equal(before, generator.get_state())
+    finally:
+        generator.set_state(before)
+
+
+def evaluate_lockstep(
+    envs: Sequence[Any],
+    act: Callable[[Tensor], Tensor],
+    episodes: int,
+    seed: int,
+    device: torch.device | str = "cpu",
+) -> list[dict[str, float]]:
+    """The rows of :func:`drol.train.evaluation.evaluate` with episode ``ep`` in ``envs[ep]``
+    (reset with the same seed), every unfinished episode stepped once per batched ``act`` call.
+
+    ``act`` must draw nothing and compute rows independently (see the module docstring).
+    """
+    if len(envs) < episodes:
+        raise ValueError(f"lockstep evaluation of {episodes} episodes needs as many envs")
+    obs, info, ret, length = [], [], [0.0] * episodes, [0] * episodes
+    for ep in range(episodes):
+        ob, inf = envs[ep].reset(seed=int(seed * 1000 + ep) % (2**31))
+        obs.append(np.asarray(ob, dtype=np.float32))
+        info.append(inf)
+    active = list(range(episodes))
+    while active:
+        batch = torch.as_tensor(np.stack([obs[ep] for ep in active]), device=device)
+        actions = act(batch).cpu().numpy()
+        still = []
+        for row, ep in enumerate(active):
+            ob, reward, terminated, truncated, info[ep] = envs[ep].step(
+                np.clip(actions[row], -1, 1)
+            )
+            obs[ep] = np.asarray(ob, dtype=np.float32)
+            ret[ep] += float(reward)
+            length[ep] += 1
+            if not (terminated or truncated):
+                still.append(ep)
+        active = still
+    results = []
+    for ep in range(episodes):
+        row = {"episode": ep, "success": float(info[ep].get("success", 0.0))}
+        if "normalized_return" in info[ep]:
+            row["normalized_score"] = float(info[ep]["normalized_return"])
+            row["success"] = row["normalized_score"] / 100.0
+        results.append({**row, "return": ret[ep], "length": length[ep]})
+    return results

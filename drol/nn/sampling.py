@@ -8,13 +8,33 @@ to feed an agent the official agent's recorded draws.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import torch
 from torch import Tensor
 
+# (kind 'normal'|'uniform', shape, generator, device) -> the draw; None: draw here
+DrawHook = Callable[[str, tuple[int, ...], "torch.Generator | None", object], Tensor]
+_hook: DrawHook | None = None
+
+
+@contextmanager
+def draws_from(hook: DrawHook) -> Iterator[None]:
+    """Route every draw of :func:`normal`/:func:`uniform` through ``hook`` for a while (the
+    seed-batched step, :mod:`drol.speed.seeds`, records and replays them)."""
+    global _hook
+    saved, _hook = _hook, hook
+    try:
+        yield
+    finally:
+        _hook = saved
+
 
 def normal(shape: tuple[int, ...], generator: torch.Generator | None = None, device=None) -> Tensor:
     """Standard normal samples."""
+    if _hook is not None:
+        return _hook("normal", tuple(shape), generator, device)
     return torch.randn(shape, generator=generator, device=device)
 
 
@@ -22,6 +42,8 @@ def uniform(
     shape: tuple[int, ...], generator: torch.Generator | None = None, device=None
 ) -> Tensor:
     """Uniform samples in [0, 1)."""
+    if _hook is not None:
+        return _hook("uniform", tuple(shape), generator, device)
     return torch.rand(shape, generator=generator, device=device)
 
 

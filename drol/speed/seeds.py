@@ -1,0 +1,198 @@
+"""Seed-batched training: S agents of one method and config updated as one batched step.
+
+Every parameter, buffer and Adam moment gets a leading seed axis; the losses of the S seeds are
+one ``torch.func.vmap`` of the agent's own loss code over those stacks
+(``torch.func.functional_call``), and one fused Adam steps all stacks (Adam is element-wise,
+so a stacked parameter's update is each seed's update). Each seed keeps its own batch indices
+(the caller's per-seed samplers) and its own latent/noise stream: the draws a step needs are
+recorded once (kinds and shapes), then drawn every step from each seed's own generator in
+that order, exactly the calls a single-seed step makes, and fed to the vmapped losses.
+
+Equality with S single-seed runs: the draws and batch indices are identical (bit for bit);
+losses and parameters agree to float32 rounding, not bit for bit, because a batched matmul
+over seeds (``bmm``) blocks its reductions differently from the single-seed ``mm``.
+
+Supported: methods whose update is the shared one (critic + actor loss, one Adam step, the
+target critic's EMA: DROL, FQL, IFQL) and BC's (actor loss alone). IQL and ReBRAC have their
+own update schedules and raise a one-line :class:`~drol.errors.UserError`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.func import functional_call, vmap
+
+from drol.agents.base import Batch, OfflineAgent
+from drol.errors import UserError
+from drol.nn.sampling import draws_from
+
+log = logging.getLogger(__name__)
+
+TARGET = "target_"
+
+
+def update_kind(agent: OfflineAgent) -> str:
+    """'shared' (the base update), 'actor' (BC: actor loss alone); a one-line error otherwise."""
+    cls = type(agent)
+    if cls.update is OfflineAgent.update:
+        return "shared"
+    if agent.name == "bc":
+        return "actor"
+    raise UserError(
+        f"--seeds: method {agent.name!r} has its own update schedule, not seed-batched yet; "
+        "train its seeds one by one (--seed)"
+    )
+
+
+class _Losses(nn.Module):
+    """The summed loss and logged info of one agent's update, as a module for functional_call."""
+
+    def __init__(self, agent: OfflineAgent, kind: str):
+        super().__init__()
+        self.agent, self.kind = agent, kind
+
+    def forward(self, batch: Batch, diagnostics: bool) -> tuple[Tensor, dict[str, Tensor]]:
+        agent = self.agent
+        if self.kind == "actor":
+            loss, info = agent.actor_loss(batch, diagnostics)
+        else:
+            critic_loss, info = agent.critic_loss(batch)
+            actor_loss, actor_info = agent.actor_loss(batch, diagnostics)
+            info.update(actor_info)
+            loss = critic_loss + actor_loss
+        info["loss"] = loss.detach()
+        return loss, info
+
+
+class SeedBatch:
+    """``step(batches)`` updates the S ``agents`` (same method, config, shapes) at once;
+    :meth:`write_back` copies the stacks into the agents (weights, Adam state) for logging,
+    evaluation and checkpoints in today's per-seed format."""
+
+    def __init__(self, agents: list[OfflineAgent]):
+        if not agents:
+            raise UserError("--seeds: no seed given")
+        self.agents, first = agents, agents[0]
+        self.kind = update_kind(first)
+        self.losses = _Losses(first, self.kind)
+        per_agent = [dict(a.named_parameters()) for a in agents]
+        self.params: dict[str, Tensor] = {}
+        for name, p in first.named_parameters():
+            stacked = torch.stack([d[name].detach() for d in per_agent]).clone()
+            self.params[name] = stacked.requires_grad_(not name.startswith(TARGET))
+        self.buffers = {
+            name: torch.stack([dict(a.named_buffers())[name] for a in agents]).clone()
+            for name, _ in first.named_buffers()
+        }
+        self.targets = [n for n in self.params if n.startswith(TARGET)]
+        self.sources = [n[len(TARGET) :] for n in self.targets]
+        names = {id(p): n for n, p in first.named_parameters()}
+        groups = []
+        for group in first.optimizer.param_groups:
+            opts = {k: v for k, v in group.items() if k != "params"}
+            groups.append({**opts, "params": [self.params[names[id(p)]] for p in group["params"]]})
+        self.optimizer = torch.optim.Adam(groups)
+        self.plans: dict[bool, list[tuple[str, tuple[int, ...]]]] = {}
+        self.batched = vmap(self._loss, in_dims=(0, 0, 0, 0, None), randomness="error")
+
+    # ------------------------------------------------------------------ draws
+    def _plan(self, batch: Batch, diagnostics: bool) -> list[tuple[str, tuple[int, ...]]]:
+        """The (kind, shape) of every draw of one update, found once by running seed 0's loss
+        on its batch with a scratch generator (the seeds' streams are not touched)."""
+        if diagnostics not in self.plans:
+            plan: list[tuple[str, tuple[int, ...]]] = []
+            scratch = torch.Generator(device=self.agents[0].device_).manual_seed(0)
+
+            def record(kind: str, shape: tuple[int, ...], generator: Any, device: Any) -> Tensor:
+                plan.append((kind, shape))
+                draw = torch.randn if kind == "normal" else torch.rand
+                return draw(shape, generator=scratch, device=device)
+
+            one = {k: v[0] for k, v in batch.items()}
+            with draws_from(record), torch.no_grad():
+                self.losses(one, diagnostics)
+            self.plans[diagnostics] = plan
+        return self.plans[diagnostics]
+
+    def _draws(self, plan: list[tuple[str, tuple[int, ...]]]) -> list[Tensor]:
+        """Each planned draw from each seed's generator, in the single-seed order: (S, *shape)."""
+        per_seed = []
+        for agent in self.agents:
+            gen, dev = agent.generator, agent.device_
+            per_seed.append(
+                [
+                    (torch.randn if kind == "normal" else torch.rand)(
+                        shape, generator=gen, device=dev
+                    )
+                    for kind, shape in plan
+                ]
+            )
+        return [torch.stack(column) for column in zip(*per_seed, strict=True)] if plan else []
+
+    # ------------------------------------------------------------------ step
+    def _loss(
+        self,
+        params: dict[str, Tensor],
+        buffers: dict[str, Tensor],
+        batch: Batch,
+        draws: list[Tensor],
+        diagnostics: bool,
+    ) -> tuple[Tensor, dict[str, Tensor]]:
+        queue = list(draws)
+
+        def replay(kind: str, shape: tuple[int, ...], generator: Any, device: Any) -> Tensor:
+            return queue.pop(0)
+
+        state = {f"agent.{k}": v for k, v in {**params, **buffers}.items()}
+        with draws_from(replay):
+            return functional_call(self.losses, state, (batch, diagnostics))
+
+    def step(self, batch: Batch, diagnostics: bool = False) -> dict[str, Tensor]:
+        """One update of every seed on ``batch`` (each value stacked over seeds, ``(S, B, ...)``);
+        returns the info of :meth:`OfflineAgent.update` with a leading seed axis."""
+        draws = self._draws(self._plan(batch, diagnostics))
+        loss, info = self.batched(self.params, self.buffers, batch, draws, diagnostics)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.sum().backward()  # the seeds share no parameter: each slice gets its own gradient
+        after = getattr(self.agents[0].cfg, "target_after_step", False)
+        if self.targets and not after:
+            self._soft_update()
+        self.optimizer.step()
+        if self.targets and after:
+            self._soft_update()
+        return info
+
+    @torch.no_grad()
+    def _soft_update(self) -> None:
+        tau = self.agents[0].cfg.tau
+        torch._foreach_lerp_(
+            [self.params[n] for n in self.targets], [self.params[n] for n in self.sources], tau
+        )
+
+    # ------------------------------------------------------------------ per seed
+    @torch.no_grad()
+    def write_back(self) -> None:
+        """Copy seed s's slice of every stack into ``agents[s]`` (parameters, buffers, Adam
+        moments and step), so each agent is what its single-seed run would hold."""
+        stacked_state = self.optimizer.state
+        for s, agent in enumerate(self.agents):
+            own = dict(agent.named_parameters())
+            for name, stacked in self.params.items():
+                own[name].copy_(stacked[s])
+            bufs = dict(agent.named_buffers())
+            for name, stacked in self.buffers.items():
+                bufs[name].copy_(stacked[s])
+            for name, stacked in self.params.items():
+                if stacked not in stacked_state:
+                    continue
+                src, dst = stacked_state[stacked], agent.optimizer.state[own[name]]
+                dst["step"] = src["step"].clone()
+                dst["exp_avg"] = src["exp_avg"][s].clone()
+                dst["exp_avg_sq"] = src["exp_avg_sq"][s].clone()
+
+
+__all__ = ["SeedBatch", "update_kind"]

@@ -81,7 +81,7 @@ class SeedBatch:
         self.losses = _Losses(first, self.kind)
         per_agent = [dict(a.named_parameters()) for a in agents]
         self.params: dict[str, Tensor] = {}
-        for name, p in first.named_parameters():
+        for name in per_agent[0]:
             stacked = torch.stack([d[name].detach() for d in per_agent]).clone()
             self.params[name] = stacked.requires_grad_(not name.startswith(TARGET))
         self.buffers = {

@@ -50,7 +50,7 @@ def main() -> int:
             def batch(idx):
                 return {**{k: v[idx] for k, v in data.items()}, "indices": idx}
 
-            def single():
+            def single(agents=agents, rngs=rngs):
                 for agent, rng in zip(agents, rngs, strict=True):
                     agent.update(batch(torch.as_tensor(rng.integers(0, N, a.batch))))
 
@@ -58,7 +58,7 @@ def main() -> int:
                 [make_agent(method, OBS, ACT, cfg, seed=s, num_data=N) for s in range(S)]
             )
 
-            def batched():
+            def batched(stack=stack, rngs=rngs):
                 idx = torch.stack([torch.as_tensor(r.integers(0, N, a.batch)) for r in rngs])
                 stack.step(batch(idx))
 

@@ -85,3 +85,57 @@ def test_seed_s_of_a_batched_run_equals_its_single_seed_run(method):
 def test_a_method_with_its_own_update_is_refused_in_one_line(method):
     with pytest.raises(UserError, match=f"method '{method}' has its own update schedule"):
         SeedBatch([_agent(method, 0), _agent(method, 1)])
+
+
+POINTMAZE = "pointmaze-medium-navigate-singletask-task1-v0"
+
+
+def _train_args(data_dir, out, method, seed_args, extra=()):
+    return [
+        "train", "--task", POINTMAZE, "--method", method, "--K", "4", *seed_args,
+        "--steps", "40", "--eval-every", "20", "--eval-episodes", "2",
+        "--data-dir", str(data_dir), "--out", str(out), "--threads", "1",
+        "--set", "hidden=32", "--set", "depth=2", "--set", "batch_size=32",
+        "--set", "log_every=10", "--set", "checkpoint_every=20", "--set", "num_probe_states=3",
+        "--set", "probe_neighbors=8", "--set", "logger=none", *extra,
+    ]  # fmt: skip
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", ["fql", "drol"])
+def test_drol_train_seeds_writes_each_seed_as_its_single_seed_run(tiny_pointmaze, tmp_path, method):
+    import json
+
+    import pandas as pd
+
+    from drol.cli import main
+
+    data = tiny_pointmaze.parent
+    assert main(_train_args(data, tmp_path / "b" / "seed{seed}", method, ["--seeds", "0,2"])) == 0
+    for seed in (0, 2):
+        single, batched = tmp_path / f"single{seed}", tmp_path / "b" / f"seed{seed}"
+        assert main(_train_args(data, single, method, ["--seed", str(seed)])) == 0
+        for name in ("config.json", "train.csv", "eval.csv", "score.json", "checkpoint.pt"):
+            assert (batched / name).exists(), name
+        want, got = pd.read_csv(single / "train.csv"), pd.read_csv(batched / "train.csv")
+        assert list(got.columns) == list(want.columns)
+        losses = [c for c in want.columns if c.endswith("loss") and not c.startswith("val_")]
+        assert losses
+        np.testing.assert_allclose(got[losses], want[losses], rtol=1e-4, atol=1e-5)
+        cfg_w, cfg_g = (json.loads((d / "config.json").read_text()) for d in (single, batched))
+        assert cfg_g["identity"] == cfg_w["identity"]  # the same run, by identity
+        assert len(pd.read_csv(batched / "eval.csv")) == len(pd.read_csv(single / "eval.csv"))
+    # a finished batched run exits at once (resume), per seed
+    assert main(_train_args(data, tmp_path / "b" / "seed{seed}", method, ["--seeds", "0,2"])) == 0
+
+
+def test_seeds_needs_a_placeholder_and_a_supported_method(tiny_pointmaze, tmp_path, capsys):
+    from drol.cli import main
+
+    data = tiny_pointmaze.parent
+    assert main(_train_args(data, tmp_path / "run", "fql", ["--seeds", "0,1"])) != 0
+    assert "needs a {seed} placeholder" in capsys.readouterr().err
+    assert main(_train_args(data, tmp_path / "s{seed}", "fql", ["--seeds", "0,x"])) != 0
+    assert "bad --seeds '0,x'" in capsys.readouterr().err
+    assert main(_train_args(data, tmp_path / "s{seed}", "iql", ["--seeds", "0,1"])) != 0
+    assert "'iql' has its own update schedule" in capsys.readouterr().err

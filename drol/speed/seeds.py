@@ -96,8 +96,22 @@ class SeedBatch:
             opts = {k: v for k, v in group.items() if k != "params"}
             groups.append({**opts, "params": [self.params[names[id(p)]] for p in group["params"]]})
         self.optimizer = torch.optim.Adam(groups)
+        self._stack_adam_state(names)
         self.plans: dict[bool, list[tuple[str, tuple[int, ...]]]] = {}
         self.batched = vmap(self._loss, in_dims=(0, 0, 0, 0, None), randomness="error")
+
+    @torch.no_grad()
+    def _stack_adam_state(self, names: dict[int, str]) -> None:
+        """Start from the agents' Adam moments and step (a resumed or regrouped run)."""
+        own = [dict(a.named_parameters()) for a in self.agents]
+        for p in self.agents[0].optimizer.state:
+            name = names[id(p)]
+            per_seed = [a.optimizer.state[o[name]] for a, o in zip(self.agents, own, strict=True)]
+            self.optimizer.state[self.params[name]] = {
+                "step": per_seed[0]["step"].clone(),
+                "exp_avg": torch.stack([st["exp_avg"] for st in per_seed]),
+                "exp_avg_sq": torch.stack([st["exp_avg_sq"] for st in per_seed]),
+            }
 
     # ------------------------------------------------------------------ draws
     def _plan(self, batch: Batch, diagnostics: bool) -> list[tuple[str, tuple[int, ...]]]:

@@ -8,7 +8,9 @@ from pathlib import Path
 from drol.agents import method_names
 from drol.agents.config import add_set_option
 from drol.data.paths import DATA_ROOT_HELP, SEARCH_PATHS_HELP, data_root
-from drol.train.settings import make_settings
+from drol.train.rundir import TrainingError
+from drol.train.seeds import parse_seeds, seed_out, train_seeds
+from drol.train.settings import RunSettings, make_settings
 from drol.train.trainer import Trainer
 
 
@@ -30,6 +32,14 @@ def register(subparsers) -> None:
         "--K", type=int, default=16, help="number of latent candidates (DROL); recorded for FQL"
     )
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--seeds",
+        default=None,
+        metavar="LIST",
+        help="train these seeds (0,1,2 or 0-7) in one process as one seed-batched step, each "
+        "in its own RUN_DIR: --out must contain {seed} (e.g. results/runs/T/drol/K16/seed{seed}); "
+        "bc, fql, ifql and the drol methods (eager, fp32); a diverged seed is marked FAILED",
+    )
     p.add_argument(
         "--steps",
         type=int,
@@ -66,11 +76,33 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    settings = make_settings(
+    if args.seeds is not None:
+        return run_seeds(args)
+    Trainer(settings_of(args, args.seed), args.out).run()
+    return 0
+
+
+def run_seeds(args: argparse.Namespace) -> int:
+    """``--seeds``: every seed's settings checked first, then one seed-batched run."""
+    seeds = parse_seeds(args.seeds)
+    trainers = [Trainer(settings_of(args, s), seed_out(args.out, s)) for s in seeds]
+    scores = train_seeds(trainers)
+    failed = [s for s in seeds if s not in scores]
+    if failed:
+        raise TrainingError(
+            f"--seeds: seed(s) {failed} failed (see FAILED in their RUN_DIRs); "
+            f"{len(seeds) - len(failed)} of {len(seeds)} finished"
+        )
+    return 0
+
+
+def settings_of(args: argparse.Namespace, seed: int) -> RunSettings:
+    """The validated settings of seed ``seed`` from the command line."""
+    return make_settings(
         task=args.task,
         method=args.method,
         K=args.K,
-        seed=args.seed,
+        seed=seed,
         steps=args.steps,
         eval_every=args.eval_every,
         eval_episodes=args.eval_episodes,
@@ -79,5 +111,3 @@ def run(args: argparse.Namespace) -> int:
         threads=args.threads,
         overrides=args.overrides,
     )
-    Trainer(settings, args.out).run()
-    return 0

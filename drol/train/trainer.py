@@ -104,15 +104,7 @@ class Trainer:
         Nothing is created before the settings and the dataset are checked. Errors before the
         lock and identity check leave RUN_DIR as it was; any later fatal error writes FAILED.
         """
-        fingerprint = check_dataset(self.task, self.s.data_dir)
-        if self.cfg.batch_size > fingerprint.rows:
-            raise UserError(
-                f"bad --set batch_size={self.cfg.batch_size}: must be at most the "
-                f"{fingerprint.rows} rows of the dataset {fingerprint.name}"
-            )
-        check_env(self.task)  # e.g. a missing D4RL venv: RUN_DIR is not touched
-        identity = self.identity(fingerprint)
-        ensure_writable_dir(self.out, "--out")
+        identity = self.check()
         with RunLock(self.out):
             identity.check_against(self.out / CONFIG)
             if (self.out / SCORE).exists():
@@ -135,6 +127,20 @@ class Trainer:
                 msg = f"internal error {type(err).__name__}: {err}"
                 raise TrainingError(f"{msg}; {mark_failed(self.out, msg, err)}") from None
 
+    def check(self) -> RunIdentity:
+        """Everything checked before RUN_DIR is touched (dataset, batch size, env, --out);
+        the run's identity."""
+        fingerprint = check_dataset(self.task, self.s.data_dir)
+        if self.cfg.batch_size > fingerprint.rows:
+            raise UserError(
+                f"bad --set batch_size={self.cfg.batch_size}: must be at most the "
+                f"{fingerprint.rows} rows of the dataset {fingerprint.name}"
+            )
+        check_env(self.task)  # e.g. a missing D4RL venv: RUN_DIR is not touched
+        identity = self.identity(fingerprint)
+        ensure_writable_dir(self.out, "--out")
+        return identity
+
     def train(self, identity: RunIdentity) -> dict[str, Any]:
         """Set the run up (resuming a checkpoint), train, and write score.json."""
         s, out = self.s, self.out
@@ -147,6 +153,26 @@ class Trainer:
     def train_on(self, identity: RunIdentity, data: TaskData) -> dict[str, Any]:
         """Train on the loaded task (resuming a checkpoint), and write score.json."""
         s, out = self.s, self.out
+        run, config = self.prepare(identity, data)
+        with (
+            open_trackers(s.logger, out, config, first_step=run.progress.step + 1) as tracker,
+            closing_eval_envs(run),
+        ):
+            train_loop(
+                run,
+                s,
+                out,
+                validation=self.validation(run),
+                evaluate=partial(evaluate_run, settings=s, out=out),
+                checkpoint=lambda r: save_checkpoint(out / CHECKPOINT, r, identity),
+                tracker=tracker,
+            )
+        return write_score(out, run.progress, identity, self.task)
+
+    def prepare(self, identity: RunIdentity, data: TaskData) -> tuple[RunState, dict[str, Any]]:
+        """The run on the loaded task, resumed from its checkpoint if there is one; writes
+        config.json; returns the run and that config."""
+        out = self.out
         normalizer = prepare_data(data, self.cfg)  # obs_norm, reward_scale/bias (CORL's)
         self.check_resume_precision()
         config = self.resolved_config(identity, data)
@@ -156,22 +182,13 @@ class Trainer:
         if (out / CHECKPOINT).exists():
             load_checkpoint(out / CHECKPOINT, run, identity, self.device)
             log.info("resuming from step %d (%s)", run.progress.step, out / CHECKPOINT)
-        with (
-            open_trackers(s.logger, out, config, first_step=run.progress.step + 1) as tracker,
-            closing_eval_envs(run),
-        ):
-            train_loop(
-                run,
-                s,
-                out,
-                validation=Validation.of(
-                    data.val, list(run.tensors), s.seed, self.cfg.batch_size, self.device
-                ),
-                evaluate=partial(evaluate_run, settings=s, out=out),
-                checkpoint=lambda r: save_checkpoint(out / CHECKPOINT, r, identity),
-                tracker=tracker,
-            )
-        return write_score(out, run.progress, identity, self.task)
+        return run, config
+
+    def validation(self, run: RunState) -> Validation | None:
+        """Held-out losses of ``run`` (None without a validation split)."""
+        return Validation.of(
+            run.data.val, list(run.tensors), self.s.seed, self.cfg.batch_size, self.device
+        )
 
     def setup(self, data: TaskData) -> RunState:
         """A fresh agent, batch sampler and (DROL) probe set over the train split."""

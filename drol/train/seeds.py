@@ -1,0 +1,248 @@
+"""``drol train --seeds``: S seeds of one (task, method, K, settings) trained in one process as
+one seed-batched step (:class:`drol.speed.seeds.SeedBatch`), each seed in its own RUN_DIR in
+today's format (config.json, train.csv, eval.csv, score.json, checkpoint.pt, lock, FAILED).
+
+Each seed's run is set up, locked, resumed, evaluated, checkpointed and scored by its own
+:class:`~drol.train.trainer.Trainer` pieces; only the update is shared. A seed whose loss or
+weights turn non-finite is marked FAILED and leaves the batch; the others go on. The batched
+step runs eager and in fp32 (``compile``/``precision`` settings are not applied to it).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+
+from drol.envs import closing_env, load_task
+from drol.errors import UserError
+from drol.io import atomic_write_with
+from drol.progress import progress_bar
+from drol.speed.seeds import SeedBatch, update_kind
+from drol.train.checkpoint import save_checkpoint
+from drol.train.evaluation import evaluate_run
+from drol.train.loop import FINITE_CHECK_EVERY, log_session
+from drol.train.rundir import (
+    CHECKPOINT,
+    SCORE,
+    RunIdentity,
+    RunLock,
+    TrainingError,
+    clear_failed,
+    mark_failed,
+    read_json,
+)
+from drol.train.score import write_score
+from drol.train.state import RunState
+from drol.train.tracking import Trackers, eval_scalars, open_trackers, train_scalars
+from drol.train.trainer import Trainer, closing_eval_envs
+from drol.train.validation import Validation
+
+log = logging.getLogger(__name__)
+
+SEED_PLACEHOLDER = "{seed}"
+
+
+def parse_seeds(text: str) -> list[int]:
+    """``0,1,2`` or ``0-7`` -> distinct seeds; a one-line error naming ``--seeds`` otherwise."""
+    try:
+        if "-" in text and "," not in text:
+            lo, hi = (int(x) for x in text.split("-", 1))
+            seeds = list(range(lo, hi + 1))
+        else:
+            seeds = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise UserError(f"bad --seeds {text!r}: give seeds as 0,1,2 or 0-7") from None
+    if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0:
+        raise UserError(f"bad --seeds {text!r}: give distinct seeds >= 0, as 0,1,2 or 0-7")
+    return seeds
+
+
+def seed_out(out: Path, seed: int) -> Path:
+    """``--out`` with ``{seed}`` filled in (a one-line error when it has no placeholder)."""
+    text = str(out)
+    if SEED_PLACEHOLDER not in text:
+        raise UserError(
+            f"--out {text}: with --seeds it needs a {SEED_PLACEHOLDER} placeholder, e.g. "
+            f"results/runs/TASK/METHOD/seed{SEED_PLACEHOLDER}"
+        )
+    return Path(text.replace(SEED_PLACEHOLDER, str(seed)))
+
+
+@dataclass
+class SeedRun:
+    """One seed's live run and what writes its outputs."""
+
+    trainer: Trainer
+    identity: RunIdentity
+    run: RunState
+    tracker: Trackers
+    validation: Validation | None
+
+    @property
+    def out(self) -> Path:
+        return self.trainer.out
+
+
+def train_seeds(trainers: list[Trainer]) -> dict[int, dict[str, Any]]:
+    """Train the seeds of ``trainers`` (one per seed, else identical settings) as one batched
+    step; return each finished seed's score.json content (a FAILED seed is left out)."""
+    first = trainers[0]
+    scores: dict[int, dict[str, Any]] = {}
+    identities = [t.check() for t in trainers]  # nothing touched before every seed is checked
+    with ExitStack() as stack:
+        live: list[SeedRun] = []
+        for trainer, identity in zip(trainers, identities, strict=True):
+            out = trainer.out
+            stack.enter_context(RunLock(out))
+            identity.check_against(out / "config.json")
+            if (out / SCORE).exists():
+                identity.check_score(out / SCORE)
+                log.info("%s already finished: %s exists", out, SCORE)
+                scores[trainer.s.seed] = read_json(out / SCORE) or {}
+                continue
+            clear_failed(out)
+            data = load_task(trainer.task, trainer.s.data_dir, log_dir=out)
+            stack.enter_context(closing_env(data.env))
+            run, config = trainer.prepare(identity, data)
+            stack.enter_context(closing_eval_envs(run))
+            tracker = stack.enter_context(
+                open_trackers(trainer.s.logger, out, config, first_step=run.progress.step + 1)
+            )
+            live.append(SeedRun(trainer, identity, run, tracker, trainer.validation(run)))
+        if not live:
+            return scores
+        update_kind(live[0].run.agent)  # an unsupported method: one line, nothing trained
+        steps = {r.run.progress.step for r in live}
+        if len(steps) > 1:
+            raise UserError(
+                f"--seeds: the seeds' checkpoints are at different steps {sorted(steps)}; "
+                "resume them one by one (--seed) or delete the checkpoints"
+            )
+        if first.s.threads:
+            torch.set_num_threads(first.s.threads)
+        try:
+            finished = _loop(live)
+        except (UserError, OSError):
+            raise
+        except Exception as err:  # a bug: one line here, the traceback in each error.log
+            msg = f"internal error {type(err).__name__}: {err}"
+            notes = [mark_failed(r.out, msg, err) for r in live]
+            raise TrainingError(f"{msg}; {notes[0]} (and the other seeds')") from None
+        for r in finished:
+            scores[r.trainer.s.seed] = write_score(
+                r.out, r.run.progress, r.identity, r.trainer.task
+            )
+    return scores
+
+
+def _fail(r: SeedRun, reason: str) -> None:
+    note = mark_failed(r.out, reason)
+    log.error("seed %d: %s; stopped, %s (the other seeds go on)", r.trainer.s.seed, reason, note)
+
+
+def _loop(live: list[SeedRun]) -> list[SeedRun]:
+    """The step loop of :func:`drol.train.loop.train_loop`, over the live seeds at once."""
+    s = live[0].trainer.s
+    batch_of_seeds = SeedBatch([r.run.agent for r in live])
+    step0 = live[0].run.progress.step
+    elapsed0 = live[0].run.progress.elapsed
+    t0 = last_log_t = time.perf_counter()
+    last_log_step = step0
+    nonfinite = torch.zeros(len(live), dtype=torch.bool, device=torch.device(s.device))
+    seeds = ",".join(str(r.trainer.s.seed) for r in live)
+    bar = progress_bar(
+        s.steps, initial=step0, desc=f"{s.method} {s.task} s{seeds}", mininterval=10, unit="step"
+    )
+    with bar:
+        for step in range(step0 + 1, s.steps + 1):
+            if not live:
+                break
+            idx = torch.stack([r.run.sampler() for r in live])
+            batch = {k: v[idx] for k, v in live[0].run.tensors.items()}
+            batch["indices"] = idx
+            is_log = step % s.log_every == 0 or step == s.steps
+            is_eval = step == 1 or step % s.eval_every == 0 or step == s.steps
+            is_ckpt = step % s.checkpoint_every == 0 or step == s.steps
+            info = batch_of_seeds.step(batch, diagnostics=is_log)
+            nonfinite |= ~torch.isfinite(info["loss"])
+            if step % FINITE_CHECK_EVERY == 0 or is_log or is_eval or is_ckpt:
+                bad = [i for i in range(len(live)) if bool(nonfinite[i])]
+                if bad:
+                    batch_of_seeds.write_back()
+                    for i in bad:
+                        _fail(live[i], f"non-finite loss at step {step} (or in the 100 before)")
+                    keep = [i for i in range(len(live)) if i not in bad]
+                    live = [live[i] for i in keep]
+                    info = {k: v[keep] for k, v in info.items()}
+                    nonfinite = nonfinite[keep]
+                    if not live:
+                        break
+                    batch_of_seeds = SeedBatch([r.run.agent for r in live])
+                if is_log or is_eval or is_ckpt:
+                    batch_of_seeds.write_back()
+            now = time.perf_counter()
+            if is_log:
+                rate = (step - last_log_step) / max(now - last_log_t, 1e-9)
+                for i, r in enumerate(live):
+                    _log_row(r, step, {k: v[i] for k, v in info.items()}, now - t0, rate)
+                last_log_t, last_log_step = time.perf_counter(), step
+            if is_eval:
+                failed = []
+                for i, r in enumerate(live):
+                    before = len(r.run.progress.eval_rows)
+                    try:
+                        evaluate_run(r.run, step, settings=r.trainer.s, out=r.out)
+                    except TrainingError as err:  # non-finite weights: FAILED written
+                        log.error("seed %d: %s (the other seeds go on)", r.trainer.s.seed, err)
+                        failed.append(i)
+                        continue
+                    r.tracker.log(eval_scalars(r.run.progress.eval_rows[before:]), step)
+                if failed:
+                    live = [r for i, r in enumerate(live) if i not in failed]
+                    nonfinite = nonfinite[[i for i in range(len(nonfinite)) if i not in failed]]
+                    if not live:
+                        break
+                    batch_of_seeds = SeedBatch([r.run.agent for r in live])
+            for r in live:
+                r.run.progress.step = step
+            bar.update(1)
+            if is_ckpt:
+                spent = time.perf_counter() - t0
+                t0 = time.perf_counter()
+                for r in live:
+                    r.run.progress.elapsed += spent
+                    save_checkpoint(r.out / CHECKPOINT, r.run, r.identity)
+    if live:
+        p = live[0].run.progress
+        log_session(p.step - step0, p.elapsed - elapsed0, step0, p.elapsed)
+    return live
+
+
+def _log_row(r: SeedRun, step: int, info: dict[str, torch.Tensor], since: float, rate: float):
+    """One ``train.csv`` row of seed ``r`` (as the single-seed loop writes it)."""
+    progress, agent = r.run.progress, r.run.agent
+    row = {"step": step, "wall_time": progress.elapsed + since, "steps_per_s": rate}
+    row.update({k: float(v) for k, v in info.items()})
+    if r.validation is not None:
+        row.update(r.validation(agent, step))
+    if r.run.probes is not None:
+        import numpy as np
+
+        row.update(r.run.probes.record(agent, step))
+        arrays = r.run.probes.arrays()
+        atomic_write_with(r.out / "probes.npz", lambda p, a=arrays: np.savez(p, **a), suffix=".npz")
+    progress.train_rows.append(row)
+    atomic_write_with(
+        r.out / "train.csv", lambda p: pd.DataFrame(progress.train_rows).to_csv(p, index=False)
+    )
+    r.tracker.log(train_scalars(row), step)
+
+
+__all__ = ["parse_seeds", "seed_out", "train_seeds"]

@@ -139,3 +139,27 @@ def test_seeds_needs_a_placeholder_and_a_supported_method(tiny_pointmaze, tmp_pa
     assert "bad --seeds '0,x'" in capsys.readouterr().err
     assert main(_train_args(data, tmp_path / "s{seed}", "iql", ["--seeds", "0,1"])) != 0
     assert "'iql' has its own update schedule" in capsys.readouterr().err
+
+
+def test_a_diverged_seed_is_failed_and_the_others_finish(
+    tiny_pointmaze, tmp_path, monkeypatch, capsys
+):
+    from drol.cli import main
+
+    real_step = SeedBatch.step
+
+    def step(self, batch, diagnostics=False):  # seed 1's loss turns NaN at the 15th step
+        info = real_step(self, batch, diagnostics)
+        self.calls = getattr(self, "calls", 0) + 1
+        if len(self.agents) == 2 and self.calls == 15:
+            info["loss"] = info["loss"].clone()
+            info["loss"][1] = float("nan")
+        return info
+
+    monkeypatch.setattr(SeedBatch, "step", step)
+    out = tmp_path / "seed{seed}"
+    assert main(_train_args(tiny_pointmaze.parent, out, "fql", ["--seeds", "0,1"])) != 0
+    assert "seed(s) [1] failed" in capsys.readouterr().err
+    assert "non-finite loss at step 20" in (tmp_path / "seed1" / "FAILED").read_text()
+    assert (tmp_path / "seed0" / "score.json").exists()
+    assert not (tmp_path / "seed1" / "score.json").exists()

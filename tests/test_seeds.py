@@ -139,6 +139,10 @@ def test_seeds_needs_a_placeholder_and_a_supported_method(tiny_pointmaze, tmp_pa
     assert "bad --seeds '0,x'" in capsys.readouterr().err
     assert main(_train_args(data, tmp_path / "s{seed}", "iql", ["--seeds", "0,1"])) != 0
     assert "'iql' has its own update schedule" in capsys.readouterr().err
+    bf16 = ("--set", "precision=bf16")
+    assert main(_train_args(data, tmp_path / "s{seed}", "fql", ["--seeds", "0,1"], bf16)) != 0
+    assert "eager in fp32: drop --set precision=bf16" in capsys.readouterr().err
+    assert not (tmp_path / "s0").exists()
 
 
 def test_a_diverged_seed_is_failed_and_the_others_finish(

@@ -95,6 +95,11 @@ def train_seeds(trainers: list[Trainer]) -> dict[int, dict[str, Any]]:
     step; return each finished seed's score.json content (a FAILED seed is left out)."""
     first = trainers[0]
     scores: dict[int, dict[str, Any]] = {}
+    if first.s.precision != "fp32" or first.s.compile == "on":
+        raise UserError(
+            f"--seeds runs the batched step eager in fp32: drop --set precision="
+            f"{first.s.precision} / compile={first.s.compile}, or train seed by seed (--seed)"
+        )
     identities = [t.check() for t in trainers]  # nothing touched before every seed is checked
     with ExitStack() as stack:
         live: list[SeedRun] = []

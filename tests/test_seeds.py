@@ -1,9 +1,10 @@
 """Seed-batched training (drol.speed.seeds): seed s of a batched step equals its single-seed run.
 
 Tolerance: the batch indices and every latent/noise draw are identical (generator states are
-compared exactly); losses agree to 1e-5 relative and parameters, buffers and Adam moments to
-1e-6 absolute (Adam second moments 1e-5 relative) after 6 updates: a seed-batched matmul (``bmm``) rounds differently from the
-single-seed ``mm``, so the results are float32-close, not bit-identical.
+compared exactly); after 6 updates losses agree to 1e-5 relative, parameters and buffers to
+1e-6 absolute, Adam moments to 1e-5 relative (IQL's value head has large gradients): a
+seed-batched matmul (``bmm``) rounds differently from the single-seed ``mm``, so the results
+are float32-close, not bit-identical.
 """
 
 from __future__ import annotations
@@ -20,8 +21,16 @@ N, B, OBS, ACT, STEPS = 400, 16, 6, 3, 6
 SEEDS = (0, 3, 7)
 
 
+VARIANTS = {  # CORL's IQL: cosine actor rate, advantage on the target, post-step target
+    "iql_corl": ("iql", {"actor_lr_decay_steps": "4", "adv_target_critic": "true"}),
+    "iql_after": ("iql", {"target_after_step": "true", "critic_lr": "1e-3"}),
+}
+
+
 def _agent(method: str, seed: int):
-    cfg = make_config(method, {"hidden": "32", "depth": "2", "batch_size": str(B)}, K=4)
+    method, extra = VARIANTS.get(method, (method, {}))
+    sizes = {"hidden": "32", "depth": "2", "batch_size": str(B), **extra}
+    cfg = make_config(method, sizes, K=4)
     return make_agent(method, OBS, ACT, cfg, seed=seed, num_data=N)
 
 
@@ -33,6 +42,7 @@ def _data() -> dict[str, torch.Tensor]:
         "next_observations": torch.randn(N, OBS, generator=g),
         "rewards": torch.randn(N, generator=g),
         "masks": (torch.rand(N, generator=g) > 0.1).float(),
+        "next_actions": torch.rand(N, ACT, generator=g) * 2 - 1,  # ReBRAC's
     }
 
 
@@ -40,7 +50,21 @@ def _batch(data, idx):
     return {**{k: v[idx] for k, v in data.items()}, "indices": idx}
 
 
-@pytest.mark.parametrize("method", ["bc", "fql", "ifql", "drol", "drol_static"])
+@pytest.mark.parametrize(
+    "method",
+    [
+        "bc",
+        "iql",
+        "iql_corl",
+        "iql_after",
+        "rebrac",
+        "ifql",
+        "fql",
+        "drol",
+        "drol_static",
+        "drol+script",
+    ],
+)
 def test_seed_s_of_a_batched_run_equals_its_single_seed_run(method):
     data = _data()
     single = []
@@ -73,7 +97,7 @@ def test_seed_s_of_a_batched_run_equals_its_single_seed_run(method):
         opt_w, opt_g = want.optimizer.state_dict()["state"], got.optimizer.state_dict()["state"]
         for k, st in opt_w.items():
             assert float(opt_g[k]["step"]) == float(st["step"]) == STEPS
-            torch.testing.assert_close(opt_g[k]["exp_avg"], st["exp_avg"], rtol=0, atol=1e-6)
+            torch.testing.assert_close(opt_g[k]["exp_avg"], st["exp_avg"], rtol=1e-5, atol=1e-6)
             torch.testing.assert_close(
                 opt_g[k]["exp_avg_sq"], st["exp_avg_sq"], rtol=1e-5, atol=1e-8
             )
@@ -81,10 +105,17 @@ def test_seed_s_of_a_batched_run_equals_its_single_seed_run(method):
     assert not torch.equal(losses[:, 0], losses[:, 1])
 
 
-@pytest.mark.parametrize("method", ["iql", "rebrac"])
-def test_a_method_with_its_own_update_is_refused_in_one_line(method):
-    with pytest.raises(UserError, match=f"method '{method}' has its own update schedule"):
-        SeedBatch([_agent(method, 0), _agent(method, 1)])
+def test_a_method_with_another_update_is_refused_in_one_line():
+    from drol.agents.fql import FQLAgent
+
+    class Other(FQLAgent):
+        def update(self, batch, diagnostics=False):
+            return super().update(batch, diagnostics)
+
+    cfg = make_config("fql", {"hidden": "16", "depth": "2"})
+    agents = [Other(OBS, ACT, cfg, seed=s) for s in (0, 1)]
+    with pytest.raises(UserError, match="has its own update schedule"):
+        SeedBatch(agents)
 
 
 POINTMAZE = "pointmaze-medium-navigate-singletask-task1-v0"
@@ -102,7 +133,7 @@ def _train_args(data_dir, out, method, seed_args, extra=()):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("method", ["fql", "drol"])
+@pytest.mark.parametrize("method", ["fql", "drol", "rebrac"])
 def test_drol_train_seeds_writes_each_seed_as_its_single_seed_run(tiny_pointmaze, tmp_path, method):
     import json
 
@@ -129,7 +160,7 @@ def test_drol_train_seeds_writes_each_seed_as_its_single_seed_run(tiny_pointmaze
     assert main(_train_args(data, tmp_path / "b" / "seed{seed}", method, ["--seeds", "0,2"])) == 0
 
 
-def test_seeds_needs_a_placeholder_and_a_supported_method(tiny_pointmaze, tmp_path, capsys):
+def test_seeds_needs_a_placeholder_and_fp32(tiny_pointmaze, tmp_path, capsys):
     from drol.cli import main
 
     data = tiny_pointmaze.parent
@@ -137,8 +168,6 @@ def test_seeds_needs_a_placeholder_and_a_supported_method(tiny_pointmaze, tmp_pa
     assert "needs a {seed} placeholder" in capsys.readouterr().err
     assert main(_train_args(data, tmp_path / "s{seed}", "fql", ["--seeds", "0,x"])) != 0
     assert "bad --seeds '0,x'" in capsys.readouterr().err
-    assert main(_train_args(data, tmp_path / "s{seed}", "iql", ["--seeds", "0,1"])) != 0
-    assert "'iql' has its own update schedule" in capsys.readouterr().err
     bf16 = ("--set", "precision=bf16")
     assert main(_train_args(data, tmp_path / "s{seed}", "fql", ["--seeds", "0,1"], bf16)) != 0
     assert "eager in fp32: drop --set precision=bf16" in capsys.readouterr().err

@@ -12,9 +12,11 @@ Equality with S single-seed runs: the draws and batch indices are identical (bit
 losses and parameters agree to float32 rounding, not bit for bit, because a batched matmul
 over seeds (``bmm``) blocks its reductions differently from the single-seed ``mm``.
 
-Supported: methods whose update is the shared one (critic + actor loss, one Adam step, the
-target critic's EMA: DROL, FQL, IFQL) and BC's (actor loss alone). IQL and ReBRAC have their
-own update schedules and raise a one-line :class:`~drol.errors.UserError`.
+Supported: every registered method: the shared update (critic + actor loss, one Adam step,
+the target critic's EMA: DROL and its variants, FQL, IFQL), BC's (actor loss alone), IQL's
+(the shared update after its optional cosine actor rate) and ReBRAC's (critic every step,
+actor and both targets every ``actor_freq``). Another update raises a one-line
+:class:`~drol.errors.UserError`.
 """
 
 from __future__ import annotations
@@ -27,6 +29,9 @@ from torch import Tensor, nn
 from torch.func import functional_call, vmap
 
 from drol.agents.base import Batch, OfflineAgent
+from drol.agents.bc import BCAgent
+from drol.agents.iql import IQLAgent, cosine_lr
+from drol.agents.rebrac import ReBRACAgent
 from drol.errors import UserError
 from drol.nn.sampling import draws_from
 
@@ -36,12 +41,18 @@ TARGET = "target_"
 
 
 def update_kind(agent: OfflineAgent) -> str:
-    """'shared' (the base update), 'actor' (BC: actor loss alone); a one-line error otherwise."""
-    cls = type(agent)
-    if cls.update is OfflineAgent.update:
+    """'shared' (the base update), 'actor' (BC: actor loss alone), 'iql' (the base update
+    after the actor's cosine rate, when scheduled), 'rebrac' (critic every step, actor and
+    targets every ``actor_freq``); a one-line error for any other update."""
+    update = type(agent).update
+    if update is OfflineAgent.update:
         return "shared"
-    if agent.name == "bc":
+    if update is BCAgent.update:
         return "actor"
+    if update is IQLAgent.update:
+        return "iql"
+    if update is ReBRACAgent.update:
+        return "rebrac"
     raise UserError(
         f"--seeds: method {agent.name!r} has its own update schedule, not seed-batched yet; "
         "train its seeds one by one (--seed)"
@@ -55,15 +66,18 @@ class _Losses(nn.Module):
         super().__init__()
         self.agent, self.kind = agent, kind
 
-    def forward(self, batch: Batch, diagnostics: bool) -> tuple[Tensor, dict[str, Tensor]]:
+    def forward(
+        self, batch: Batch, diagnostics: bool, full: bool
+    ) -> tuple[Tensor, dict[str, Tensor]]:
         agent = self.agent
         if self.kind == "actor":
             loss, info = agent.actor_loss(batch, diagnostics)
         else:
-            critic_loss, info = agent.critic_loss(batch)
-            actor_loss, actor_info = agent.actor_loss(batch, diagnostics)
-            info.update(actor_info)
-            loss = critic_loss + actor_loss
+            loss, info = agent.critic_loss(batch)
+            if full:  # ReBRAC's critic-only updates: full=False
+                actor_loss, actor_info = agent.actor_loss(batch, diagnostics)
+                info.update(actor_info)
+                loss = loss + actor_loss
         info["loss"] = loss.detach()
         return loss, info
 
@@ -88,17 +102,24 @@ class SeedBatch:
             name: torch.stack([dict(a.named_buffers())[name] for a in agents]).clone()
             for name, _ in first.named_buffers()
         }
-        self.targets = [n for n in self.params if n.startswith(TARGET)]
+        # the base update moves the target critic only; ReBRAC also its target actor
+        moved = TARGET if self.kind == "rebrac" else f"{TARGET}critic."
+        self.targets = [n for n in self.params if n.startswith(moved)]
+        self.host_updates = getattr(first, "host_updates", 0)  # IQL's, ReBRAC's host count
         self.sources = [n[len(TARGET) :] for n in self.targets]
         names = {id(p): n for n, p in first.named_parameters()}
         groups = []
         for group in first.optimizer.param_groups:
-            opts = {k: v for k, v in group.items() if k != "params"}
+            opts = {
+                k: v.clone() if isinstance(v, Tensor) else v
+                for k, v in group.items()
+                if k != "params"
+            }
             groups.append({**opts, "params": [self.params[names[id(p)]] for p in group["params"]]})
         self.optimizer = torch.optim.Adam(groups)
         self._stack_adam_state(names)
-        self.plans: dict[bool, list[tuple[str, tuple[int, ...]]]] = {}
-        self.batched = vmap(self._loss, in_dims=(0, 0, 0, 0, None), randomness="error")
+        self.plans: dict[tuple[bool, bool], list[tuple[str, tuple[int, ...]]]] = {}
+        self.batched = vmap(self._loss, in_dims=(0, 0, 0, 0, None, None), randomness="error")
 
     @torch.no_grad()
     def _stack_adam_state(self, names: dict[int, str]) -> None:
@@ -114,10 +135,12 @@ class SeedBatch:
             }
 
     # ------------------------------------------------------------------ draws
-    def _plan(self, batch: Batch, diagnostics: bool) -> list[tuple[str, tuple[int, ...]]]:
+    def _plan(
+        self, batch: Batch, diagnostics: bool, full: bool
+    ) -> list[tuple[str, tuple[int, ...]]]:
         """The (kind, shape) of every draw of one update, found once by running seed 0's loss
         on its batch with a scratch generator (the seeds' streams are not touched)."""
-        if diagnostics not in self.plans:
+        if (diagnostics, full) not in self.plans:
             plan: list[tuple[str, tuple[int, ...]]] = []
             scratch = torch.Generator(device=self.agents[0].device_).manual_seed(0)
 
@@ -128,9 +151,9 @@ class SeedBatch:
 
             one = {k: v[0] for k, v in batch.items()}
             with draws_from(record), torch.no_grad():
-                self.losses(one, diagnostics)
-            self.plans[diagnostics] = plan
-        return self.plans[diagnostics]
+                self.losses(one, diagnostics, full)
+            self.plans[diagnostics, full] = plan
+        return self.plans[diagnostics, full]
 
     def _draws(self, plan: list[tuple[str, tuple[int, ...]]]) -> list[Tensor]:
         """Each planned draw from each seed's generator, in the single-seed order: (S, *shape)."""
@@ -155,6 +178,7 @@ class SeedBatch:
         batch: Batch,
         draws: list[Tensor],
         diagnostics: bool,
+        full: bool,
     ) -> tuple[Tensor, dict[str, Tensor]]:
         queue = list(draws)
 
@@ -163,17 +187,32 @@ class SeedBatch:
 
         state = {f"agent.{k}": v for k, v in {**params, **buffers}.items()}
         with draws_from(replay):
-            return functional_call(self.losses, state, (batch, diagnostics))
+            return functional_call(self.losses, state, (batch, diagnostics, full))
 
     def step(self, batch: Batch, diagnostics: bool = False) -> dict[str, Tensor]:
         """One update of every seed on ``batch`` (each value stacked over seeds, ``(S, B, ...)``);
         returns the info of :meth:`OfflineAgent.update` with a leading seed axis."""
-        draws = self._draws(self._plan(batch, diagnostics))
-        loss, info = self.batched(self.params, self.buffers, batch, draws, diagnostics)
+        full, cfg = True, self.agents[0].cfg
+        if self.kind == "iql" and getattr(cfg, "actor_lr_decay_steps", 0):
+            rate = cosine_lr(cfg.lr, self.host_updates, cfg.actor_lr_decay_steps)
+            self.optimizer.param_groups[0]["lr"].fill_(rate)  # the actor's group
+            self.host_updates += 1
+            self.buffers["updates"].add_(1)
+        if self.kind == "rebrac":
+            self.host_updates += 1
+            full = self.host_updates % cfg.actor_freq == 0
+            self.buffers["updates"].add_(1)
+        draws = self._draws(self._plan(batch, diagnostics, full))
+        loss, info = self.batched(self.params, self.buffers, batch, draws, diagnostics, full)
         self.optimizer.zero_grad(set_to_none=True)
         loss.sum().backward()  # the seeds share no parameter: each slice gets its own gradient
-        after = getattr(self.agents[0].cfg, "target_after_step", False)
-        if self.targets and not after:
+        if self.kind == "rebrac":  # zero, not absent: Adam steps every parameter
+            for group in self.optimizer.param_groups:
+                for p in group["params"]:
+                    if p.grad is None:
+                        p.grad = torch.zeros_like(p)
+        after = self.kind != "rebrac" and getattr(cfg, "target_after_step", False)
+        if self.targets and full and not after:
             self._soft_update()
         self.optimizer.step()
         if self.targets and after:
@@ -194,6 +233,15 @@ class SeedBatch:
         moments and step), so each agent is what its single-seed run would hold."""
         stacked_state = self.optimizer.state
         for s, agent in enumerate(self.agents):
+            if hasattr(agent, "host_updates"):
+                agent.host_updates = self.host_updates
+            for mine, group in zip(
+                agent.optimizer.param_groups, self.optimizer.param_groups, strict=True
+            ):
+                if isinstance(mine["lr"], Tensor):
+                    mine["lr"].copy_(group["lr"])
+                else:
+                    mine["lr"] = group["lr"]
             own = dict(agent.named_parameters())
             for name, stacked in self.params.items():
                 own[name].copy_(stacked[s])

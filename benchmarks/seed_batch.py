@@ -22,7 +22,7 @@ N, OBS, ACT = 10_000, 29, 5
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--methods", default="bc,fql,ifql,drol")
+    p.add_argument("--methods", default="bc,iql,rebrac,fql,ifql,drol")
     p.add_argument("--seeds", default="1,2,4,8")
     p.add_argument("--hidden", type=int, default=64)
     p.add_argument("--depth", type=int, default=4)
@@ -39,6 +39,7 @@ def main() -> int:
         "next_observations": torch.randn(N, OBS, generator=g),
         "rewards": torch.randn(N, generator=g),
         "masks": torch.ones(N),
+        "next_actions": torch.rand(N, ACT, generator=g) * 2 - 1,  # ReBRAC's
     }
     sizes = {"hidden": str(a.hidden), "depth": str(a.depth), "batch_size": str(a.batch)}
     for method in a.methods.split(","):

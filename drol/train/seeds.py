@@ -116,6 +116,8 @@ def train_seeds(trainers: list[Trainer]) -> dict[int, dict[str, Any]]:
             data = load_task(trainer.task, trainer.s.data_dir, log_dir=out)
             stack.enter_context(closing_env(data.env))
             run, config = trainer.prepare(identity, data)
+            if live:  # the same arrays for every seed: one copy on the device
+                run.tensors = live[0].run.tensors
             stack.enter_context(closing_eval_envs(run))
             tracker = stack.enter_context(
                 open_trackers(trainer.s.logger, out, config, first_step=run.progress.step + 1)

@@ -155,6 +155,7 @@ def test_drol_train_seeds_writes_each_seed_as_its_single_seed_run(tiny_pointmaze
         np.testing.assert_allclose(got[losses], want[losses], rtol=1e-4, atol=1e-5)
         cfg_w, cfg_g = (json.loads((d / "config.json").read_text()) for d in (single, batched))
         assert cfg_g["identity"] == cfg_w["identity"]  # the same run, by identity
+        assert cfg_g["speed"]["compile"] == "off"  # the batched step ran eager
         assert len(pd.read_csv(batched / "eval.csv")) == len(pd.read_csv(single / "eval.csv"))
     # a finished batched run exits at once (resume), per seed
     assert main(_train_args(data, tmp_path / "b" / "seed{seed}", method, ["--seeds", "0,2"])) == 0
@@ -166,6 +167,8 @@ def test_seeds_needs_a_placeholder_and_fp32(tiny_pointmaze, tmp_path, capsys):
     data = tiny_pointmaze.parent
     assert main(_train_args(data, tmp_path / "run", "fql", ["--seeds", "0,1"])) != 0
     assert "needs a {seed} placeholder" in capsys.readouterr().err
+    assert main(_train_args(data, tmp_path / "one{seed}", "iql", ["--seeds", "3"])) == 0
+    assert (tmp_path / "one3" / "score.json").exists()  # one seed: the plain single-seed run
     assert main(_train_args(data, tmp_path / "s{seed}", "fql", ["--seeds", "0,x"])) != 0
     assert "bad --seeds '0,x'" in capsys.readouterr().err
     bf16 = ("--set", "precision=bf16")

@@ -85,7 +85,15 @@ def run(args: argparse.Namespace) -> int:
 def run_seeds(args: argparse.Namespace) -> int:
     """``--seeds``: every seed's settings checked first, then one seed-batched run."""
     seeds = parse_seeds(args.seeds)
-    trainers = [Trainer(settings_of(args, s), seed_out(args.out, s)) for s in seeds]
+    if len(seeds) == 1:  # nothing to batch: the single-seed run (compile, bf16 as usual)
+        Trainer(settings_of(args, seeds[0]), seed_out(args.out, seeds[0])).run()
+        return 0
+    trainers = []
+    for seed in seeds:
+        settings = settings_of(args, seed)
+        if settings.compile == "auto":  # the batched step runs eager: config.json says so
+            settings.compile = "off"
+        trainers.append(Trainer(settings, seed_out(args.out, seed)))
     scores = train_seeds(trainers)
     failed = [s for s in seeds if s not in scores]
     if failed:

@@ -30,10 +30,11 @@ def main() -> int:
     p.add_argument("--hidden", type=int, default=512)
     p.add_argument("--depth", type=int, default=4)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--envs", type=int, default=50, help="lockstep env pool (drol train: eval_envs)")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     task = parse_task(a.task)
-    envs = [make_ogbench_env(task) for _ in range(a.episodes)]
+    envs = [make_ogbench_env(task) for _ in range(min(a.envs, a.episodes))]
     obs_dim = envs[0].observation_space.shape[0]
     act_dim = envs[0].action_space.shape[0]
     cfg = make_config(a.method, {"hidden": str(a.hidden), "depth": str(a.depth)}, task=task, K=1)
@@ -55,6 +56,7 @@ def main() -> int:
         "hidden": a.hidden,
         "depth": a.depth,
         "episodes": a.episodes,
+        "envs": len(envs),
         "env_steps": steps,
         "rows_equal": got == want,
         "sequential_episodes_per_s": a.episodes / (t1 - t0),

@@ -62,7 +62,9 @@ def test_lockstep_rows_equal_sequential_rows(task, fixture, method, request):
         envs = [data.env, *(make_ogbench_env(parse_task(task)) for _ in range(5))]
         with row_exact_linears(agent):
             got = evaluate_lockstep(envs, agent.act, 6, seed=11)
+            pooled = evaluate_lockstep(envs[:4], agent.act, 6, seed=11)  # envs reused
     assert got == want
+    assert pooled == want
     assert len({r["length"] for r in want}) >= 1 and all(r["length"] > 0 for r in want)
 
 
@@ -83,7 +85,8 @@ def test_eval_csv_is_the_same_in_lockstep_and_sequential(tiny_pointmaze, tmp_pat
     seq, lock = tmp_path / "seq", tmp_path / "lock"
     extra = ("--set", "eval_lockstep=false")
     assert main(_args(tiny_pointmaze.parent, seq, POINTMAZE, method, extra)) == 0
-    assert main(_args(tiny_pointmaze.parent, lock, POINTMAZE, method)) == 0
+    pool = ("--set", "eval_envs=3")  # 4 episodes in 3 envs
+    assert main(_args(tiny_pointmaze.parent, lock, POINTMAZE, method, pool)) == 0
     assert (seq / "eval.csv").read_bytes() == (lock / "eval.csv").read_bytes()
     assert len(pd.read_csv(lock / "eval.csv")) == 3 * 4
     mode = "sequential (the policy draws" if method == "fql" else "lockstep (the policy draws"
@@ -96,4 +99,6 @@ def test_bad_eval_lockstep_value_is_a_one_line_error(tiny_pointmaze, tmp_path, c
     assert main(_args(tiny_pointmaze.parent, out, POINTMAZE, "iql", extra)) != 0
     err = capsys.readouterr().err
     assert "eval_lockstep='maybe'" in err and "true or false" in err
+    assert main(_args(tiny_pointmaze.parent, out, POINTMAZE, "iql", ("--set", "eval_envs=0"))) != 0
+    assert "eval_envs" in capsys.readouterr().err
     assert not out.exists()

@@ -75,9 +75,11 @@ def lockstep_envs(
     """The envs of a lockstep evaluation (:mod:`drol.train.lockstep`), made once per run and
     kept in ``run.eval_envs``; ``None`` where it would not reproduce the sequential rows
     (a policy that draws at evaluation), cannot run (D4RL's single worker) or gains nothing
-    (``--eval-episodes`` 1, ``--set eval_lockstep=false``)."""
+    (``--eval-episodes`` 1, ``--set eval_lockstep=false``). At most ``eval_envs`` envs (a
+    cube env holds ~160 MB and takes ~1 s to build), each running episode after episode."""
     task = parse_task(settings.task)
-    if not settings.eval_lockstep or task.suite != OGBENCH or settings.eval_episodes < 2:
+    lanes = min(settings.eval_episodes, settings.eval_envs)
+    if not settings.eval_lockstep or task.suite != OGBENCH or lanes < 2:
         return None
     if run.eval_lockstep is None:
         obs_dim = run.tensors["observations"].shape[1]
@@ -92,7 +94,7 @@ def lockstep_envs(
         )
     if not run.eval_lockstep:
         return None
-    while len(run.eval_envs) < settings.eval_episodes - 1:
+    while len(run.eval_envs) < min(settings.eval_episodes, settings.eval_envs) - 1:
         run.eval_envs.append(make_ogbench_env(task))
     return [run.data.env, *run.eval_envs]
 

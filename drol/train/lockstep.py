@@ -87,33 +87,43 @@ def evaluate_lockstep(
     seed: int,
     device: torch.device | str = "cpu",
 ) -> list[dict[str, float]]:
-    """The rows of :func:`drol.train.evaluation.evaluate` with episode ``ep`` in ``envs[ep]``
-    (reset with the same seed), every unfinished episode stepped once per batched ``act`` call.
+    """The rows of :func:`drol.train.evaluation.evaluate`, the episodes run side by side in
+    the pool ``envs`` (each reset with the same seed as in the sequential loop; an env whose
+    episode ends starts the next pending one), every running episode stepped once per batched
+    ``act`` call.
 
     ``act`` must draw nothing and compute rows independently (see the module docstring).
     """
-    if len(envs) < episodes:
-        raise ValueError(f"lockstep evaluation of {episodes} episodes needs as many envs")
-    obs, info, ret, length = [], [], [0.0] * episodes, [0] * episodes
-    for ep in range(episodes):
-        ob, inf = envs[ep].reset(seed=int(seed * 1000 + ep) % (2**31))
-        obs.append(np.asarray(ob, dtype=np.float32))
-        info.append(inf)
-    active = list(range(episodes))
-    while active:
-        batch = torch.as_tensor(np.stack([obs[ep] for ep in active]), device=device)
+    pending = iter(range(episodes))
+    obs: dict[int, np.ndarray] = {}
+    info: dict[int, dict] = {}
+    ret, length = [0.0] * episodes, [0] * episodes
+    running: list[tuple[int, int]] = []  # (env index, episode)
+
+    def start(slot: int) -> None:
+        ep = next(pending, None)
+        if ep is not None:
+            ob, info[ep] = envs[slot].reset(seed=int(seed * 1000 + ep) % (2**31))
+            obs[ep] = np.asarray(ob, dtype=np.float32)
+            running.append((slot, ep))
+
+    for slot in range(min(len(envs), episodes)):
+        start(slot)
+    while running:
+        batch = torch.as_tensor(np.stack([obs[ep] for _, ep in running]), device=device)
         actions = act(batch).cpu().numpy()
-        still = []
-        for row, ep in enumerate(active):
-            ob, reward, terminated, truncated, info[ep] = envs[ep].step(
+        stepped, running = running, []
+        for row, (slot, ep) in enumerate(stepped):
+            ob, reward, terminated, truncated, info[ep] = envs[slot].step(
                 np.clip(actions[row], -1, 1)
             )
             obs[ep] = np.asarray(ob, dtype=np.float32)
             ret[ep] += float(reward)
             length[ep] += 1
-            if not (terminated or truncated):
-                still.append(ep)
-        active = still
+            if terminated or truncated:
+                start(slot)
+            else:
+                running.append((slot, ep))
     results = []
     for ep in range(episodes):
         row = {"episode": ep, "success": float(info[ep].get("success", 0.0))}

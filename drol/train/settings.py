@@ -27,6 +27,7 @@ RUN_LIMITS: dict[str, tuple[int, int]] = {
     "num_probe_states": (1, 10_000),
     "probe_neighbors": (1, 100_000),
     "threads": (1, 1024),
+    "eval_envs": (1, 100_000),
 }
 OPTION = {  # how the user spells each setting
     "seed": "--seed",
@@ -54,6 +55,7 @@ class RunSettings(RunSpec):
     # drol.train.lockstep: evaluation episodes side by side where that reproduces the
     # sequential rows exactly (same eval.csv); ``false`` forces the sequential loop
     eval_lockstep: bool = True
+    eval_envs: int = 10  # at most this many envs side by side (memory: ~160 MB per cube env)
 
     RUN_KEYS = (
         "log_every",
@@ -63,6 +65,7 @@ class RunSettings(RunSpec):
         *SPEED_KEYS,
         "logger",
         "eval_lockstep",
+        "eval_envs",
     )
 
     @property

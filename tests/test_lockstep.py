@@ -13,7 +13,12 @@ from drol.envs import load_task, make_ogbench_env
 from drol.nn.networks import MLP
 from drol.tasks import parse_task
 from drol.train.evaluation import evaluate
-from drol.train.lockstep import draws_at_evaluation, evaluate_lockstep, row_exact_linears
+from drol.train.lockstep import (
+    draws_at_evaluation,
+    evaluate_lockstep,
+    row_exact_linears,
+    rows_exact,
+)
 
 POINTMAZE = "pointmaze-medium-navigate-singletask-task1-v0"
 CUBE = "cube-single-play-singletask-task2-v0"
@@ -32,6 +37,10 @@ def test_row_exact_linears_give_the_bits_of_batch_one_calls():
     assert not torch.equal(batched, one_by_one)  # the plain GEMM differs in the last bits
     assert torch.equal(exact, one_by_one)
     assert torch.equal(after, batched)  # the patch is gone after the block
+    with torch.no_grad():
+        assert not rows_exact(net, x)  # what lockstep_envs checks before it runs in lockstep
+        with row_exact_linears(net):
+            assert rows_exact(net, x)
 
 
 @pytest.mark.parametrize(("method", "draws"), [("iql", False), ("rebrac", False), ("fql", True)])

@@ -16,7 +16,12 @@ from drol.agents.base import use_generator
 from drol.envs import make_ogbench_env
 from drol.io import atomic_write_with
 from drol.tasks import OGBENCH, parse_task
-from drol.train.lockstep import draws_at_evaluation, evaluate_lockstep, row_exact_linears
+from drol.train.lockstep import (
+    draws_at_evaluation,
+    evaluate_lockstep,
+    row_exact_linears,
+    rows_exact,
+)
 from drol.train.rundir import stop_run
 
 if TYPE_CHECKING:
@@ -84,14 +89,21 @@ def lockstep_envs(
     if run.eval_lockstep is None:
         obs_dim = run.tensors["observations"].shape[1]
         probe = torch.zeros(1, obs_dim, device=torch.device(settings.device))
-        run.eval_lockstep = not draws_at_evaluation(act, gen, probe)
-        log.info(
-            "evaluation: %s",
-            "lockstep (the policy draws nothing at evaluation)"
-            if run.eval_lockstep
-            else "sequential (the policy draws latents/noise from one stream, episode after "
-            "episode: lockstep episodes could not know their place in it)",
-        )
+        if draws_at_evaluation(act, gen, probe):
+            run.eval_lockstep = False
+            why = (
+                "sequential (the policy draws latents/noise from one stream, episode after "
+                "episode: lockstep episodes could not know their place in it)"
+            )
+        else:
+            obs = run.tensors["observations"][: min(8, run.num_data)].to(probe.device)
+            run.eval_lockstep = rows_exact(act, obs)
+            why = (
+                "lockstep (the policy draws nothing at evaluation)"
+                if run.eval_lockstep
+                else "sequential (a batched policy call does not give the batch-1 bits here)"
+            )
+        log.info("evaluation: %s", why)
     if not run.eval_lockstep:
         return None
     while len(run.eval_envs) < min(settings.eval_episodes, settings.eval_envs) - 1:

@@ -7,9 +7,10 @@ under two conditions, both checked here rather than assumed:
 - **Row-exact layers.** A batched ``nn.Linear`` (one GEMM over N rows) does not give the bits
   that N batch-1 calls give (BLAS blocks the reduction differently), and a last-bit change in an
   action changes a MuJoCo trajectory. Inside :func:`row_exact_linears` every ``nn.Linear``
-  computes each row as its own ``(1, in) @ (in, out)`` product in one ``baddbmm`` call over the
-  rows, which on CPU (MKL/oneDNN) gives exactly the batch-1 bits (tested); element-wise ops and
-  LayerNorm are per row already.
+  computes each row as its own ``(1, in) @ (in, out)`` product: one ``baddbmm`` over the rows
+  where that gives the batch-1 bits at the layer's shape (checked once per shape: on CPU it
+  does for hidden layers, not for MKL's kernels of a 2- or 5-wide output), else row by row;
+  element-wise ops and LayerNorm are per row already. :func:`rows_exact` checks it on the run's device.
 - **No random draws at evaluation.** The sequential evaluation draws every episode's latents
   or noise from one generator, one batch-1 call after the other: episode ``e`` starts where
   episode ``e-1`` stopped, i.e. at an offset that depends on the lengths of the episodes before
@@ -34,21 +35,50 @@ from torch import Tensor, nn
 log = logging.getLogger(__name__)
 
 
+# (in, out, rows, device, dtype) -> whether one baddbmm gives the batch-1 bits of F.linear
+_BMM_EXACT: dict[tuple[int, int, int, str, torch.dtype], bool] = {}
+
+
+def _bmm_rows(layer: nn.Linear, rows: Tensor) -> Tensor:
+    """Each ``(1, in)`` row times the weight, as one ``baddbmm`` over the rows."""
+    n, d_in, d_out = rows.shape[0], layer.in_features, layer.out_features
+    w = layer.weight.t().unsqueeze(0).expand(n, d_in, d_out)
+    if layer.bias is None:
+        return torch.bmm(rows, w)
+    return torch.baddbmm(layer.bias.view(1, 1, d_out).expand(n, 1, d_out), rows, w)
+
+
+def _one_by_one(layer: nn.Linear, rows: Tensor) -> Tensor:
+    return torch.stack([nn.functional.linear(r, layer.weight, layer.bias) for r in rows])
+
+
+def _bmm_is_exact(layer: nn.Linear, n: int, like: Tensor) -> bool:
+    """Whether ``baddbmm`` reproduces batch-1 ``F.linear`` at this shape (BLAS picks its
+    kernel by shape: e.g. MKL's differs for an output width of 2 or 5), checked once per shape
+    on random rows."""
+    key = (layer.in_features, layer.out_features, n, str(like.device), like.dtype)
+    if key not in _BMM_EXACT:
+        g = torch.Generator(device=like.device).manual_seed(0)
+        probe = torch.randn(n, 1, layer.in_features, generator=g, device=like.device)
+        probe = probe.to(like.dtype)
+        _BMM_EXACT[key] = torch.equal(_bmm_rows(layer, probe), _one_by_one(layer, probe))
+    return _BMM_EXACT[key]
+
+
 def _row_exact_forward(layer: nn.Linear) -> Callable[[Tensor], Tensor]:
-    """``layer``'s forward with each row computed as its own batch-1 product."""
+    """``layer``'s forward with each row computed as its own batch-1 product: one
+    ``baddbmm`` where that gives the batch-1 bits at this shape, else row by row."""
 
     def forward(x: Tensor) -> Tensor:
         lead, d_in = x.shape[:-1], x.shape[-1]
         rows = x.reshape(-1, 1, d_in)
-        n, d_out = rows.shape[0], layer.out_features
+        n = rows.shape[0]
         if n <= 1:
             return nn.functional.linear(x, layer.weight, layer.bias)
-        w = layer.weight.t().unsqueeze(0).expand(n, d_in, d_out)
-        if layer.bias is None:
-            out = torch.bmm(rows, w)
-        else:
-            out = torch.baddbmm(layer.bias.view(1, 1, d_out).expand(n, 1, d_out), rows, w)
-        return out.reshape(*lead, d_out)
+        with torch.no_grad():
+            exact = _bmm_is_exact(layer, n, rows)
+        out = _bmm_rows(layer, rows) if exact else _one_by_one(layer, rows)
+        return out.reshape(*lead, layer.out_features)
 
     return forward
 
@@ -78,6 +108,14 @@ def draws_at_evaluation(
         return not torch.equal(before, generator.get_state())
     finally:
         generator.set_state(before)
+
+
+def rows_exact(act: Callable[[Tensor], Tensor], obs: Tensor) -> bool:
+    """Whether one batched ``act`` call gives each row the bits of its batch-1 call (checked
+    on ``obs``; it holds on CPU inside :func:`row_exact_linears`, and is not assumed elsewhere,
+    e.g. on CUDA)."""
+    batched = act(obs)
+    return all(torch.equal(batched[i : i + 1], act(obs[i : i + 1])) for i in range(len(obs)))
 
 
 def evaluate_lockstep(

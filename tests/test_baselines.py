@@ -38,8 +38,10 @@ def batch(seed: int = 0) -> dict[str, torch.Tensor]:
 
 
 def test_registry_order_puts_the_baselines_first_as_in_table_4():
-    assert method_names()[:6] == ("bc", "iql", "rebrac", "ifql", "fql", "drol")
-    assert column_labels()[:4] == ("BC", "IQL", "ReBRAC", "IFQL")
+    assert method_names()[:9] == (
+        "bc", "iql", "rebrac", "fawac", "fbrac", "ifql", "deflow", "fql", "drol"
+    )  # fmt: skip
+    assert column_labels()[:7] == ("BC", "IQL", "ReBRAC", "FAWAC", "FBRAC", "IFQL", "DeFlow")
 
 
 @pytest.mark.parametrize("method", BASELINES)

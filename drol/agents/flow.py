@@ -35,6 +35,28 @@ def flow_matching_loss(
     return (field(obs, x_t, t) - (actions - x0)).pow(2).mean()
 
 
+def flow_matching_errors(
+    field: VectorField, obs: Tensor, actions: Tensor, generator: torch.Generator
+) -> Tensor:
+    """Per-sample flow-matching errors ``(B,)`` (mean over the action dimensions), same draws
+    as :func:`flow_matching_loss`; for weighted losses (FAWAC)."""
+    B, A = actions.shape
+    x0 = sample_gaussian((B, A), generator=generator, device=actions.device)
+    t = sample_uniform((B, 1), generator=generator, device=actions.device)
+    x_t = (1 - t) * x0 + t * actions
+    return (field(obs, x_t, t) - (actions - x0)).pow(2).mean(dim=-1)
+
+
+def integrate(field: VectorField, obs: Tensor, z: Tensor, steps: int) -> Tensor:
+    """``steps`` Euler steps of the flow from ``z``, unclipped and differentiable (FBRAC
+    backpropagates through them)."""
+    x = z
+    for i in range(steps):
+        t = torch.full((*z.shape[:-1], 1), i / steps, device=z.device, dtype=z.dtype)
+        x = x + field(obs, x, t) / steps
+    return x
+
+
 @torch.no_grad()
 def euler_actions(field: VectorField, obs: Tensor, z: Tensor, steps: int) -> Tensor:
     """Integrate the flow from ``z`` (any leading shape matching ``obs``); clipped at the end."""

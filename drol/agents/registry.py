@@ -27,7 +27,10 @@ AGENT_MODULES: tuple[str, ...] = (
     "drol.agents.bc",
     "drol.agents.iql",
     "drol.agents.rebrac",
+    "drol.agents.fawac",
+    "drol.agents.fbrac",
     "drol.agents.ifql",
+    "drol.agents.deflow",
     "drol.agents.fql",
     "drol.agents.drol",
 )

@@ -32,6 +32,11 @@ CORL_COMMIT = "6afec90484bbf47dee05fdf525e26a3ebe028e9b"
 CORL_AT = f"{CORL_REPO}@{CORL_COMMIT[:7]}"  # CORL's files at the pinned commit
 
 
+DEFLOW_COMMIT = "5830f0eb88e2acdd431a1ecf9a3f05ac64ab59f4"
+DEFLOW_CODE = f"muzhancun/DeFlow@{DEFLOW_COMMIT[:7]} agents/deflow.py get_config()"
+DEFLOW_README = f"muzhancun/DeFlow@{DEFLOW_COMMIT[:7]} README.md command"
+
+
 def fql_code(agent: str) -> str:
     """The official fql agent's ``get_config()`` (``agents/<agent>.py``)."""
     return f"seohongpark/fql agents/{agent}.py get_config()"

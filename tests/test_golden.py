@@ -1,6 +1,7 @@
 """Equivalence with the official JAX agents, on their own recorded outputs.
 
-``tests/golden/make_golden.py`` ran the official agents (seohongpark/fql, muzhancun/DROL)
+``tests/golden/make_golden.py`` ran the official agents (seohongpark/fql, muzhancun/DROL,
+muzhancun/DeFlow)
 for one update on a small fixed problem and saved their initial parameters, batch, random
 draws, losses, gradients and post-update parameters to ``tests/data/golden_<method>.npz``.
 Here each of our agents gets the same parameters (Flax ``Dense`` kernels are ``(in, out)``,
@@ -189,6 +190,28 @@ CASES = {
         draws_used=2,  # x0, t
     ),
 }
+# DeFlow: the learned Lagrange multiplier (log_alpha) is a parameter like the networks
+CASES["deflow"] = Case(
+    "deflow",
+    {"flow_steps": 4, "q_agg": "min", "normalize_q_loss": True, "target_divergence": 0.01},
+    lambda a: (
+        critics(a)
+        + mlp_pairs(a.actor_bc_flow, "modules_actor_bc_flow/mlp", dense_names(DEPTH))
+        + mlp_pairs(a.refine, "modules_refine_onestep_flow/mlp", dense_names(DEPTH))
+        + [(a.log_alpha, "modules_log_alpha/value", same)]
+    ),
+    {
+        "critic_loss": "critic/critic_loss",
+        "q_mean": "critic/q_mean",
+        "actor_loss": "actor/actor_loss",
+        "flow_loss": "actor/bc_flow_loss",
+        "distill_loss": "actor/distill_loss",
+        "q_loss": "actor/q_loss",
+        "q": "actor/q",
+        "alpha": "actor/alpha_value",
+    },
+    draws_used=4,  # critic's next-action noise, x0, t, refinement noise (5th: 'mse' metric)
+)
 DROL_LOSSES = {
     "critic_loss": "critic/critic_loss",
     "q_mean": "critic/q_mean",

@@ -1,8 +1,8 @@
 """Record one update of the official JAX agents as golden data for ``tests/test_golden.py``.
 
 For each method this runs the *official* agent (seohongpark/fql for fql, iql, rebrac, ifql
-and bc; muzhancun/DROL for drol) on one small fixed problem (obs 5, action 3, hidden
-(16, 16), batch 8) and saves to ``tests/data/golden_<method>.npz``:
+and bc; muzhancun/DROL for drol; muzhancun/DeFlow for deflow) on one small fixed problem
+(obs 5, action 3, hidden (16, 16), batch 8) and saves to ``tests/data/golden_<method>.npz``:
 
 - ``p0/<flax path>``: every parameter before the update (targets included),
 - ``batch/<key>``: the batch,
@@ -23,8 +23,9 @@ This script runs the official code (it is not part of ``drol``) and is not run b
 
     git clone -q https://github.com/seohongpark/fql /work/ref/fql
     git clone -q https://github.com/muzhancun/DROL /work/ref/drol
+    git clone -q https://github.com/muzhancun/DeFlow /work/ref/deflow  # at 5830f0e
     /work/venvs/jax/bin/python tests/golden/make_golden.py \\
-        --fql /work/ref/fql --drol /work/ref/drol [--methods fql iql ...]
+        --fql /work/ref/fql --drol /work/ref/drol [--deflow /work/ref/deflow] [--methods fql ...]
 
 Each method runs in a subprocess with its repository first on ``sys.path`` (both
 repositories have top-level ``agents`` and ``utils`` packages).
@@ -52,6 +53,11 @@ METHODS: dict[str, tuple[str, str, dict]] = {
     "rebrac": ("fql", "agents.rebrac", {"alpha_actor": 0.1, "alpha_critic": 0.05}),
     "ifql": ("fql", "agents.ifql", {"num_samples": 6, "flow_steps": 4, "expectile": 0.8}),
     "drol": ("drol", "agents.drol", {"num_candidates": 4, "bc_coef": 0.3}),
+    "deflow": (
+        "deflow",
+        "agents.deflow",
+        {"flow_steps": 4, "q_agg": "min", "normalize_q_loss": True, "target_divergence": 0.01},
+    ),
 }
 
 
@@ -174,7 +180,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--fql", type=Path, required=True, help="seohongpark/fql checkout")
     parser.add_argument("--drol", type=Path, required=True, help="muzhancun/DROL checkout")
-    parser.add_argument("--methods", nargs="*", default=list(METHODS))
+    parser.add_argument("--deflow", type=Path, help="muzhancun/DeFlow checkout (for deflow)")
+    parser.add_argument("--methods", nargs="*", default=None, help="default: every method")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
@@ -182,7 +189,16 @@ def main() -> None:
         return
     OUT.mkdir(parents=True, exist_ok=True)
     repos = {"fql": args.fql.resolve(), "drol": args.drol.resolve()}
-    for method in args.methods:
+    if args.deflow is not None:
+        repos["deflow"] = args.deflow.resolve()
+    chosen = (
+        args.methods if args.methods is not None else [m for m in METHODS if METHODS[m][0] in repos]
+    )
+    for method in chosen:
+        if method not in METHODS:
+            parser.error(f"unknown method {method!r} (known: {', '.join(METHODS)})")
+        if METHODS[method][0] not in repos:
+            parser.error(f"{method} needs --{METHODS[method][0]} (the official checkout)")
         repo = repos[METHODS[method][0]]
         code = (
             f"import sys; sys.path.insert(0, {str(repo)!r}); sys.argv = {sys.argv[:1]!r} + "

@@ -1,4 +1,4 @@
-"""FAWAC, FBRAC, DeFlow: losses, acting, per-family settings, training end to end."""
+"""FAWAC, FBRAC, DeFlow, SORL: losses, acting, per-family settings, training end to end."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from drol.grid import column_labels
 from drol.tasks import D4RL_FAMILIES, OGBENCH_FAMILIES, parse_task
 
 OBS, ACT, B = 5, 2, 32
-NEW = ("fawac", "fbrac", "deflow")
+NEW = ("fawac", "fbrac", "deflow", "sorl")
 
 
 def small(method: str, **over):
@@ -47,15 +47,17 @@ def total_loss(agent, batch) -> float:
 
 def test_registered_in_table_4_order_as_multi_step_columns():
     names = method_names()
-    assert names[:8] == ("bc", "iql", "rebrac", "fawac", "fbrac", "ifql", "deflow", "fql")
-    assert {"FAWAC", "FBRAC", "DeFlow"} <= set(column_labels())
+    assert names[:9] == ("bc", "iql", "rebrac", "fawac", "fbrac", "ifql", "deflow", "sorl", "fql")
+    assert {"FAWAC", "FBRAC", "DeFlow", "SORL"} <= set(column_labels())
     assert {get_method(m).paper_group for m in NEW} == {"multi-step"}
 
 
 @pytest.mark.parametrize("method", NEW)
 def test_one_update_lowers_the_loss_on_a_toy_problem(method):
     torch.manual_seed(0)
-    agent, batch = small(method, lr=1e-3), toy_batch()
+    # SORL's normalised Q term is +-q_loss_coef whatever the scale: left out here (see below)
+    over = {"q_loss_coef": 0.0} if method == "sorl" else {}
+    agent, batch = small(method, lr=1e-3, **over), toy_batch()
     before = total_loss(agent, batch)
     agent.update(batch)
     assert total_loss(agent, batch) < before
@@ -65,7 +67,8 @@ def test_one_update_lowers_the_loss_on_a_toy_problem(method):
 def test_actions_have_the_action_shape_and_stay_in_bounds(method):
     agent = small(method)
     with torch.no_grad():  # push the raw flow outputs far outside [-1, 1]
-        flow = agent.actor_bc_flow if method == "deflow" else agent.actor_flow
+        flows = {"deflow": "actor_bc_flow", "sorl": "actor"}
+        flow = getattr(agent, flows.get(method, "actor_flow"))
         flow.out.bias.fill_(50.0)
     a = agent.act(torch.randn(7, OBS))
     assert a.shape == (7, ACT) and a.abs().max() <= 1.0 and torch.isfinite(a).all()
@@ -95,6 +98,37 @@ def test_fbrac_q_gradient_reaches_the_flow_through_every_step_not_the_critic():
     flow_grads = [p.grad for p in agent.actor_flow.parameters()]
     assert all(g is not None for g in flow_grads) and any(g.abs().sum() > 0 for g in flow_grads)
     assert all(p.grad is None or p.grad.abs().sum() == 0 for p in agent.critic.parameters())
+
+
+def test_sorl_td_loss_reaches_the_actor_and_the_q_loss_only_the_actor():
+    """The official critic step differentiates through the actor's k-step next action (no
+    stop-gradient on the TD target); the actor's Q term leaves the critic alone."""
+    agent, batch = small("sorl"), toy_batch()
+    loss, _ = agent.critic_loss(batch)
+    loss.backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in agent.actor.parameters())
+    agent.zero_grad(set_to_none=True)
+    agent.cfg.bc_flow_loss_coef = agent.cfg.alpha = 0.0
+    loss, _ = agent.actor_loss(batch, diagnostics=False)
+    loss.backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in agent.actor.parameters())
+    assert all(p.grad is None or p.grad.abs().sum() == 0 for p in agent.critic.parameters())
+    assert agent.critic.weights[0].shape[1] == OBS + ACT + 1  # Q(s, a, k)
+
+
+def test_sorl_update_clips_the_global_gradient_norm(monkeypatch):
+    agent, batch = small("sorl", grad_clip_norm=1e-3), toy_batch()
+    seen = []
+    step = agent.optimizer.step
+
+    def spy(*a, **k):
+        grads = [p.grad for g in agent.optimizer.param_groups for p in g["params"]]
+        seen.append(float(torch.sqrt(sum(g.pow(2).sum() for g in grads))))
+        return step(*a, **k)
+
+    monkeypatch.setattr(agent.optimizer, "step", spy)
+    agent.update(batch)
+    assert len(seen) == 2 and max(seen) == pytest.approx(1e-3, rel=1e-4)  # critic, actor
 
 
 @pytest.mark.parametrize(("delta", "direction"), [(0.0, 1.0), (1e6, -1.0)])
@@ -129,7 +163,9 @@ def test_trains_on_a_generated_ogbench_task(tiny_pointmaze, tmp_path, method):
     assert main(train_args(tiny_pointmaze.parent, out, method=method, steps=40)) == 0
     score = json.loads((out / "score.json").read_text())
     assert 0.0 <= score["score"] <= 100.0
-    assert json.loads((out / "config.json").read_text())["agent"]["flow_steps"] == 10
+    agent = json.loads((out / "config.json").read_text())["agent"]
+    key, value = ("denoise_timesteps", 8) if method == "sorl" else ("flow_steps", 10)
+    assert agent[key] == value
 
 
 @needs_d4rl

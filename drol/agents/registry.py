@@ -31,6 +31,7 @@ AGENT_MODULES: tuple[str, ...] = (
     "drol.agents.fbrac",
     "drol.agents.ifql",
     "drol.agents.deflow",
+    "drol.agents.sorl",
     "drol.agents.fql",
     "drol.agents.drol",
 )

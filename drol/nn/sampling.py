@@ -1,8 +1,8 @@
 """Random draws of the agents: the uniform L2 ball of DROL, Gaussians, uniforms.
 
-Every draw goes through :func:`normal` or :func:`uniform`, the two primitives (the
-official code's ``jax.random.normal``/``uniform``); ``tests/test_golden.py`` replaces them
-to feed an agent the official agent's recorded draws.
+Every draw goes through :func:`normal`, :func:`uniform` or :func:`integers`, the primitives
+(the official code's ``jax.random.normal``/``uniform``/``randint``); ``tests/test_golden.py``
+replaces them to feed an agent the official agent's recorded draws.
 """
 
 from __future__ import annotations
@@ -45,6 +45,18 @@ def uniform(
     if _hook is not None:
         return _hook("uniform", tuple(shape), generator, device)
     return torch.rand(shape, generator=generator, device=device)
+
+
+def integers(
+    high: Tensor | int,
+    shape: tuple[int, ...],
+    generator: torch.Generator | None = None,
+    device=None,
+) -> Tensor:
+    """Uniform integers in ``[0, high)`` (``high`` an int or a tensor broadcast to ``shape``),
+    as float32 (``jax.random.randint(key, shape, 0, high)``)."""
+    u = torch.rand(shape, generator=generator, device=device)
+    return torch.minimum((u * high).floor(), torch.as_tensor(high, device=u.device) - 1.0)
 
 
 def sample_ball(

@@ -1,7 +1,7 @@
 """Record one update of the official JAX agents as golden data for ``tests/test_golden.py``.
 
 For each method this runs the *official* agent (seohongpark/fql for fql, iql, rebrac, ifql
-and bc; muzhancun/DROL for drol; muzhancun/DeFlow for deflow) on one small fixed problem
+and bc; muzhancun/DROL for drol; muzhancun/DeFlow for deflow; nico-espinosadice/SORL for sorl) on one small fixed problem
 (obs 5, action 3, hidden (16, 16), batch 8) and saves to ``tests/data/golden_<method>.npz``:
 
 - ``p0/<flax path>``: every parameter before the update (targets included),
@@ -24,8 +24,9 @@ This script runs the official code (it is not part of ``drol``) and is not run b
     git clone -q https://github.com/seohongpark/fql /work/ref/fql
     git clone -q https://github.com/muzhancun/DROL /work/ref/drol
     git clone -q https://github.com/muzhancun/DeFlow /work/ref/deflow  # at 5830f0e
+    git clone -q https://github.com/nico-espinosadice/SORL /work/ref/sorl  # at cc060ac
     /work/venvs/jax/bin/python tests/golden/make_golden.py \\
-        --fql /work/ref/fql --drol /work/ref/drol [--deflow /work/ref/deflow] [--methods fql ...]
+        --fql /work/ref/fql --drol /work/ref/drol [--deflow /work/ref/deflow] [--sorl /work/ref/sorl] [--methods ...]
 
 Each method runs in a subprocess with its repository first on ``sys.path`` (both
 repositories have top-level ``agents`` and ``utils`` packages).
@@ -53,6 +54,17 @@ METHODS: dict[str, tuple[str, str, dict]] = {
     "rebrac": ("fql", "agents.rebrac", {"alpha_actor": 0.1, "alpha_critic": 0.05}),
     "ifql": ("fql", "agents.ifql", {"num_samples": 6, "flow_steps": 4, "expectile": 0.8}),
     "drol": ("drol", "agents.drol", {"num_candidates": 4, "bc_coef": 0.3}),
+    "sorl": (
+        "sorl",
+        "agents.sorl",
+        {
+            "actor_layer_size": HIDDEN[0],
+            "actor_num_layers": len(HIDDEN),
+            "value_layer_size": HIDDEN[0],
+            "value_num_layers": len(HIDDEN),
+            "q_agg": "min",
+        },
+    ),
     "deflow": (
         "deflow",
         "agents.deflow",
@@ -102,8 +114,9 @@ def run_one(method: str) -> None:
 
     def rec_normal(*a, **kw):
         out = normal(*a, **kw)
-        draws.append(np.asarray(out))
-        kinds.append("normal")
+        if not isinstance(out, jax.core.Tracer):  # SORL's vmapped sampler: recomputed
+            draws.append(np.asarray(out))
+            kinds.append("normal")
         return out
 
     def rec_uniform(*a, **kw):
@@ -112,7 +125,19 @@ def run_one(method: str) -> None:
         kinds.append("uniform")
         return out
 
-    jax.random.normal, jax.random.uniform = rec_normal, rec_uniform
+    randint = jax.random.randint
+
+    def rec_randint(*a, **kw):
+        out = randint(*a, **kw)
+        if not isinstance(out, jax.core.Tracer):  # SORL's vmapped sampler: recomputed
+            draws.append(np.asarray(out))
+            kinds.append("randint")
+        return out
+
+    jax.random.normal, jax.random.uniform, jax.random.randint = rec_normal, rec_uniform, rec_randint
+    if method == "sorl":
+        run_sorl(agent, batch, batch_np, draws, kinds, out_path=OUT / "golden_sorl.npz")
+        return
     flat = flax.traverse_util.flatten_dict
     out: dict[str, np.ndarray] = {}
     extra = {"full_update": True} if method == "rebrac" else {}
@@ -176,11 +201,47 @@ def run_one(method: str) -> None:
     print(f"{method}: {len(first)} draws, total loss {float(total):.6f}, {size / 1024:.0f} KB")
 
 
+def run_sorl(agent, batch, batch_np, draws, kinds, out_path) -> None:
+    """SORL: its ``update()`` takes two Adam steps (critic, then actor) with other random
+    splits than ``total_loss()``, so only ``update()`` is recorded: its draws, the logged
+    losses, the parameters before and after. Evaluation: ``sample_actions`` at k = 1, n = 1
+    (main.py's ``evaluation/``); its noise is drawn under ``vmap``, recomputed here."""
+    import flax
+    import jax
+
+    flat = flax.traverse_util.flatten_dict
+    out: dict[str, np.ndarray] = {}
+    with jax.disable_jit():
+        p0 = agent.network.params
+        out.update({f"p0/{'/'.join(k)}": np.asarray(v) for k, v in flat(p0).items()})
+        out.update({f"batch/{k}": v for k, v in batch_np.items()})
+        new_agent, info = agent.update(batch)
+        out.update({f"loss/{k}": np.asarray(v) for k, v in info.items()})
+        out.update(
+            {f"p1/{'/'.join(k)}": np.asarray(v) for k, v in flat(new_agent.network.params).items()}
+        )
+        for i, d in enumerate(draws):
+            out[f"draw/{i}"] = d
+        out["draw_kind"] = np.array(kinds)
+        n_update = len(draws)
+    seed = jax.random.PRNGKey(SEED + 1)
+    n_before = len(draws)
+    act = agent.sample_actions(batch["observations"], seed=seed, inference_timesteps=1, n=1)
+    assert len(draws) == n_before, "the sampler's draws are traced (vmap), not recorded"
+    out["act/actions"] = np.asarray(act)
+    key = jax.random.split(seed, 1)[0]
+    out["act/draw/0"] = np.asarray(jax.random.normal(key, batch_np["actions"].shape))
+    out["act/draw_kind"] = np.array(["normal"])
+    np.savez_compressed(out_path, **out)
+    print(f"sorl: {n_update} draws, {out_path.stat().st_size / 1024:.0f} KB")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--fql", type=Path, required=True, help="seohongpark/fql checkout")
     parser.add_argument("--drol", type=Path, required=True, help="muzhancun/DROL checkout")
     parser.add_argument("--deflow", type=Path, help="muzhancun/DeFlow checkout (for deflow)")
+    parser.add_argument("--sorl", type=Path, help="nico-espinosadice/SORL checkout (for sorl)")
     parser.add_argument("--methods", nargs="*", default=None, help="default: every method")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -189,8 +250,9 @@ def main() -> None:
         return
     OUT.mkdir(parents=True, exist_ok=True)
     repos = {"fql": args.fql.resolve(), "drol": args.drol.resolve()}
-    if args.deflow is not None:
-        repos["deflow"] = args.deflow.resolve()
+    for name in ("deflow", "sorl"):
+        if getattr(args, name) is not None:
+            repos[name] = getattr(args, name).resolve()
     chosen = (
         args.methods if args.methods is not None else [m for m in METHODS if METHODS[m][0] in repos]
     )

@@ -3,6 +3,7 @@
 Usage (see the README's speed section)::
 
     python benchmarks/compare_official.py --drol-repo ../DROL --fql-repo ../fql \\
+        [--deflow-repo ../DeFlow] [--sorl-repo ../SORL] \\
         --jax-python /path/to/jax-venv/bin/python --threads 2 --rounds 3
 
 The official side runs ``benchmarks/official_update.py`` in the JAX venv (jax[cpu], flax,
@@ -38,7 +39,7 @@ class Case:
     method: str
     K: int
     impl: str
-    official: str  # the official agent module: 'drol' (muzhancun/DROL) or fql/iql/rebrac/ifql
+    official: str  # the official agent: drol, deflow, sorl (their repos) or fql/iql/rebrac/ifql
     official_K: int
     sets: tuple[str, ...] = ()  # extra ``drol bench --set`` of this row
 
@@ -54,6 +55,8 @@ CASES = (
     Case("IQL", "iql", 1, "winner", "iql", 1),
     Case("ReBRAC", "rebrac", 1, "winner", "rebrac", 1),
     Case("IFQL", "ifql", 1, "winner", "ifql", 1),
+    Case("DeFlow", "deflow", 1, "winner", "deflow", 1),  # with --deflow-repo
+    Case("SORL", "sorl", 1, "winner", "sorl", 1),  # with --sorl-repo
 )  # BC has no official agent (seohongpark/fql has none; ours is its IQL actor at alpha=0)
 BF16_CASES = (  # the opt-in mixed precision (--bf16-rows), against the same official fp32 rows
     Case("FQL, precision=bf16", "fql", 1, "winner", "fql", 1, ("precision=bf16",)),
@@ -97,11 +100,18 @@ def run_json(cmd: list[str], env: dict[str, str], cpus: set[int]) -> dict:
 
 
 def official_rate(case: Case, a: argparse.Namespace, env, cpus) -> float:
-    repo = a.drol_repo if case.official == "drol" else a.fql_repo
+    repo = official_repo(case, a)
     cmd = [a.jax_python, str(HERE / "official_update.py"), "--repo", repo, "--agent", case.official]
     cmd += ["--K", str(case.official_K), *sizes(a), "--steps", str(steps_for(case, a))]
     cmd += ["--repeats", str(a.repeats), "--warmup", str(a.warmup)]
     return statistics.median(run_json(cmd, env, cpus)["rates"])
+
+
+def official_repo(case: Case, a: argparse.Namespace) -> str | None:
+    """The checkout holding ``case``'s official agent (``None``: not given)."""
+    return {"drol": a.drol_repo, "deflow": a.deflow_repo, "sorl": a.sorl_repo}.get(
+        case.official, a.fql_repo
+    )
 
 
 def ours_rate(case: Case, a: argparse.Namespace, env, cpus) -> float:
@@ -132,6 +142,8 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--drol-repo", required=True, help="checkout of muzhancun/DROL")
     p.add_argument("--fql-repo", required=True, help="checkout of seohongpark/fql")
+    p.add_argument("--deflow-repo", help="checkout of muzhancun/DeFlow (adds the DeFlow row)")
+    p.add_argument("--sorl-repo", help="checkout of nico-espinosadice/SORL (adds the SORL row)")
     p.add_argument("--jax-python", required=True, help="python of a venv with jax[cpu], flax...")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--rounds", type=int, default=3)
@@ -148,6 +160,7 @@ def main() -> int:
     p.add_argument("--bf16-rows", action="store_true", help="add rows for --set precision=bf16")
     a = p.parse_args()
     cases = [c for c in CASES + BF16_CASES * a.bf16_rows if not a.only or c.label in a.only]
+    cases = [c for c in cases if official_repo(c, a)]  # rows whose official checkout is given
     env, cpus = pinned_env(a.threads)
     loads = [os.getloadavg()[0]]
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())

@@ -1,6 +1,7 @@
 """Time the official JAX agents' jitted ``update()`` on random batches (run in the JAX venv).
 
-Imports the agent module from a checkout of muzhancun/DROL or seohongpark/fql (nothing is
+Imports the agent module from a checkout of muzhancun/DROL, seohongpark/fql, muzhancun/DeFlow
+or nico-espinosadice/SORL (nothing is
 copied from it), builds the agent at the given sizes, and prints one JSON line with the
 steps/s of each timed repeat. Called by ``benchmarks/compare_official.py``.
 """
@@ -13,20 +14,22 @@ import json
 import sys
 import time
 
-# agents/<module>.py of the checkout -> its agent class (drol: muzhancun/DROL; the rest:
-# seohongpark/fql, which has no BC agent)
+# agents/<module>.py of the checkout -> its agent class (drol: muzhancun/DROL; deflow:
+# muzhancun/DeFlow; sorl: nico-espinosadice/SORL; the rest: seohongpark/fql, which has no BC)
 AGENT_CLASSES = {
     "drol": "DROLAgent",
     "fql": "FQLAgent",
     "iql": "IQLAgent",
     "rebrac": "ReBRACAgent",
     "ifql": "IFQLAgent",
+    "deflow": "DeFlowAgent",
+    "sorl": "SORLAgent",
 }
 
 
 def main() -> int:
     p = argparse.ArgumentParser()
-    p.add_argument("--repo", required=True, help="checkout of muzhancun/DROL or seohongpark/fql")
+    p.add_argument("--repo", required=True, help="checkout of the agent's official repository")
     p.add_argument("--agent", required=True, choices=sorted(AGENT_CLASSES))
     p.add_argument("--K", type=int, default=16)
     p.add_argument("--obs-dim", type=int, default=28)
@@ -48,6 +51,9 @@ def main() -> int:
     hidden = (a.hidden,) * 4
     config["actor_hidden_dims"] = hidden
     config["value_hidden_dims"] = hidden
+    if a.agent == "sorl":  # SORL sizes its MLPs by width and depth
+        for net in ("actor", "value"):
+            config[f"{net}_layer_size"], config[f"{net}_num_layers"] = a.hidden, 4
     config["batch_size"] = a.batch_size
     if a.agent == "drol":
         config["num_candidates"] = a.K

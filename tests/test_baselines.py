@@ -38,10 +38,12 @@ def batch(seed: int = 0) -> dict[str, torch.Tensor]:
 
 
 def test_registry_order_puts_the_baselines_first_as_in_table_4():
-    assert method_names()[:9] == (
-        "bc", "iql", "rebrac", "fawac", "fbrac", "ifql", "deflow", "fql", "drol"
+    assert method_names()[:10] == (
+        "bc", "iql", "rebrac", "fawac", "fbrac", "ifql", "deflow", "sorl", "fql", "drol"
     )  # fmt: skip
-    assert column_labels()[:7] == ("BC", "IQL", "ReBRAC", "FAWAC", "FBRAC", "IFQL", "DeFlow")
+    assert column_labels()[:9] == (
+        "BC", "IQL", "ReBRAC", "FAWAC", "FBRAC", "IFQL", "DeFlow", "SORL", "FQL"
+    )  # fmt: skip
 
 
 @pytest.mark.parametrize("method", BASELINES)

@@ -101,7 +101,9 @@ def test_paper_grid_dag_matches_arithmetic():
     # 68 tasks x 8 seeds x {DROL(16), every other method} + 42 tasks with K* != 16
     # + 2 D4RL tasks where DROL(16) and DROL train separately + 59 sweep-only (task, K) pairs
     others = sum(1 for cls in methods().values() if cls.base_method is None) - 1
-    assert len(runs) == 68 * 8 * (1 + others) + 42 * 8 + 2 * 8 + 59 * 8
+    # BC, IQL, ReBRAC, FAWAC, FBRAC, IFQL, DeFlow, SORL, FQL (Table 4's columns) + DROL-static
+    assert others == 10
+    assert len(runs) == 68 * 8 * (1 + others) + 42 * 8 + 2 * 8 + 59 * 8 == 6808
     assert stats["train"] == len(runs)
     n_datasets = len(cfg["ogbench"]["families"])  # one dataset per OGBench family, all fetched
     assert stats["fetch_data"] == n_datasets and "generate_data" not in stats
@@ -144,9 +146,10 @@ def test_quick_config_trains_bc_and_the_paper_grid_every_baseline():
     from drol.workflow_config import trained_methods
 
     quick = trained_methods(load_config(ROOT / "config" / "quick.yaml"))
-    assert "bc" in quick and {"iql", "rebrac", "ifql"}.isdisjoint(quick)
+    flow_baselines = {"fawac", "fbrac", "deflow", "sorl"}
+    assert "bc" in quick and {"iql", "rebrac", "ifql", *flow_baselines}.isdisjoint(quick)
     paper = trained_methods(load_config(ROOT / "config" / "config.yaml"))
-    assert {"bc", "iql", "rebrac", "ifql", "fql", "drol"} <= set(paper)
+    assert {"bc", "iql", "rebrac", "ifql", "fql", "drol", *flow_baselines} <= set(paper)
 
 
 @pytest.mark.parametrize(

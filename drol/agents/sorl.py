@@ -304,6 +304,9 @@ class SORLAgent(OfflineAgent):
             torch._foreach_mul_(grads, scale)
         self.optimizer.step()
 
+    # eager even under ``--set compile=on``: the per-batch k (a host-side draw that picks how
+    # many Euler steps to unroll) would recompile the graph for every k value
+    @torch.compiler.disable
     def update(self, batch: Batch, diagnostics: bool = False) -> dict[str, Tensor]:
         def snapshot(module: torch.nn.Module) -> dict[str, Tensor]:
             return {n: p.detach().clone() for n, p in module.named_parameters()}

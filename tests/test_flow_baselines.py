@@ -182,3 +182,34 @@ def test_trains_on_a_rolled_out_d4rl_task(tmp_path, monkeypatch, method):
             "--set", "checkpoint_every=20"]  # fmt: skip
     assert main(args) == 0
     assert json.loads((out / "score.json").read_text())["protocol"] == "final"
+
+
+def test_tables_show_them_as_ours_beside_the_printed_columns_never_underlined(tmp_path):
+    from pathlib import Path
+
+    import pandas as pd
+    from synthetic_runs import make_run
+
+    from drol.report.aggregate import collect_runs
+    from drol.report.tables import write_tables
+
+    root, out = tmp_path / "runs", tmp_path / "tables"
+    task = "cube-single-play-singletask-task2-v0"
+    for method in NEW:
+        for seed in (0, 1):
+            make_run(root, task, method, 1, seed, score=99.0 + seed, probes=False)
+    reported = Path(__file__).resolve().parents[1] / "config" / "table4_reported.csv"
+    write_tables(collect_runs(root, None), reported, out)
+    t4 = pd.read_csv(out / "table4.csv")
+    t4 = t4[t4["task"] == task]
+    labels = ["FAWAC", "FBRAC", "DeFlow", "SORL"]
+    ours = t4[t4["source"] == "reproduced"].set_index("method")
+    assert set(ours.index) == set(labels)
+    assert ours.loc["SORL", "mean"] == pytest.approx(99.5)
+    assert (ours["bold"] == 1).all() and (ours["underline"] == 0).all()  # multi-step: no line
+    assert ours["verdict"].notna().all()  # tested against the printed cell
+    printed = set(t4[t4["source"] == "reported"]["method"])
+    assert set(labels) <= printed
+    md = (out / "table4.md").read_text()
+    for label in labels:
+        assert f"{label} (ours)" in md, label

@@ -131,6 +131,18 @@ def test_sorl_update_clips_the_global_gradient_norm(monkeypatch):
     assert len(seen) == 2 and max(seen) == pytest.approx(1e-3, rel=1e-4)  # critic, actor
 
 
+def test_sorl_draws_k_on_the_host_and_its_state_survives_a_checkpoint(tmp_path):
+    agent = small("sorl")
+    agent.update(toy_batch())
+    path = tmp_path / "state.pt"
+    torch.save(agent.training_state(), path)
+    other = small("sorl")
+    other.load_training_state(torch.load(path, weights_only=True))
+    assert [agent.draw_k(torch.device("cpu")) for _ in range(20)] == [
+        other.draw_k(torch.device("cpu")) for _ in range(20)
+    ]
+
+
 @pytest.mark.parametrize(("delta", "direction"), [(0.0, 1.0), (1e6, -1.0)])
 def test_deflow_lagrange_multiplier_moves_towards_the_target_divergence(delta, direction):
     agent, batch = small("deflow", target_divergence=delta), toy_batch()

@@ -273,6 +273,11 @@ class Feeder:
     def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setattr(
             drol.nn.sampling,
+            "host_integer",
+            lambda high, rng: int(self.take("randint", ()).item()),
+        )
+        monkeypatch.setattr(
+            drol.nn.sampling,
             "integers",
             lambda high, shape, *a, **k: self.take("randint", shape).float(),
         )

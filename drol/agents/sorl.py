@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import copy
 import math
+import random
 from dataclasses import dataclass
 from typing import Any
 
@@ -97,6 +98,11 @@ SORL_OGBENCH: dict[str, Sourced[float]] = {
 }
 
 
+def _tuples(state: Any) -> Any:
+    """A ``random.Random`` state back from a checkpoint (lists -> tuples)."""
+    return tuple(_tuples(x) for x in state) if isinstance(state, list | tuple) else state
+
+
 def ema_(target: torch.nn.Module, source: list[Tensor], tau: float) -> None:
     """``target <- tau * source + (1 - tau) * target`` from saved parameter values."""
     with torch.no_grad():
@@ -156,6 +162,10 @@ class SORLAgent(OfflineAgent):
         self.target_critic = copy.deepcopy(self.critic)
         self.target_critic.requires_grad_(False)
 
+    def __init__(self, *args: Any, seed: int = 0, **kwargs: Any):
+        super().__init__(*args, seed=seed, **kwargs)
+        self.k_rng = random.Random(seed)  # the per-batch k draws (host side)
+
     def build_actor(self) -> None:
         self.actor = ShortcutField(self.obs_dim, self.action_dim, self.cfg.hidden_dims)
         self.target_actor = copy.deepcopy(self.actor)
@@ -189,9 +199,17 @@ class SORLAgent(OfflineAgent):
         return x.clamp(-1.0, 1.0)
 
     def draw_k(self, device: torch.device) -> tuple[int, int]:
-        """The index and value of ``k`` drawn uniformly from ``k_values``."""
-        idx = int(sampling.integers(len(self.k_values), (), self.generator, device).item())
+        """The index and value of ``k`` drawn uniformly from ``k_values`` (on the host: it
+        decides how many steps to unroll, so drawing it on the device would sync)."""
+        idx = sampling.host_integer(len(self.k_values), self.k_rng)
         return idx, self.k_values[idx]
+
+    def training_state(self) -> dict[str, Any]:
+        return {**super().training_state(), "k_rng": self.k_rng.getstate()}
+
+    def load_training_state(self, state: dict[str, Any]) -> None:
+        super().load_training_state(state)
+        self.k_rng.setstate(_tuples(state["k_rng"]))
 
     # ------------------------------------------------------------------ acting
     @torch.no_grad()

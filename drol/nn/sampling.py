@@ -8,6 +8,7 @@ replaces them to feed an agent the official agent's recorded draws.
 from __future__ import annotations
 
 import math
+import random
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -57,6 +58,12 @@ def integers(
     as float32 (``jax.random.randint(key, shape, 0, high)``)."""
     u = torch.rand(shape, generator=generator, device=device)
     return torch.minimum((u * high).floor(), torch.as_tensor(high, device=u.device) - 1.0)
+
+
+def host_integer(high: int, rng: random.Random) -> int:
+    """One uniform integer in ``[0, high)`` drawn on the host (a choice that decides the shape
+    of the computation, e.g. SORL's number of Euler steps): no device sync."""
+    return rng.randrange(high)
 
 
 def sample_ball(

@@ -94,6 +94,7 @@ def test_videos_target_makes_one_per_task_and_column(tmp_path):
         "seeds": [0, 1],
         "methods": {
             **{m: False for m in ("drol_star", "drol_static", "bc", "iql", "rebrac", "ifql")},
+            **{m: False for m in ("fawac", "fbrac", "deflow", "sorl")},
             "fql": True,
         },
         "k_selection": "table3",

@@ -88,15 +88,13 @@ def test_video_errors_are_one_line(pointmaze_run, tmp_path, capsys):
 def test_videos_target_makes_one_per_task_and_column(tmp_path):
     from test_workflow import TINY_POINTMAZE, _snakemake, _write_config, job_stats
 
+    from drol.grid import column_keys
+
     cfg = {
         **TINY_POINTMAZE,
         "ogbench": {**TINY_POINTMAZE["ogbench"], "tasks": [1, 2]},
         "seeds": [0, 1],
-        "methods": {
-            **{m: False for m in ("drol_star", "drol_static", "bc", "iql", "rebrac", "ifql")},
-            **{m: False for m in ("fawac", "fbrac", "deflow", "sorl")},
-            "fql": True,
-        },
+        "methods": {key: key in ("drol16", "fql") for key in column_keys()},
         "k_selection": "table3",
     }
     path = _write_config(tmp_path / "c.yaml", cfg)

@@ -9,6 +9,7 @@ step is actually compiled (:class:`drol.speed.step.TrainStep`).
 from __future__ import annotations
 
 from collections.abc import Callable
+from types import MethodType
 from typing import TypeVar
 
 import torch
@@ -32,7 +33,10 @@ def keep_eager(obj: object) -> list[str]:
         if getattr(getattr(type(obj), name, None), EAGER_ATTR, False)
     ]
     for name in names:
-        object.__setattr__(obj, name, torch.compiler.disable(getattr(obj, name)))
+        # a method bound to the disabled function, as the decorator on the class gives
+        # (``torch.compile`` of a disabled function itself would unwrap and trace it)
+        disabled = torch.compiler.disable(getattr(type(obj), name))
+        object.__setattr__(obj, name, MethodType(disabled, obj))
     return names
 
 

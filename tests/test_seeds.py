@@ -237,3 +237,31 @@ def test_seed_batchable_is_every_method_but_those_with_their_own_update():
     from drol.speed.seeds import seed_batchable
 
     assert [m for m in method_names() if not seed_batchable(m)] == ["sorl"]
+
+
+@pytest.mark.slow
+def test_a_removed_score_is_rewritten_from_the_final_checkpoint_without_training(
+    tiny_pointmaze, tmp_path
+):
+    """What the workflow relies on when a group's job fails and Snakemake removes every
+    score.json of the group: the next `--seeds` call restores the finished seeds' at once."""
+    import json
+
+    from drol.cli import main
+
+    out = tmp_path / "seed{seed}"
+    args = _train_args(tiny_pointmaze.parent, out, "fql", ["--seeds", "0,1"])
+    assert main(args) == 0
+    score0 = json.loads((tmp_path / "seed0" / "score.json").read_text())
+    train_csv = (tmp_path / "seed0" / "train.csv").read_bytes()
+    (tmp_path / "seed0" / "score.json").unlink()
+    calls = []
+    real_step = SeedBatch.step
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(
+            SeedBatch, "step", lambda self, *a, **k: calls.append(1) or real_step(self, *a, **k)
+        )
+        assert main(args) == 0
+    assert calls == []  # nothing trained
+    assert json.loads((tmp_path / "seed0" / "score.json").read_text())["score"] == score0["score"]
+    assert (tmp_path / "seed0" / "train.csv").read_bytes() == train_csv

@@ -57,6 +57,13 @@ def bench_rows(out: Path) -> list[dict[str, Any]]:
     return rows
 
 
+def bench_notes(out: Path, kind: str) -> list[str]:
+    """The bench configurations gpu_check.sh logged as ``kind`` (unsupported, failed, skipped)."""
+    path = out / "bench.log"
+    lines = path.read_text().splitlines() if path.is_file() else []
+    return [x.split(": ", 1)[1] for x in lines if x.startswith(f"{kind}")]
+
+
 def speedups(rows: list[dict[str, Any]]) -> dict[str, float]:
     """seed-steps/s at the largest S over S = 1, per method and K."""
     table: dict[tuple[str, int], dict[int, float]] = {}
@@ -147,6 +154,11 @@ def markdown(report: dict[str, Any]) -> str:
         ]
     else:
         lines += ["no result"]
+    if report["bench_unsupported"]:
+        lines += ["", "Not seed-batched (drol.speed.seeds refuses): "
+                  + ", ".join(report["bench_unsupported"])]  # fmt: skip
+    if report["bench_failed"]:
+        lines += ["", "Failed or skipped: " + ", ".join(report["bench_failed"])]
     lines += ["", "## DROL(16) training", ""]
     tr = report["train"]
     if tr:
@@ -186,6 +198,8 @@ def main() -> int:
         "pytest": pytest_summary(out),
         "bench": bench,
         "speedups": speedups(bench),
+        "bench_unsupported": bench_notes(out, "unsupported:"),
+        "bench_failed": bench_notes(out, "failed:") + bench_notes(out, "skipped"),
         "train": train_summary(out),
         "eval": eval_speed(out),
     }

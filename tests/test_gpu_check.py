@@ -24,7 +24,7 @@ def _env(**extra: str) -> dict[str, str]:
 @pytest.mark.slow
 def test_gpu_check_on_cpu_writes_one_report(tmp_path):
     out = tmp_path / "check"
-    env = _env(DEVICE="cpu", OUT=str(out), METHODS="fql drol", KS="4 16", SEEDS_LIST="1 8",
+    env = _env(DEVICE="cpu", OUT=str(out), METHODS="fql drol sorl", KS="4 16", SEEDS_LIST="1 8",
                PYTEST_ARGS="tests/test_cuda.py")  # fmt: skip
     done = subprocess.run(
         ["bash", str(SCRIPT)], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300
@@ -35,7 +35,10 @@ def test_gpu_check_on_cpu_writes_one_report(tmp_path):
     assert [p["part"] for p in report["parts"]] == ["pytest", "bench", "train", "eval"]
     assert report["pytest"]["failures"] == 0 and report["pytest"]["tests"] > 0
     runs = {(r["method"], r["K"], r["seeds"]) for r in report["bench"]}
-    assert runs == {(m, K, S) for m, K in (("fql", 16), ("drol", 16), ("drol", 4)) for S in (1, 8)}
+    want = {(m, K, S) for m, K in (("fql", 16), ("drol", 16), ("drol", 4)) for S in (1, 8)}
+    assert runs == want | {("sorl", 16, 1)}
+    assert report["bench_unsupported"] == ["sorl K=16 S=8"]  # SORL is not seed-batched: noted
+    assert report["bench_failed"] == []
     assert all(r["seed_steps_per_s"] > 0 and r["hidden"] == 16 for r in report["bench"])
     assert set(report["speedups"]) == {"drol K=16 S=8", "drol K=4 S=8", "fql K=16 S=8"}
     train = report["train"]
@@ -55,6 +58,7 @@ def test_the_report_says_which_part_failed(tmp_path):
             "seed_steps_per_s": 10.0, "inference_ms": 0.1, "device": "NVIDIA H100",
             "hidden": 512, "batch_size": 256}  # fmt: skip
     (tmp_path / "bench.jsonl").write_text(json.dumps(line) + "\n")
+    (tmp_path / "bench.log").write_text("failed: drol K=16 S=8\n")
     done = subprocess.run(
         [sys.executable, str(REPORT), str(tmp_path)], env=_env(DEVICE="cuda"), capture_output=True,
         text=True,
@@ -67,6 +71,8 @@ def test_the_report_says_which_part_failed(tmp_path):
     md = (tmp_path / "report.md").read_text()
     assert "| bench | timeout | 124 | 240 | 240 |" in md
     assert "| fql | 16 | 1 | 10.0 | 10.0 | 0.10 | NVIDIA H100 | 512x256 |" in md
+    assert report["bench_failed"] == ["drol K=16 S=8"]
+    assert "Failed or skipped: drol K=16 S=8" in md
 
 
 def test_gpu_check_refuses_an_unknown_device(tmp_path):

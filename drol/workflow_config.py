@@ -3,7 +3,8 @@
 ``workflow/rules/common.smk`` calls :func:`check_schema` (one-line error naming the key),
 then Snakemake's ``validate`` (which fills in the schema's defaults: the paper's settings),
 then :func:`check_semantics` (what a JSON schema cannot say: task names, table columns,
-``train.set`` keys and values against each method's hyperparameters).
+``train.set`` keys and values against each method's hyperparameters). :func:`load_config` does
+the same three steps for a config file outside Snakemake (``drol cost``).
 """
 
 from __future__ import annotations
@@ -35,6 +36,30 @@ def check_schema(config: Mapping[str, Any], schema_file: str | Path) -> None:
         err = errors[0]
         where = ".".join(str(p) for p in err.absolute_path) or "(top level)"
         raise ConfigError(f"invalid config at '{where}': {err.message}")
+
+
+SCHEMA = Path(__file__).resolve().parent.parent / "workflow" / "schemas" / "config.schema.yaml"
+
+
+def load_config(path: str | Path, schema: str | Path = SCHEMA) -> dict[str, Any]:
+    """The workflow config in ``path`` checked and filled with the schema's defaults, as
+    ``workflow/rules/common.smk`` does; one-line :class:`ConfigError` otherwise."""
+    from snakemake.utils import validate  # the workflow's own defaulting
+
+    try:
+        config = yaml.safe_load(Path(path).read_text())
+    except OSError as err:
+        raise ConfigError(f"config {path}: cannot read it ({err.strerror})") from None
+    except yaml.YAMLError as err:
+        raise ConfigError(f"config {path}: not YAML ({type(err).__name__})") from None
+    if config is None:
+        config = {}
+    if not isinstance(config, dict):
+        raise ConfigError(f"config {path}: not a mapping of keys to values")
+    check_schema(config, schema)
+    validate(config, str(schema))
+    check_semantics(config)
+    return config
 
 
 def _fail(where: str, message: str) -> None:

@@ -22,3 +22,17 @@ def tiny_pointmaze(tmp_path_factory):
     return generate(
         "pointmaze-medium-navigate-v0", out, episodes=3, seed=0, jobs=1, progress=False
     ).train_path
+
+
+# ---- the cuda marker: tests that need a CUDA device are skipped without one
+def pytest_collection_modifyitems(config, items):
+    cuda_items = [item for item in items if "cuda" in item.keywords]
+    if not cuda_items:
+        return
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA device (torch.cuda.is_available() is False)")
+    for item in cuda_items:
+        item.add_marker(skip)

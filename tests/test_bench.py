@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 
 from drol.cli import main
 
@@ -63,3 +64,65 @@ def test_bench_compiles_by_default(capsys):
 def test_bench_rejects_bad_k(capsys):
     assert main(["bench", "--method", "drol", "--K", "0", "--json"]) == 2
     assert "--K must be >= 1" in capsys.readouterr().err
+
+
+TOY = ["--obs-dim", "6", "--action-dim", "2", "--hidden", "16", "--batch-size", "8",
+       "--repeats", "2", "--steps", "2", "--warmup", "1", "--json"]  # fmt: skip
+
+
+def test_bench_one_seed_reports_its_seed_steps(capsys):
+    assert main(["bench", "--method", "fql", *TOY, "--set", "compile=off"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["seeds"] == 1
+    assert result["seed_steps_per_s"] == result["train_steps_per_s"]
+
+
+@pytest.mark.parametrize("method", ["drol", "rebrac"])
+def test_bench_seed_batched_step(method, capsys):
+    """--seeds 2 times one seed-batched update of two agents, eager fp32 (compile 'auto')."""
+    assert main(["bench", "--method", method, "--K", "4", *TOY, "--seeds", "2"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result.keys() >= FIELDS | {"seeds", "seed_steps_per_s"}
+    assert result["seeds"] == 2
+    assert result["seed_steps_per_s"] == pytest.approx(2 * result["train_steps_per_s"])
+    assert result["compile"] == "off" and not result["compiled"] and result["precision"] == "fp32"
+
+
+def test_seed_batched_step_updates_every_seed(monkeypatch):
+    """The timed step is SeedBatch's: both seeds' stacked weights move, each its own way."""
+    from drol.speed import benchmark as bench
+    from drol.speed.seeds import SeedBatch
+
+    seen: list[SeedBatch] = []
+    real = SeedBatch.__init__
+
+    def keep(self, agents):
+        real(self, agents)
+        seen.append(self)
+
+    monkeypatch.setattr(SeedBatch, "__init__", keep)
+    settings = bench.BenchSettings(
+        method="fql", obs_dim=6, action_dim=2, hidden=16, batch_size=8, repeats=1, steps=1,
+        warmup=1, seeds=2,
+    )  # fmt: skip
+    bench.benchmark(settings)
+    (stack,) = seen
+    name = next(n for n in stack.params if not n.startswith("target_"))
+    before = torch.stack([dict(a.named_parameters())[name].detach() for a in stack.agents])
+    after = stack.params[name].detach()
+    assert not torch.equal(before[0], after[0]) and not torch.equal(before[1], after[1])
+    assert not torch.equal(after[0] - before[0], after[1] - before[1])
+
+
+@pytest.mark.parametrize("setting", ["compile=on", "precision=bf16"])
+def test_bench_seeds_refuses_compile_and_bf16(setting, capsys):
+    argv = ["bench", "--method", "fql", *TOY, "--seeds", "2", "--set", setting]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "--seeds 2: the seed-batched step runs eager fp32 only" in err
+
+
+def test_bench_rejects_zero_seeds(capsys):
+    assert main(["bench", "--method", "fql", *TOY, "--seeds", "0"]) == 2
+    assert "--seeds must be >= 1" in capsys.readouterr().err

@@ -1,8 +1,10 @@
-"""``drol aggregate``, ``drol tables``, ``drol stats``, ``drol figures`` and ``drol select-k``."""
+"""``drol aggregate``, ``drol tables``, ``drol stats``, ``drol figures``, ``drol select-k`` and
+``drol cost``."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 from pathlib import Path
 
@@ -134,6 +136,25 @@ def cmd_select_k(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_cost(args: argparse.Namespace) -> int:
+    from drol.report.cost import grid_cost, read_bench, to_markdown, to_records
+    from drol.workflow_config import load_config
+
+    if args.eval_episodes_per_s is not None and not args.eval_episodes_per_s > 0:
+        raise UserError("--eval-episodes-per-s must be > 0")
+    entries = read_bench(args.bench)
+    config = load_config(args.configfile)
+    rows = grid_cost(config, entries, args.seeds_per_job, args.eval_episodes_per_s)
+    if args.csv:
+        atomic_write_text(args.csv, pd.DataFrame(to_records(rows)).to_csv(index=False))
+        log.info("wrote %s", args.csv)
+    if args.json:
+        print(json.dumps({"seeds_per_job": args.seeds_per_job, "rows": to_records(rows)}))
+    elif not args.csv:
+        print(to_markdown(rows, args.seeds_per_job, args.eval_episodes_per_s), end="")
+    return 0
+
+
 def _add_bootstrap(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--reps",
@@ -240,3 +261,30 @@ def register(subparsers) -> None:
     p.add_argument("--out", required=True)
     p.add_argument("--default-k", type=int, default=16, help="preferred on ties (default 16)")
     p.set_defaults(func=cmd_select_k)
+
+    p = subparsers.add_parser(
+        "cost",
+        help="device-hours of the grid per table column, from drol bench --json numbers",
+        description="Prices every run of the workflow config's grid at the seed-steps/s of its "
+        "method's bench entry (method, K, seeds per job, network size): hours = runs x steps / "
+        "seed-steps/s / 3600. Training only unless --eval-episodes-per-s is given.",
+    )
+    p.add_argument(
+        "bench",
+        nargs="+",
+        metavar="BENCH",
+        help="drol bench --json outputs: files (one JSON object, or one per line) or directories "
+        "of *.json/*.jsonl",
+    )
+    p.add_argument("--configfile", default="config/config.yaml", help="workflow config")
+    p.add_argument(
+        "--seeds-per-job", type=int, default=1, metavar="S", help="seeds trained per job (--seeds)"
+    )
+    p.add_argument(
+        "--eval-episodes-per-s",
+        type=float,
+        help="measured evaluation rate: adds the grid's evaluation episodes to the hours",
+    )
+    p.add_argument("--csv", help="write the table as CSV here")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_cost)

@@ -1,7 +1,9 @@
 """Training steps/s and inference latency of one method on synthetic batches.
 
 A benchmark, not a test: it feeds the runtime panel of Fig. 3 and the speed claims in the
-notes (``drol bench``). Sizes default to the paper's (4x512 MLPs, batch 256).
+notes (``drol bench``). Sizes default to the paper's (4x512 MLPs, batch 256). With
+``seeds = S > 1`` a step updates S agents at once (:class:`~drol.speed.seeds.SeedBatch`, each
+seed its own batch), and ``seed_steps_per_s`` is S times the steps/s: what a budget needs.
 """
 
 from __future__ import annotations
@@ -9,13 +11,16 @@ from __future__ import annotations
 import statistics
 import time
 from dataclasses import asdict, dataclass, field
+from typing import Protocol
 
 import torch
 
 from drol.agents import get_method, make_agent, make_config
+from drol.agents.base import OfflineAgent
 from drol.agents.config import parse_overrides
 from drol.errors import UserError
 from drol.speed.load import LoadMeter
+from drol.speed.seeds import SeedBatch
 from drol.speed.step import SPEED_KEYS, SpeedSettings, TrainStep, runtime_info
 
 
@@ -55,10 +60,52 @@ class BenchSettings:
     impl: str = "winner"
     overrides: list[str] = field(default_factory=list)
     threads: int | None = None
+    seeds: int = 1  # S > 1: one seed-batched update of S agents (drol.speed.seeds)
+
+
+def seed_speed(speed: SpeedSettings, explicit: dict[str, str], seeds: int) -> SpeedSettings:
+    """The step settings of an S-seed benchmark: S > 1 runs eager fp32 (as ``drol train
+    --seeds`` does); asking it for compile=on or bf16 is a one-line error."""
+    if seeds == 1:
+        return speed
+    if speed.precision != "fp32" or str(explicit.get("compile", "")).strip().lower() == "on":
+        raise UserError(
+            f"--seeds {seeds}: the seed-batched step runs eager fp32 only; "
+            "drop --set compile=on/precision=bf16 or use --seeds 1"
+        )
+    return SpeedSettings(precision="fp32", compile="off")
+
+
+def stacked(batches: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """Per-seed batches stacked on a leading seed axis: ``(S, B, ...)``."""
+    return {k: torch.stack([b[k] for b in batches]) for k in batches[0]}
+
+
+class _Step(Protocol):
+    compile_seconds: float
+    compiled: bool
+
+    def __call__(self, batch: dict[str, torch.Tensor]) -> object: ...
+
+
+class _SeedStep:
+    """A :class:`SeedBatch` update called like a :class:`TrainStep` (eager, never compiled)."""
+
+    compile_seconds = 0.0
+    compiled = False
+
+    def __init__(self, agents: list[OfflineAgent]):
+        self.batch = SeedBatch(agents)
+
+    def __call__(self, batch: dict[str, torch.Tensor]) -> object:
+        return self.batch.step(batch)
 
 
 def benchmark(args: BenchSettings) -> dict:
-    """Median training steps/s and inference latency of ``args.method`` on synthetic batches."""
+    """Median training steps/s and inference latency of ``args.method`` on synthetic batches;
+    with ``args.seeds = S > 1`` one step is one seed-batched update of S agents."""
+    if args.seeds < 1:
+        raise UserError("--seeds must be >= 1")
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
@@ -70,25 +117,44 @@ def benchmark(args: BenchSettings) -> dict:
     sets = parse_overrides(args.overrides)
     speed = SpeedSettings.from_values({k: v for k, v in sets.items() if k in SPEED_KEYS})
     speed = speed.resolved(steps=None)  # 'auto' compiles: a benchmark times the steady state
+    speed = seed_speed(speed, sets, args.seeds)
     agent_sets = {k: v for k, v in sets.items() if k not in SPEED_KEYS}
     cfg = make_config(args.method, base, agent_sets, K=args.K)
     num_data = 100_000
-    agent = make_agent(
-        args.method, args.obs_dim, args.action_dim, cfg, device=device, seed=0, num_data=num_data
-    )
-    gen = torch.Generator().manual_seed(0)
-    batches = [
-        synthetic_batch(args.batch_size, args.obs_dim, args.action_dim, num_data, device, gen)
-        for _ in range(4)
+    agents = [
+        make_agent(
+            args.method,
+            args.obs_dim,
+            args.action_dim,
+            cfg,
+            device=device,
+            seed=s,
+            num_data=num_data,
+        )
+        for s in range(args.seeds)
     ]
-    step = TrainStep(agent, speed)
+    agent = agents[0]
+    gen = torch.Generator().manual_seed(0)
+
+    def one_batch() -> dict[str, torch.Tensor]:
+        return synthetic_batch(
+            args.batch_size, args.obs_dim, args.action_dim, num_data, device, gen
+        )
+
+    step: _Step
+    if args.seeds == 1:  # today's path: a plain ``drol bench`` measures what it always did
+        batches = [one_batch() for _ in range(4)]
+        step = TrainStep(agent, speed)
+    else:  # each seed its own batch, stacked (S, B, ...)
+        batches = [stacked([one_batch() for _ in range(args.seeds)]) for _ in range(4)]
+        step = _SeedStep(agents)
     t = time.perf_counter()
     for i in range(max(args.warmup, 1)):
         step(batches[i % 4])
     _sync(device)
     warmup_s = time.perf_counter() - t
     rates, lat = [], []
-    obs1 = batches[0]["observations"][:1]
+    obs1 = batches[0]["observations"].reshape(-1, args.obs_dim)[:1]
     with LoadMeter() as load:  # what else ran on the machine while we timed
         for _ in range(args.repeats):
             _sync(device)
@@ -118,6 +184,8 @@ def benchmark(args: BenchSettings) -> dict:
         "train_steps_per_s": rate,
         "train_step_ms": 1000.0 / rate,
         "train_steps_per_s_repeats": rates,
+        "seeds": args.seeds,  # agents updated by one step
+        "seed_steps_per_s": args.seeds * rate,
         "inference_ms": statistics.median(lat),
         "warmup_s": warmup_s,
         "compile_s": step.compile_seconds,

@@ -34,12 +34,19 @@ def register(subparsers) -> None:
         "agent hyperparameter, or precision=fp32|bf16, compile=auto|on|off (drol.speed.step)",
     )
     p.add_argument("--threads", type=int, default=None)
+    p.add_argument(
+        "--seeds",
+        type=int,
+        default=1,
+        metavar="S",
+        help="time one seed-batched update of S agents (eager fp32; JSON seed_steps_per_s)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    for key in ("K", "repeats", "steps", "hidden", "batch_size", "obs_dim", "action_dim"):
+    for key in ("K", "repeats", "steps", "hidden", "batch_size", "obs_dim", "action_dim", "seeds"):
         if getattr(args, key) < 1:
             raise UserError(f"--{key.replace('_', '-')} must be >= 1")
     try:
@@ -58,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
                 impl=args.impl,
                 overrides=args.overrides,
                 threads=args.threads,
+                seeds=args.seeds,
             )
         )
     except ValueError as err:
@@ -68,7 +76,12 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"{result['method']} K={result['K']} ({result['impl']}, {result['device']}, {result['threads']} threads): "
             f"{result['train_steps_per_s']:.2f} train steps/s ({result['train_step_ms']:.1f} ms/step), "
-            f"inference {result['inference_ms']:.3f} ms/action"
+            + (
+                f"{result['seed_steps_per_s']:.2f} seed-steps/s ({result['seeds']} seeds), "
+                if result["seeds"] > 1
+                else ""
+            )
+            + f"inference {result['inference_ms']:.3f} ms/action"
             + (f"; precision {result['precision']}" if result["precision"] != "fp32" else "")
             + (
                 f"; compiled in {result['compile_s']:.1f}s"

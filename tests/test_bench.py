@@ -126,3 +126,34 @@ def test_bench_seeds_refuses_compile_and_bf16(setting, capsys):
 def test_bench_rejects_zero_seeds(capsys):
     assert main(["bench", "--method", "fql", *TOY, "--seeds", "0"]) == 2
     assert "--seeds must be >= 1" in capsys.readouterr().err
+
+
+def test_bench_pairs_write_one_json_per_pair_equal_in_kind_to_single_runs(tmp_path, capsys):
+    """The workflow's one bench job: every (method, K) in one process, each to its file."""
+    out = tmp_path / "bench"
+    toy = [a for a in TOY if a != "--json"]
+    assert main(["bench", "--pairs", "bc:1,drol:4", "--out-dir", str(out), *toy,
+                 "--set", "compile=off"]) == 0  # fmt: skip
+    assert sorted(p.name for p in out.iterdir()) == ["bc_K1.json", "drol_K4.json"]
+    drol = json.loads((out / "drol_K4.json").read_text())
+    assert (drol["method"], drol["K"], drol["hidden"]) == ("drol", 4, 16)
+    assert main(["bench", "--method", "drol", "--K", "4", *TOY, "--set", "compile=off"]) == 0
+    assert json.loads(capsys.readouterr().out).keys() == drol.keys()
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["--pairs", "bc:1,nosuch:4", "--out-dir", "x"], "bad --pairs item 'nosuch:4'"),
+        (["--pairs", "drol:0", "--out-dir", "x"], "bad --pairs item 'drol:0'"),
+        (["--pairs", "bc:1"], "--pairs needs --out-dir"),
+        (["--method", "bc", "--out-dir", "x"], "--out-dir goes with --pairs"),
+        ([], "give --method METHOD"),
+    ],
+)
+def test_bench_pairs_bad_input_is_one_line(tmp_path, capsys, argv, needle):
+    argv = [a.replace("x", str(tmp_path / "x")) if a == "x" else a for a in argv]
+    assert main(["bench", *argv]) == 2
+    err = capsys.readouterr().err
+    assert needle in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "x").exists()  # nothing timed, nothing written

@@ -104,13 +104,20 @@ def test_paper_grid_dag_matches_arithmetic():
     # BC, IQL, ReBRAC, FAWAC, FBRAC, IFQL, DeFlow, SORL, FQL (Table 4's columns) + DROL-static
     assert others == 10
     assert len(runs) == 68 * 8 * (1 + others) + 42 * 8 + 2 * 8 + 59 * 8 == 6808
-    assert stats["train"] == len(runs)
+    # on a GPU (train.gpu > 0) seeds_per_job auto: the 8 seeds of a cell in one job; SORL
+    # (its own two-step update) seed by seed
+    n_tasks = len(cfg["ogbench"]["families"]) * len(cfg["ogbench"]["tasks"]) + 18
+    assert stats["train"] == n_tasks * 8  # SORL
+    assert stats["train_seeds0"] * 8 + stats["train"] == len(runs)
     n_datasets = len(cfg["ogbench"]["families"])  # one dataset per OGBench family, all fetched
     assert stats["fetch_data"] == n_datasets and "generate_data" not in stats
     # every D4RL train job waits on its official hdf5 (fetched), no "needs D4RL" stop
     assert stats["fetch_d4rl"] == len(cfg["d4rl"]["tasks"]) == 18
-    # candidate methods once per K, the others once
-    assert stats["bench"] == sum(
+    # one bench job (drol bench --pairs): candidate methods once per K, the others once
+    assert stats["bench"] == 1
+    res = _snakemake("-n", "-p", "--forceall", "bench", "--configfile", "config/config.yaml")
+    pairs = re.search(r"drol bench --pairs (\S+)", res.stdout + res.stderr)[1].split(",")
+    assert len(pairs) == sum(
         len(cfg["bench"]["Ks"]) if get_method(m).uses_candidates else 1
         for m in cfg["bench"]["methods"]
     )

@@ -174,13 +174,18 @@ def sweep_dirs_of(task):
     ]
 
 
-def bench_files():
+def bench_pairs():
+    """(method, K) of each bench: candidate methods at every bench.Ks, the others once."""
     b = config["bench"]
-    out = []
-    for m in b["methods"]:
-        for K in b["Ks"] if get_method(m).uses_candidates else [config["baseline_k"]]:
-            out.append(f"{RESULTS}/bench/{m}_K{K}.json")
-    return out
+    return [
+        (m, K)
+        for m in b["methods"]
+        for K in (b["Ks"] if get_method(m).uses_candidates else [config["baseline_k"]])
+    ]
+
+
+def bench_files():
+    return [f"{RESULTS}/bench/{m}_K{K}.json" for m, K in bench_pairs()]
 
 
 def fig2_score():

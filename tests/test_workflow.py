@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -18,7 +19,7 @@ from snakemake.utils import validate
 from drol.agents.registry import get_method, methods
 from drol.d4rl.install import find_python
 from drol.errors import EnvUnavailableError
-from drol.grid import column_labels, table3_kstar
+from drol.grid import column_keys, column_labels, table3_kstar
 from drol.tasks import parse_task
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -244,6 +245,7 @@ def _write_config(path: Path, cfg: dict) -> Path:
     return path
 
 
+POINTMAZE_TASK = "pointmaze-medium-navigate-singletask-task1-v0"
 TINY_POINTMAZE = {
     "ogbench": {"families": ["pointmaze-medium-navigate"], "tasks": [1], "steps": 20},
     "d4rl": {"tasks": []},
@@ -259,7 +261,7 @@ TINY_POINTMAZE = {
         "gpu": 0,
     },
     "data": {"generate": {"pointmaze-medium-navigate-v0": {"episodes": 1, "seed": 0}}, "jobs": 1},
-    "figures": {"fig2": {"task": "pointmaze-medium-navigate-singletask-task1-v0"}},
+    "figures": {"fig2": {"task": POINTMAZE_TASK}},
     "tables": {
         "reported": str(ROOT / "config" / "table4_reported.csv"),
         "reported_table1": str(ROOT / "config" / "table1_reported.csv"),
@@ -331,6 +333,31 @@ def test_seeds_per_job_trains_each_group_as_one_batched_job(tmp_path):
     )
     assert res.returncode == 0, res.stderr[-2000:]
     assert "train_seeds0" not in job_stats(res.stdout + res.stderr)
+
+
+@pytest.mark.slow
+def test_a_seed_group_job_trains_each_seed_into_its_own_run_directory(tmp_path):
+    """A real run of rule train_seeds0: DROL(16) on seeds 0 and 1 in one job."""
+    cfg = {
+        **TINY_POINTMAZE,
+        "seeds": [0, 1],
+        "methods": {k: k == "drol16" for k in column_keys()},
+        "train": {**TINY_POINTMAZE["train"], "seeds_per_job": 2},
+    }
+    path = _write_config(tmp_path / "c.yaml", cfg)
+    cell = tmp_path / "results" / "runs" / POINTMAZE_TASK / "drol" / "K16"
+    targets = [str(cell / f"seed{s}" / "score.json") for s in (0, 1)]
+    res = _snakemake(
+        "--configfile", str(path), "--directory", str(tmp_path), "--cores", "2", *targets
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "rule train_seeds0:" in res.stdout + res.stderr
+    for s in (0, 1):
+        config = json.loads((cell / f"seed{s}" / "config.json").read_text())
+        assert config["seed"] == s
+        assert (cell / f"seed{s}" / "eval.csv").exists()
+    log = tmp_path / "results" / "logs" / "train" / POINTMAZE_TASK / "drol" / "K16" / "seeds0_1.log"
+    assert "score" in log.read_text()
 
 
 def test_unknown_column_fails_the_dry_run(tmp_path):

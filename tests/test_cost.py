@@ -189,3 +189,20 @@ def test_bench_entries_of_two_devices_are_refused(files, tmp_path, capsys):
 )
 def test_evaluations_follow_the_training_loop(steps, every, n):
     assert evaluations(steps, every) == n
+
+
+def test_another_size_is_priced_on_the_safe_side():
+    from drol.report.cost import BenchIndex, entry_of
+
+    index = BenchIndex(
+        [
+            entry_of(bench("bc", 16, 1, 400.0, hidden=128), "a"),
+            entry_of(bench("bc", 16, 1, 50.0, hidden=512), "b"),
+            entry_of(bench("bc", 16, 1, 20.0, hidden=1024), "c"),
+        ]
+    )
+    price = index.price("bc", 1, 1, hidden=256, batch_size=256)
+    assert price.seed_steps_per_s == 50.0 and price.notes == ("bench at 512x256",)
+    assert index.price("bc", 1, 1, hidden=2048, batch_size=256).seed_steps_per_s == 20.0
+    assert index.price("bc", 1, 1, hidden=128, batch_size=256).notes == ()
+    assert index.price("fql", 1, 1, hidden=128, batch_size=256) is None

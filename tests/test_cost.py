@@ -206,3 +206,21 @@ def test_another_size_is_priced_on_the_safe_side():
     assert index.price("bc", 1, 1, hidden=2048, batch_size=256).seed_steps_per_s == 20.0
     assert index.price("bc", 1, 1, hidden=128, batch_size=256).notes == ()
     assert index.price("fql", 1, 1, hidden=128, batch_size=256) is None
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("[1, 2]\n", "not a mapping of keys to values"),
+        ("seeds: [0\n", "not YAML"),
+        ("seeds: zero\n", "invalid config at 'seeds'"),
+        ("methods: {nope: true}\n", "invalid config at 'methods'"),
+    ],
+)
+def test_a_bad_config_is_one_line(files, tmp_path, capsys, content, message):
+    _, lines = files
+    config = tmp_path / "bad.yaml"
+    config.write_text(content)
+    assert main(["cost", str(lines), "--configfile", str(config)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and message in err

@@ -64,7 +64,8 @@ def rows_by_column(result: dict) -> dict[str, dict]:
 
 def test_hours_per_column_one_seed_per_job(files, capsys):
     config, lines = files
-    rows = rows_by_column(cost_json(capsys, str(lines), "--configfile", str(config)))
+    result = cost_json(capsys, str(lines), "--configfile", str(config))
+    rows = rows_by_column(result)
     assert list(rows) == ["FQL", "DROL(16)", "DROL*", "K-sweep", "total"]
     assert rows["FQL"]["runs"] == 4 and rows["FQL"]["steps_per_run"] == "1k"
     assert rows["FQL"]["train_hours"] == pytest.approx(4 * 1000 / 10 / 3600)
@@ -80,6 +81,7 @@ def test_hours_per_column_one_seed_per_job(files, capsys):
     assert total["runs"] == 12
     assert total["hours"] == pytest.approx((400 + 800 + 250 + 100) / 3600)
     assert total["eval_hours"] is None
+    assert "training only (evaluation time excluded)" in result["note"]
     assert rows["FQL"]["device"] == "Test CPU (1 threads)" and rows["FQL"]["basis"] == "exact"
 
 

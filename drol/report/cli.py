@@ -137,7 +137,7 @@ def cmd_select_k(args: argparse.Namespace) -> int:
 
 
 def cmd_cost(args: argparse.Namespace) -> int:
-    from drol.report.cost import grid_cost, read_bench, to_markdown, to_records
+    from drol.report.cost import caveat, grid_cost, read_bench, to_markdown, to_records
     from drol.workflow_config import load_config
 
     if args.eval_episodes_per_s is not None and not args.eval_episodes_per_s > 0:
@@ -149,7 +149,16 @@ def cmd_cost(args: argparse.Namespace) -> int:
         atomic_write_text(args.csv, pd.DataFrame(to_records(rows)).to_csv(index=False))
         log.info("wrote %s", args.csv)
     if args.json:
-        print(json.dumps({"seeds_per_job": args.seeds_per_job, "rows": to_records(rows)}))
+        print(
+            json.dumps(
+                {
+                    "seeds_per_job": args.seeds_per_job,
+                    "eval_episodes_per_s": args.eval_episodes_per_s,
+                    "note": caveat(args.seeds_per_job, args.eval_episodes_per_s),
+                    "rows": to_records(rows),
+                }
+            )
+        )
     elif not args.csv:
         print(to_markdown(rows, args.seeds_per_job, args.eval_episodes_per_s), end="")
     return 0

@@ -7,7 +7,8 @@ one device like the bench's. A run that serves several columns (DROL(16) and DRO
 K* = 16, the K sweep) is priced once, in the first column that needs it. Where no entry matches
 exactly, the nearest is used and the ``basis`` says so: S = 1 for the seeds per job, the base
 method for a variant, another network size (the smallest benched one at least as large as the
-run's, else the largest: a price on the safe side). Evaluation is excluded unless an evaluation rate
+run's, else the largest: a price on the safe side). DROL*'s K per task is the one the grid names
+before any sweep has run (Table 3's, or the chosen discrepancy option's). Evaluation is excluded unless an evaluation rate
 (episodes/s) is given.
 """
 

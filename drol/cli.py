@@ -23,26 +23,35 @@ def one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-# sub-command -> module exposing register(subparsers)
-COMMAND_MODULES: tuple[str, ...] = (
-    "drol.train.cli",
-    "drol.speed.cli",
-    "drol.data.cli",
-    "drol.d4rl.cli",
-    "drol.report.cli",
-    "drol.video.cli",
-    "drol.agents.cli",
-)
+# the module that registers each sub-command (``register(subparsers)``)
+COMMANDS: dict[str, str] = {
+    "train": "drol.train.cli",
+    "bench": "drol.speed.cli",
+    "data": "drol.data.cli",
+    "d4rl": "drol.d4rl.cli",
+    "aggregate": "drol.report.cli",
+    "tables": "drol.report.cli",
+    "figures": "drol.report.cli",
+    "stats": "drol.report.cli",
+    "select-k": "drol.report.cli",
+    "video": "drol.video.cli",
+    "hparams": "drol.agents.cli",
+}
+COMMAND_MODULES: tuple[str, ...] = tuple(dict.fromkeys(COMMANDS.values()))
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every sub-command, or only of ``command``'s module when it is a known
+    sub-command: a run imports what it uses (``drol tables`` never loads torch), which saves
+    seconds per workflow job."""
     parser = argparse.ArgumentParser(
         prog="drol",
         description="DROL / FQL offline RL: data, training, evaluation, benchmark, tables and figures.",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in COMMAND_MODULES:
+    modules = [COMMANDS[command]] if command in COMMANDS else COMMAND_MODULES
+    for name in modules:
         importlib.import_module(name).register(sub)
     return parser
 
@@ -84,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     start = startup_options(argv)  # before any sub-command module loads torch
     openmp.configure(start.threads, trains=start.command in TRAINING_COMMANDS)
     allocator.keep_freed_memory()
-    parser = build_parser()
+    parser = build_parser(start.command)
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,

@@ -195,6 +195,16 @@ class Grid:
             offset = self.choices.seed_offset(column.key, task)
         return Run(column.label, task, method, K, seed + offset)
 
+    def seed_sets(self) -> list[tuple[int, ...]]:
+        """The seed list of each (task, method, K) cell of :meth:`runs` (any K*), plus the
+        grid's and the sweep's seeds: what :func:`seed_chunks` must not split across."""
+        cells: dict[tuple[str, str, int], list[int]] = {}
+        for r in self.runs():
+            cells.setdefault((r.task, r.method, r.K), []).append(r.seed)
+        found = [self.seeds, self.sweep_seeds, (*self.seeds, *self.sweep_seeds)]
+        found += [tuple(seeds) for seeds in cells.values()]
+        return list(dict.fromkeys(tuple(sorted(set(f))) for f in found if f))
+
     def runs(self, kstar: Callable[[str], int] | None = None) -> list[Run]:
         """Every (label, run) of the grid, each once; ``kstar(task)`` gives DROL*'s K
         (default: :meth:`default_kstar`)."""
@@ -213,6 +223,26 @@ class Grid:
             for seed in self.sweep_seeds
         ]
         return list(dict.fromkeys(rows))
+
+
+def seed_chunks(seed_sets: Iterable[Iterable[int]], per_job: int) -> list[tuple[int, ...]]:
+    """The seeds of ``seed_sets`` in groups of at most ``per_job``, one training job each
+    (``drol train --seeds``). Two seeds share a group only when every set holds both or
+    neither, so a job never trains a seed its cell does not ask for (a sweep on seeds 0-1
+    of a grid on seeds 0-7 gives [0, 1] and [2..7] for 8 per job); groups keep the order of
+    first appearance."""
+    if per_job < 1:
+        raise UserError(f"train.seeds_per_job must be >= 1 (got {per_job})")
+    sets = [tuple(dict.fromkeys(int(s) for s in seeds)) for seeds in seed_sets]
+    order = list(dict.fromkeys(s for seeds in sets for s in seeds))
+    atoms: dict[tuple[bool, ...], list[int]] = {}
+    for seed in order:
+        atoms.setdefault(tuple(seed in seeds for seeds in sets), []).append(seed)
+    return [
+        tuple(atom[i : i + per_job])
+        for atom in atoms.values()
+        for i in range(0, len(atom), per_job)
+    ]
 
 
 def unique_runs(rows: Iterable[Run]) -> list[tuple[str, str, int, int]]:

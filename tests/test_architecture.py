@@ -86,3 +86,30 @@ def test_top_level_holds_only_the_shared_vocabulary() -> None:
         "tasks",
         "workflow_config",
     ]
+
+
+def test_cli_command_table_names_every_sub_command_of_its_module():
+    """`drol X` imports only X's module (drol.cli.COMMANDS): the table must name exactly the
+    sub-commands each module registers, or a command would vanish from a lazy start."""
+    import argparse
+    import importlib
+
+    from drol.cli import COMMAND_MODULES, COMMANDS
+
+    for module in COMMAND_MODULES:
+        parser = argparse.ArgumentParser()
+        importlib.import_module(module).register(parser.add_subparsers(dest="command"))
+        registered = set(parser._subparsers._group_actions[0].choices)
+        assert registered == {c for c, m in COMMANDS.items() if m == module}, module
+
+
+def test_a_data_command_starts_without_torch_or_other_commands():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from drol.cli import build_parser; build_parser('data');"
+        "print(sorted(m for m in ('torch', 'drol.train.cli', 'drol.report.cli') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -156,7 +156,10 @@ def test_drol_train_seeds_writes_each_seed_as_its_single_seed_run(tiny_pointmaze
         cfg_w, cfg_g = (json.loads((d / "config.json").read_text()) for d in (single, batched))
         assert cfg_g["identity"] == cfg_w["identity"]  # the same run, by identity
         assert cfg_g["speed"]["compile"] == "off"  # the batched step ran eager
-        assert len(pd.read_csv(batched / "eval.csv")) == len(pd.read_csv(single / "eval.csv"))
+        # the same episodes (the seeds share one env, each episode fixed by its reset seed)
+        pd.testing.assert_frame_equal(
+            pd.read_csv(batched / "eval.csv"), pd.read_csv(single / "eval.csv")
+        )
     # a finished batched run exits at once (resume), per seed
     assert main(_train_args(data, tmp_path / "b" / "seed{seed}", method, ["--seeds", "0,2"])) == 0
 
@@ -199,3 +202,66 @@ def test_a_diverged_seed_is_failed_and_the_others_finish(
     assert "non-finite loss at step 20" in (tmp_path / "seed1" / "FAILED").read_text()
     assert (tmp_path / "seed0" / "score.json").exists()
     assert not (tmp_path / "seed1" / "score.json").exists()
+
+
+# ---------------------------------------------------------------- workflow seed groups
+
+
+@pytest.mark.parametrize(
+    ("sets", "per_job", "groups"),
+    [
+        ([(0, 1, 2, 3)], 2, [(0, 1), (2, 3)]),
+        ([(0, 1, 2, 3)], 8, [(0, 1, 2, 3)]),
+        ([(0, 1, 2)], 1, [(0,), (1,), (2,)]),
+        # a sweep on seeds 0-1 of a grid on 0-7: no job trains a seed its cell lacks
+        ([tuple(range(8)), (0, 1)], 8, [(0, 1), (2, 3, 4, 5, 6, 7)]),
+        # a column trained on offset seeds (a discrepancy option) groups on its own
+        ([(0, 1), (100, 101)], 4, [(0, 1), (100, 101)]),
+    ],
+)
+def test_seed_groups_never_span_cells_with_other_seeds(sets, per_job, groups):
+    from drol.grid import seed_chunks
+
+    assert seed_chunks(sets, per_job) == groups
+
+
+def test_seed_groups_refuse_a_bad_size():
+    from drol.grid import seed_chunks
+
+    with pytest.raises(UserError, match="seeds_per_job must be >= 1"):
+        seed_chunks([(0, 1)], 0)
+
+
+def test_seed_batchable_is_every_method_but_those_with_their_own_update():
+    from drol.agents import method_names
+    from drol.speed.seeds import seed_batchable
+
+    assert [m for m in method_names() if not seed_batchable(m)] == ["sorl"]
+
+
+@pytest.mark.slow
+def test_a_removed_score_is_rewritten_from_the_final_checkpoint_without_training(
+    tiny_pointmaze, tmp_path
+):
+    """What the workflow relies on when a group's job fails and Snakemake removes every
+    score.json of the group: the next `--seeds` call restores the finished seeds' at once."""
+    import json
+
+    from drol.cli import main
+
+    out = tmp_path / "seed{seed}"
+    args = _train_args(tiny_pointmaze.parent, out, "fql", ["--seeds", "0,1"])
+    assert main(args) == 0
+    score0 = json.loads((tmp_path / "seed0" / "score.json").read_text())
+    train_csv = (tmp_path / "seed0" / "train.csv").read_bytes()
+    (tmp_path / "seed0" / "score.json").unlink()
+    calls = []
+    real_step = SeedBatch.step
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(
+            SeedBatch, "step", lambda self, *a, **k: calls.append(1) or real_step(self, *a, **k)
+        )
+        assert main(args) == 0
+    assert calls == []  # nothing trained
+    assert json.loads((tmp_path / "seed0" / "score.json").read_text())["score"] == score0["score"]
+    assert (tmp_path / "seed0" / "train.csv").read_bytes() == train_csv

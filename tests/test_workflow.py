@@ -138,7 +138,10 @@ def test_quick_grid_dag_before_k_selection():
     ]
     # before the select_k checkpoints only the K sweeps are known
     assert stats["select_k"] == len(reps) == 2
-    assert stats["train"] == len(reps) * len(cfg["ksweep"]["Ks"]) * len(cfg["seeds"])
+    # both seeds of a cell in one job (train.seeds_per_job: 2)
+    assert cfg["train"]["seeds_per_job"] == len(cfg["seeds"]) == 2
+    assert stats["train_seeds0"] == len(reps) * len(cfg["ksweep"]["Ks"])
+    assert "train" not in stats
     assert stats["generate_data"] == len(cfg["data"]["generate"])
 
 
@@ -291,6 +294,36 @@ def test_unknown_dataset_under_data_generate_fails_the_dry_run(tmp_path, name, n
     assert res.returncode != 0
     lines = [ln for ln in (res.stdout + res.stderr).splitlines() if "invalid config at" in ln]
     assert lines and f"data.generate.{name}" in lines[0] and needle in lines[0], lines
+
+
+def test_seeds_per_job_trains_each_group_as_one_batched_job(tmp_path):
+    """seeds_per_job 2 on seeds 0-2: seeds 0,1 of each cell in one `drol train --seeds 0,1`
+    job, seed 2 alone; SORL (its own update) seed by seed; auto on CPU: seed by seed."""
+    cfg = {
+        **TINY_POINTMAZE,
+        "seeds": [0, 1, 2],
+        "methods": {**TINY_POINTMAZE["methods"], "sorl": True},
+        "train": {**TINY_POINTMAZE["train"], "seeds_per_job": 2},
+    }
+    path = _write_config(tmp_path / "c.yaml", cfg)
+    res = _snakemake("-n", "-p", "--configfile", str(path), "--directory", str(tmp_path))
+    assert res.returncode == 0, res.stderr[-2000:]
+    out = res.stdout + res.stderr
+    stats = job_stats(out)
+    # DROL(16) and the other candidate-free columns on: drol K16, bc, iql, ..., sorl (all seeds)
+    batched = [ln for ln in out.splitlines() if "drol train" in ln and "--seeds 0,1 " in ln]
+    assert stats["train_seeds0"] == len(batched) > 0
+    assert not any("--method sorl" in ln for ln in batched)
+    assert all("/seed{seed}'" in ln for ln in batched)  # each seed in its own run directory
+    single = [ln for ln in out.splitlines() if "drol train" in ln and "--seed " in ln]
+    assert stats["train"] == len(single) == len(batched) + 3  # seed 2 of each, SORL's 0-2
+    cfg["train"]["seeds_per_job"] = "auto"  # device cpu: one process per seed
+    path = _write_config(tmp_path / "c.yaml", cfg)
+    res = _snakemake(
+        "-n", "--quiet", "rules", "--configfile", str(path), "--directory", str(tmp_path)
+    )
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "train_seeds0" not in job_stats(res.stdout + res.stderr)
 
 
 def test_unknown_column_fails_the_dry_run(tmp_path):

@@ -36,6 +36,7 @@ from drol.agents.sources import (
     official_off,
     unverified,
 )
+from drol.nn.eager import eager
 from drol.nn.networks import MLP
 from drol.tasks import OGBENCH, Task
 
@@ -233,7 +234,7 @@ class IQLAgent(GaussianPolicy, IQLCritic):
             groups[0]["lr"] = torch.tensor(self.cfg.lr, device=self.device_)
         return groups
 
-    @torch.compiler.disable
+    @eager
     def schedule_actor_lr(self) -> None:
         """Set the actor's rate for this update (cosine schedule), counting it on the host."""
         rate = cosine_lr(self.cfg.lr, self.host_updates, self.cfg.actor_lr_decay_steps)

@@ -41,6 +41,7 @@ from drol.agents.sources import (
     official_off,
     unverified,
 )
+from drol.nn.eager import eager
 from drol.nn.networks import GaussianActor, soft_update_
 from drol.nn.sampling import sample_gaussian
 from drol.tasks import OGBENCH, Task, d4rl_row
@@ -247,7 +248,7 @@ class ReBRACAgent(OfflineAgent):
         }
         return loss, info
 
-    @torch.compiler.disable
+    @eager
     def count_update(self) -> bool:
         """Count an update on the host; True when it also trains the actor (``actor_freq``).
 

@@ -41,6 +41,7 @@ from drol.agents.fql import FQL_D4RL, FQL_OGBENCH
 from drol.agents.registry import register
 from drol.agents.sources import Sourced, official_off, unverified
 from drol.nn import sampling
+from drol.nn.eager import eager
 from drol.nn.networks import MLP, CriticEnsemble
 from drol.tasks import OGBENCH, Task, d4rl_row
 
@@ -324,7 +325,7 @@ class SORLAgent(OfflineAgent):
 
     # eager even under ``--set compile=on``: the per-batch k (a host-side draw that picks how
     # many Euler steps to unroll) would recompile the graph for every k value
-    @torch.compiler.disable
+    @eager
     def update(self, batch: Batch, diagnostics: bool = False) -> dict[str, Tensor]:
         def snapshot(module: torch.nn.Module) -> dict[str, Tensor]:
             return {n: p.detach().clone() for n, p in module.named_parameters()}

@@ -32,6 +32,7 @@ from drol.agents.base import Batch, OfflineAgent
 from drol.agents.bc import BCAgent
 from drol.agents.iql import IQLAgent, cosine_lr
 from drol.agents.rebrac import ReBRACAgent
+from drol.agents.registry import get_method
 from drol.errors import UserError
 from drol.nn.sampling import draws_from
 
@@ -40,19 +41,30 @@ log = logging.getLogger(__name__)
 TARGET = "target_"
 
 
+def batched_update(cls: type[OfflineAgent]) -> str | None:
+    """How :class:`SeedBatch` steps agents of class ``cls``: 'shared' (the base update),
+    'actor' (BC: actor loss alone), 'iql' (the base update after the actor's cosine rate,
+    when scheduled), 'rebrac' (critic every step, actor and targets every ``actor_freq``);
+    None for an update of its own (SORL's two steps per batch)."""
+    kinds = {
+        OfflineAgent.update: "shared",
+        BCAgent.update: "actor",
+        IQLAgent.update: "iql",
+        ReBRACAgent.update: "rebrac",
+    }
+    return kinds.get(cls.update)
+
+
+def seed_batchable(method: str) -> bool:
+    """Whether ``drol train --seeds`` can train ``method`` (a registered method name)."""
+    return batched_update(get_method(method)) is not None
+
+
 def update_kind(agent: OfflineAgent) -> str:
-    """'shared' (the base update), 'actor' (BC: actor loss alone), 'iql' (the base update
-    after the actor's cosine rate, when scheduled), 'rebrac' (critic every step, actor and
-    targets every ``actor_freq``); a one-line error for any other update."""
-    update = type(agent).update
-    if update is OfflineAgent.update:
-        return "shared"
-    if update is BCAgent.update:
-        return "actor"
-    if update is IQLAgent.update:
-        return "iql"
-    if update is ReBRACAgent.update:
-        return "rebrac"
+    """:func:`batched_update` of ``agent``'s class; a one-line error for an update of its own."""
+    kind = batched_update(type(agent))
+    if kind is not None:
+        return kind
     raise UserError(
         f"--seeds: method {agent.name!r} has its own update schedule, not seed-batched yet; "
         "train its seeds one by one (--seed)"
@@ -257,4 +269,4 @@ class SeedBatch:
                 dst["exp_avg_sq"] = src["exp_avg_sq"][s].clone()
 
 
-__all__ = ["SeedBatch", "update_kind"]
+__all__ = ["SeedBatch", "batched_update", "seed_batchable", "update_kind"]

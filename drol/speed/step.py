@@ -32,6 +32,7 @@ import torch
 from torch import Tensor
 
 from drol.errors import ConfigError
+from drol.nn.eager import keep_eager
 from drol.speed import allocator, openmp
 
 log = logging.getLogger(__name__)
@@ -96,6 +97,7 @@ class TrainStep:
                 # the fused Adam step is one kernel already; traced, it is functionalised into
                 # an out-of-place Adam plus copies back into every parameter and moment
                 optimizer.step = torch._dynamo.disable(optimizer.step)
+            keep_eager(agent)  # the agent's host-side methods (@eager) stay out of the graph
             mode = "reduce-overhead" if self.device_type == "cuda" else None
             self._compiled = torch.compile(agent.update, mode=mode)
         self._warm = False

@@ -13,18 +13,19 @@ from __future__ import annotations
 import logging
 import time
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import torch
 
-from drol.envs import closing_env, load_task
+from drol.envs import TaskData, closing_env, load_task
 from drol.errors import UserError
 from drol.io import atomic_write_with
 from drol.progress import progress_bar
 from drol.speed.seeds import SeedBatch, update_kind
+from drol.tasks import OGBENCH
 from drol.train.checkpoint import save_checkpoint
 from drol.train.evaluation import evaluate_run
 from drol.train.loop import FINITE_CHECK_EVERY, log_session
@@ -90,6 +91,27 @@ class SeedRun:
         return self.trainer.out
 
 
+class SharedTask:
+    """The task's dataset and evaluation env, loaded once for every seed (OGBench): an episode
+    depends only on its reset seed, so seeds evaluated one after another can share the env.
+    Each seed gets its own split dicts (its transforms replace arrays there, never in place);
+    a D4RL task gets one worker per seed, as a single-seed run has."""
+
+    def __init__(self) -> None:
+        self.data: TaskData | None = None
+        self.raw: tuple[dict[str, Any], dict[str, Any] | None] = ({}, None)
+
+    def task_data(self, trainer: Trainer, stack: ExitStack) -> TaskData:
+        if self.data is None or trainer.task.suite != OGBENCH:
+            data = load_task(trainer.task, trainer.s.data_dir, log_dir=trainer.out)
+            stack.enter_context(closing_env(data.env))
+            self.data = data
+            self.raw = (dict(data.train), dict(data.val) if data.val is not None else None)
+            return data
+        train, val = self.raw
+        return replace(self.data, train=dict(train), val=dict(val) if val is not None else None)
+
+
 def train_seeds(trainers: list[Trainer]) -> dict[int, dict[str, Any]]:
     """Train the seeds of ``trainers`` (one per seed, else identical settings) as one batched
     step; return each finished seed's score.json content (a FAILED seed is left out)."""
@@ -103,6 +125,7 @@ def train_seeds(trainers: list[Trainer]) -> dict[int, dict[str, Any]]:
     identities = [t.check() for t in trainers]  # nothing touched before every seed is checked
     with ExitStack() as stack:
         live: list[SeedRun] = []
+        loaded = SharedTask()
         for trainer, identity in zip(trainers, identities, strict=True):
             out = trainer.out
             stack.enter_context(RunLock(out))
@@ -113,11 +136,11 @@ def train_seeds(trainers: list[Trainer]) -> dict[int, dict[str, Any]]:
                 scores[trainer.s.seed] = read_json(out / SCORE) or {}
                 continue
             clear_failed(out)
-            data = load_task(trainer.task, trainer.s.data_dir, log_dir=out)
-            stack.enter_context(closing_env(data.env))
+            data = loaded.task_data(trainer, stack)
             run, config = trainer.prepare(identity, data)
-            if live:  # the same arrays for every seed: one copy on the device
+            if live:  # the same arrays and evaluation envs for every seed: one copy each
                 run.tensors = live[0].run.tensors
+                run.eval_envs = live[0].run.eval_envs
             stack.enter_context(closing_eval_envs(run))
             tracker = stack.enter_context(
                 open_trackers(trainer.s.logger, out, config, first_step=run.progress.step + 1)

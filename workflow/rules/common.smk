@@ -10,8 +10,15 @@ from snakemake.utils import validate
 
 from drol.agents.registry import get_method, method_names
 from drol.errors import ConfigError
-from drol.grid import KSWEEP_LABEL, Grid, run_dir as grid_run_dir, unique_runs
+from drol.grid import (
+    KSWEEP_LABEL,
+    Grid,
+    run_dir as grid_run_dir,
+    seed_chunks,
+    unique_runs,
+)
 from drol.data.d4rl import d4rl_url
+from drol.speed.seeds import seed_batchable
 from drol.tasks import OGBENCH, parse_task
 from drol.workflow_config import (
     check_schema,
@@ -212,6 +219,34 @@ def set_args(wildcards):
 
 def train_runtime(wildcards):
     return TRAIN["runtime_min"][parse_task(wildcards.task).suite]
+
+
+# ---------------------------------------------------------------- seed-batched jobs
+
+
+def seeds_per_job():
+    """train.seeds_per_job; `auto`: every seed of a cell on a GPU, one on CPU."""
+    n = TRAIN["seeds_per_job"]
+    if n != "auto":
+        return int(n)
+    on_gpu = TRAIN["device"] == "cuda" or TRAIN["gpu"] > 0
+    return max(len(s) for s in GRID.seed_sets()) if on_gpu else 1
+
+
+# the seed groups trained together (`drol train --seeds`, rule train_seeds<i>); a run of a
+# single-seed group, of a seed in no group or of a method that cannot be batched: rule train
+SEED_GROUPS = [g for g in seed_chunks(GRID.seed_sets(), seeds_per_job()) if len(g) > 1]
+SEED_BATCHABLE = [m for m in method_names() if seed_batchable(m)]
+
+
+def seed_run_dirs(wildcards):
+    """`drol train --seeds --out`: the cell's run directory with a {seed} placeholder."""
+    cell = Path(run_dir(wildcards.task, wildcards.method, wildcards.K, 0)).parent
+    return f"{cell}/seed{{seed}}"
+
+
+def seeds_label(seeds):
+    return "seeds" + "_".join(str(s) for s in seeds)
 
 
 def train_resources():

@@ -12,7 +12,7 @@ from drol.cli import main
 from drol.report.cost import evaluations
 
 # two families (K* 16 and 4), one task each, two seeds, 1000 steps; FQL, DROL(16), DROL* and a
-# K sweep over K = 1, 16 on the cube task
+# K sweep over K = 1, 16 on the cube task; on CPU (train.seeds_per_job auto: 1 seed per job)
 CONFIG = """
 ogbench: {families: [cube-single-play, antsoccer-arena-navigate], tasks: [1], steps: 1000}
 d4rl: {tasks: []}
@@ -20,7 +20,7 @@ seeds: [0, 1]
 methods: {bc: false, iql: false, rebrac: false, fawac: false, fbrac: false, ifql: false,
           deflow: false, sorl: false, drol_static: false, fql: true, drol16: true, drol_star: true}
 ksweep: {Ks: [1, 16], tasks: [cube-single-play-singletask-task1-v0]}
-train: {eval_every: 500, eval_episodes: 3}
+train: {eval_every: 500, eval_episodes: 3, device: cpu, gpu: 0}
 """
 
 
@@ -226,3 +226,22 @@ def test_a_bad_config_is_one_line(files, tmp_path, capsys, content, message):
     assert main(["cost", str(lines), "--configfile", str(config)]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and message in err
+
+
+@pytest.mark.parametrize(
+    ("train", "per_job"),
+    [
+        ("device: cpu, gpu: 0", 1),  # auto on CPU: seed by seed
+        ("gpu: 1", 2),  # auto on a GPU: every seed of a cell (2 here)
+        ("device: cuda, gpu: 0", 2),
+        ("device: cpu, gpu: 0, seeds_per_job: 2", 2),
+    ],
+)
+def test_seeds_per_job_defaults_to_the_configs(files, tmp_path, capsys, train, per_job):
+    _, lines = files
+    config = tmp_path / "config.yaml"
+    config.write_text(CONFIG.replace("device: cpu, gpu: 0", train))
+    result = cost_json(capsys, str(lines), "--configfile", str(config))
+    assert result["seeds_per_job"] == per_job
+    fql = rows_by_column(result)["FQL"]
+    assert fql["train_hours"] == pytest.approx(4 * 1000 / (10.0 if per_job == 1 else 16.0) / 3600)

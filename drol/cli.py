@@ -34,6 +34,7 @@ COMMANDS: dict[str, str] = {
     "figures": "drol.report.cli",
     "stats": "drol.report.cli",
     "select-k": "drol.report.cli",
+    "cost": "drol.report.cli",
     "video": "drol.video.cli",
     "hparams": "drol.agents.cli",
 }

@@ -20,9 +20,10 @@ cd "$(dirname "$0")/.." # the repository root: tests/ and benchmarks/ are found 
 PYTHON=${PYTHON:-python}
 if [[ $DEVICE == cuda ]]; then
   : "${HIDDEN:=512}" "${BATCH:=256}" "${STEPS:=20}" "${REPEATS:=3}" "${WARMUP:=3}"
-  : "${TRAIN_STEPS:=2000}" "${TRAIN_HIDDEN:=512}" "${TRAIN_BATCH:=256}" "${EPISODES:=20}"
-  : "${EVAL_EPISODES:=10}" "${LOCKSTEP_EPISODES:=20}" "${LOCKSTEP_HIDDEN:=512}"
-  : "${PYTEST_S:=90}" "${BENCH_S:=230}" "${BENCH_CALL_S:=60}" "${TRAIN_S:=100}" "${EVAL_S:=45}"
+  : "${TRAIN_STEPS:=1000}" "${TRAIN_HIDDEN:=512}" "${TRAIN_BATCH:=256}" "${EPISODES:=20}"
+  : "${EVAL_EPISODES:=5}" "${LOCKSTEP_EPISODES:=20}" "${LOCKSTEP_HIDDEN:=512}"
+  # limits: 80 + (215 + 10) + 120 + 45 = 470 s, the report a few more: under 8 minutes
+  : "${PYTEST_S:=80}" "${BENCH_S:=215}" "${BENCH_CALL_S:=60}" "${TRAIN_S:=120}" "${EVAL_S:=45}"
 elif [[ $DEVICE == cpu ]]; then
   : "${HIDDEN:=16}" "${BATCH:=8}" "${STEPS:=2}" "${REPEATS:=1}" "${WARMUP:=1}"
   : "${TRAIN_STEPS:=4}" "${TRAIN_HIDDEN:=16}" "${TRAIN_BATCH:=8}" "${EPISODES:=3}"

@@ -147,6 +147,16 @@ def check_train_sets(config: Mapping[str, Any]) -> None:
             _fail(where, f"{err} (for method {method})")
 
 
+def seeds_per_job(config: Mapping[str, Any]) -> int:
+    """``train.seeds_per_job`` of a defaulted config; ``auto``: every seed of a cell on a GPU
+    (``train.device: cuda`` or ``train.gpu > 0``), one on CPU."""
+    train = config["train"]
+    if train["seeds_per_job"] != "auto":
+        return int(train["seeds_per_job"])
+    on_gpu = train["device"] == "cuda" or train["gpu"] > 0
+    return max(len(s) for s in Grid.from_config(config).seed_sets()) if on_gpu else 1
+
+
 def run_defaults(config: Mapping[str, Any], method: str, task: str) -> dict[str, Any]:
     """Steps, evaluation episodes and extra ``--set`` values of one run that follow from its
     settings' sources: BC/IQL/ReBRAC on D4RL run as CORL's configs (``d4rl.baseline_steps``,

@@ -31,6 +31,8 @@ FIELDS = {
     "usable_cpus",
     "load_1min_before",
     "load_1min_after",
+    "seeds",  # --seeds S: agents one timed step updates
+    "seed_steps_per_s",
 }
 
 

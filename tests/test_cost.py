@@ -12,7 +12,7 @@ from drol.cli import main
 from drol.report.cost import evaluations
 
 # two families (K* 16 and 4), one task each, two seeds, 1000 steps; FQL, DROL(16), DROL* and a
-# K sweep over K = 1, 16 on the cube task
+# K sweep over K = 1, 16 on the cube task; on CPU (train.seeds_per_job auto: 1 seed per job)
 CONFIG = """
 ogbench: {families: [cube-single-play, antsoccer-arena-navigate], tasks: [1], steps: 1000}
 d4rl: {tasks: []}
@@ -20,7 +20,7 @@ seeds: [0, 1]
 methods: {bc: false, iql: false, rebrac: false, fawac: false, fbrac: false, ifql: false,
           deflow: false, sorl: false, drol_static: false, fql: true, drol16: true, drol_star: true}
 ksweep: {Ks: [1, 16], tasks: [cube-single-play-singletask-task1-v0]}
-train: {eval_every: 500, eval_episodes: 3}
+train: {eval_every: 500, eval_episodes: 3, device: cpu, gpu: 0}
 """
 
 
@@ -64,7 +64,8 @@ def rows_by_column(result: dict) -> dict[str, dict]:
 
 def test_hours_per_column_one_seed_per_job(files, capsys):
     config, lines = files
-    rows = rows_by_column(cost_json(capsys, str(lines), "--configfile", str(config)))
+    result = cost_json(capsys, str(lines), "--configfile", str(config))
+    rows = rows_by_column(result)
     assert list(rows) == ["FQL", "DROL(16)", "DROL*", "K-sweep", "total"]
     assert rows["FQL"]["runs"] == 4 and rows["FQL"]["steps_per_run"] == "1k"
     assert rows["FQL"]["train_hours"] == pytest.approx(4 * 1000 / 10 / 3600)
@@ -80,6 +81,7 @@ def test_hours_per_column_one_seed_per_job(files, capsys):
     assert total["runs"] == 12
     assert total["hours"] == pytest.approx((400 + 800 + 250 + 100) / 3600)
     assert total["eval_hours"] is None
+    assert "training only (evaluation time excluded)" in result["note"]
     assert rows["FQL"]["device"] == "Test CPU (1 threads)" and rows["FQL"]["basis"] == "exact"
 
 
@@ -189,3 +191,57 @@ def test_bench_entries_of_two_devices_are_refused(files, tmp_path, capsys):
 )
 def test_evaluations_follow_the_training_loop(steps, every, n):
     assert evaluations(steps, every) == n
+
+
+def test_another_size_is_priced_on_the_safe_side():
+    from drol.report.cost import BenchIndex, entry_of
+
+    index = BenchIndex(
+        [
+            entry_of(bench("bc", 16, 1, 400.0, hidden=128), "a"),
+            entry_of(bench("bc", 16, 1, 50.0, hidden=512), "b"),
+            entry_of(bench("bc", 16, 1, 20.0, hidden=1024), "c"),
+        ]
+    )
+    price = index.price("bc", 1, 1, hidden=256, batch_size=256)
+    assert price.seed_steps_per_s == 50.0 and price.notes == ("bench at 512x256",)
+    assert index.price("bc", 1, 1, hidden=2048, batch_size=256).seed_steps_per_s == 20.0
+    assert index.price("bc", 1, 1, hidden=128, batch_size=256).notes == ()
+    assert index.price("fql", 1, 1, hidden=128, batch_size=256) is None
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("[1, 2]\n", "not a mapping of keys to values"),
+        ("seeds: [0\n", "not YAML"),
+        ("seeds: zero\n", "invalid config at 'seeds'"),
+        ("methods: {nope: true}\n", "invalid config at 'methods'"),
+    ],
+)
+def test_a_bad_config_is_one_line(files, tmp_path, capsys, content, message):
+    _, lines = files
+    config = tmp_path / "bad.yaml"
+    config.write_text(content)
+    assert main(["cost", str(lines), "--configfile", str(config)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and message in err
+
+
+@pytest.mark.parametrize(
+    ("train", "per_job"),
+    [
+        ("device: cpu, gpu: 0", 1),  # auto on CPU: seed by seed
+        ("gpu: 1", 2),  # auto on a GPU: every seed of a cell (2 here)
+        ("device: cuda, gpu: 0", 2),
+        ("device: cpu, gpu: 0, seeds_per_job: 2", 2),
+    ],
+)
+def test_seeds_per_job_defaults_to_the_configs(files, tmp_path, capsys, train, per_job):
+    _, lines = files
+    config = tmp_path / "config.yaml"
+    config.write_text(CONFIG.replace("device: cpu, gpu: 0", train))
+    result = cost_json(capsys, str(lines), "--configfile", str(config))
+    assert result["seeds_per_job"] == per_job
+    fql = rows_by_column(result)["FQL"]
+    assert fql["train_hours"] == pytest.approx(4 * 1000 / (10.0 if per_job == 1 else 16.0) / 3600)

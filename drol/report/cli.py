@@ -137,19 +137,30 @@ def cmd_select_k(args: argparse.Namespace) -> int:
 
 
 def cmd_cost(args: argparse.Namespace) -> int:
-    from drol.report.cost import grid_cost, read_bench, to_markdown, to_records
-    from drol.workflow_config import load_config
+    from drol.report.cost import caveat, grid_cost, read_bench, to_markdown, to_records
+    from drol.workflow_config import load_config, seeds_per_job
 
     if args.eval_episodes_per_s is not None and not args.eval_episodes_per_s > 0:
         raise UserError("--eval-episodes-per-s must be > 0")
     entries = read_bench(args.bench)
     config = load_config(args.configfile)
+    if args.seeds_per_job is None:
+        args.seeds_per_job = seeds_per_job(config)
     rows = grid_cost(config, entries, args.seeds_per_job, args.eval_episodes_per_s)
     if args.csv:
         atomic_write_text(args.csv, pd.DataFrame(to_records(rows)).to_csv(index=False))
         log.info("wrote %s", args.csv)
     if args.json:
-        print(json.dumps({"seeds_per_job": args.seeds_per_job, "rows": to_records(rows)}))
+        print(
+            json.dumps(
+                {
+                    "seeds_per_job": args.seeds_per_job,
+                    "eval_episodes_per_s": args.eval_episodes_per_s,
+                    "note": caveat(args.seeds_per_job, args.eval_episodes_per_s),
+                    "rows": to_records(rows),
+                }
+            )
+        )
     elif not args.csv:
         print(to_markdown(rows, args.seeds_per_job, args.eval_episodes_per_s), end="")
     return 0
@@ -278,7 +289,13 @@ def register(subparsers) -> None:
     )
     p.add_argument("--configfile", default="config/config.yaml", help="workflow config")
     p.add_argument(
-        "--seeds-per-job", type=int, default=1, metavar="S", help="seeds trained per job (--seeds)"
+        "--seeds-per-job",
+        type=int,
+        default=None,
+        metavar="S",
+        help="seeds trained per job (drol train --seeds; default: the config's "
+        "train.seeds_per_job as the workflow resolves it: auto = every seed of a cell on a GPU, "
+        "1 on CPU)",
     )
     p.add_argument(
         "--eval-episodes-per-s",

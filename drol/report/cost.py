@@ -6,7 +6,9 @@ methods only), seeds per job and network size: ``hours = steps / seed_steps_per_
 one device like the bench's. A run that serves several columns (DROL(16) and DROL* when
 K* = 16, the K sweep) is priced once, in the first column that needs it. Where no entry matches
 exactly, the nearest is used and the ``basis`` says so: S = 1 for the seeds per job, the base
-method for a variant, another network size. Evaluation is excluded unless an evaluation rate
+method for a variant, another network size (the smallest benched one at least as large as the
+run's, else the largest: a price on the safe side). DROL*'s K per task is the one the grid names
+before any sweep has run (Table 3's, or the chosen discrepancy option's). Evaluation is excluded unless an evaluation rate
 (episodes/s) is given.
 """
 
@@ -166,15 +168,8 @@ class BenchIndex:
                     ]
                     if not found:
                         continue
-                    if not same_size:  # the closest width, then the closest batch
-                        best = min(
-                            (abs(e.hidden - hidden), abs(e.batch_size - batch_size)) for e in found
-                        )
-                        found = [
-                            e
-                            for e in found
-                            if (abs(e.hidden - hidden), abs(e.batch_size - batch_size)) == best
-                        ]
+                    if not same_size:
+                        found = nearest_size(found, hidden, batch_size)
                     return self._median(found, name, method, s, seeds, same_size)
         return None
 
@@ -197,6 +192,19 @@ class BenchIndex:
             notes.append(f"bench at {found[0].hidden}x{found[0].batch_size}")
         rate = statistics.median(e.seed_steps_per_s for e in found)
         return Price(rate, machines[0], tuple(notes))
+
+
+def nearest_size(found: list[BenchEntry], hidden: int, batch_size: int) -> list[BenchEntry]:
+    """The entries of the smallest benched size at least as large as the run's (a price on
+    the safe side), else of the largest size benched."""
+    sizes = {(e.hidden, e.batch_size) for e in found}
+    larger = [sz for sz in sizes if sz[0] >= hidden and sz[1] >= batch_size]
+    size = (
+        min(larger, key=lambda sz: sz[0] * sz[1])
+        if larger
+        else max(sizes, key=lambda sz: sz[0] * sz[1])
+    )
+    return [e for e in found if (e.hidden, e.batch_size) == size]
 
 
 def _known(method: str) -> bool:

@@ -24,6 +24,7 @@ from drol.workflow_config import (
     check_schema,
     check_semantics,
     run_defaults,
+    seeds_per_job as config_seeds_per_job,
     train_set_values,
 )
 
@@ -231,11 +232,7 @@ def train_runtime(wildcards):
 
 def seeds_per_job():
     """train.seeds_per_job; `auto`: every seed of a cell on a GPU, one on CPU."""
-    n = TRAIN["seeds_per_job"]
-    if n != "auto":
-        return int(n)
-    on_gpu = TRAIN["device"] == "cuda" or TRAIN["gpu"] > 0
-    return max(len(s) for s in GRID.seed_sets()) if on_gpu else 1
+    return config_seeds_per_job(config)
 
 
 # the seed groups trained together (`drol train --seeds`, rule train_seeds<i>); a run of a

@@ -346,7 +346,7 @@ def test_a_seed_group_job_trains_each_seed_into_its_own_run_directory(tmp_path):
     }
     path = _write_config(tmp_path / "c.yaml", cfg)
     cell = tmp_path / "results" / "runs" / POINTMAZE_TASK / "drol" / "K16"
-    targets = [str(cell / f"seed{s}" / "score.json") for s in (0, 1)]
+    targets = [str((cell / f"seed{s}" / "score.json").relative_to(tmp_path)) for s in (0, 1)]
     res = _snakemake(
         "--configfile", str(path), "--directory", str(tmp_path), "--cores", "2", *targets
     )

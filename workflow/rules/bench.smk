@@ -25,7 +25,7 @@ rule bench:
     params:
         b=config["bench"],
         pairs=",".join(f"{m}:{K}" for m, K in bench_pairs()),
-        out_dir=f"{RESULTS}/bench",
+        out_dir=lambda wildcards, output: os.path.dirname(output[0]),
     shell:
         "drol bench --pairs {params.pairs:q} --out-dir {params.out_dir:q}"
         " --obs-dim {params.b[obs_dim]:q} --action-dim {params.b[action_dim]:q}"

@@ -81,8 +81,9 @@ def test_bench_one_seed_reports_its_seed_steps(capsys):
 
 @pytest.mark.parametrize("method", ["drol", "rebrac"])
 def test_bench_seed_batched_step(method, capsys):
-    """--seeds 2 times one seed-batched update of two agents, eager fp32 (compile 'auto')."""
-    assert main(["bench", "--method", method, "--K", "4", *TOY, "--seeds", "2"]) == 0
+    """--seeds 2 times one seed-batched update of two agents (here eager: compile=off)."""
+    argv = ["bench", "--method", method, "--K", "4", *TOY, "--seeds", "2", "--set", "compile=off"]
+    assert main(argv) == 0
     result = json.loads(capsys.readouterr().out)
     assert result.keys() >= FIELDS | {"seeds", "seed_steps_per_s"}
     assert result["seeds"] == 2
@@ -98,14 +99,14 @@ def test_seed_batched_step_updates_every_seed(monkeypatch):
     seen: list[SeedBatch] = []
     real = SeedBatch.__init__
 
-    def keep(self, agents):
-        real(self, agents)
+    def keep(self, agents, compile=False):
+        real(self, agents, compile)
         seen.append(self)
 
     monkeypatch.setattr(SeedBatch, "__init__", keep)
     settings = bench.BenchSettings(
         method="fql", obs_dim=6, action_dim=2, hidden=16, batch_size=8, repeats=1, steps=1,
-        warmup=1, seeds=2,
+        warmup=1, seeds=2, overrides=["compile=off"],
     )  # fmt: skip
     bench.benchmark(settings)
     (stack,) = seen
@@ -116,13 +117,21 @@ def test_seed_batched_step_updates_every_seed(monkeypatch):
     assert not torch.equal(after[0] - before[0], after[1] - before[1])
 
 
-@pytest.mark.parametrize("setting", ["compile=on", "precision=bf16"])
-def test_bench_seeds_refuses_compile_and_bf16(setting, capsys):
-    argv = ["bench", "--method", "fql", *TOY, "--seeds", "2", "--set", setting]
+def test_bench_seeds_refuses_bf16(capsys):
+    argv = ["bench", "--method", "fql", *TOY, "--seeds", "2", "--set", "precision=bf16"]
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1
-    assert "--seeds 2: the seed-batched step runs eager fp32 only" in err
+    assert "--seeds 2: the seed-batched step runs in fp32 only" in err
+
+
+@pytest.mark.slow
+def test_bench_seeds_compiled(capsys):
+    """compile=on (and 'auto', a benchmark's steady state) compiles the seed-batched losses."""
+    argv = ["bench", "--method", "fql", *TOY, "--seeds", "2", "--set", "compile=on"]
+    assert main(argv) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["compiled"] and result["compile_s"] > 0 and result["seeds"] == 2
 
 
 def test_bench_rejects_zero_seeds(capsys):

@@ -63,17 +63,15 @@ class BenchSettings:
     seeds: int = 1  # S > 1: one seed-batched update of S agents (drol.speed.seeds)
 
 
-def seed_speed(speed: SpeedSettings, explicit: dict[str, str], seeds: int) -> SpeedSettings:
-    """The step settings of an S-seed benchmark: S > 1 runs eager fp32 (as ``drol train
-    --seeds`` does); asking it for compile=on or bf16 is a one-line error."""
-    if seeds == 1:
-        return speed
-    if speed.precision != "fp32" or str(explicit.get("compile", "")).strip().lower() == "on":
+def seed_speed(speed: SpeedSettings, seeds: int) -> SpeedSettings:
+    """The step settings of an S-seed benchmark: S > 1 runs in fp32 (as ``drol train --seeds``
+    does), compiled or eager as asked; bf16 is a one-line error."""
+    if seeds > 1 and speed.precision != "fp32":
         raise UserError(
-            f"--seeds {seeds}: the seed-batched step runs eager fp32 only; "
-            "drop --set compile=on/precision=bf16 or use --seeds 1"
+            f"--seeds {seeds}: the seed-batched step runs in fp32 only; "
+            "drop --set precision=bf16 or use --seeds 1"
         )
-    return SpeedSettings(precision="fp32", compile="off")
+    return speed
 
 
 def stacked(batches: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
@@ -89,13 +87,18 @@ class _Step(Protocol):
 
 
 class _SeedStep:
-    """A :class:`SeedBatch` update called like a :class:`TrainStep` (eager, never compiled)."""
+    """A :class:`SeedBatch` update called like a :class:`TrainStep`."""
 
-    compile_seconds = 0.0
-    compiled = False
+    def __init__(self, agents: list[OfflineAgent], compile: bool):
+        self.batch = SeedBatch(agents, compile=compile)
 
-    def __init__(self, agents: list[OfflineAgent]):
-        self.batch = SeedBatch(agents)
+    @property
+    def compile_seconds(self) -> float:
+        return self.batch.compile_seconds
+
+    @property
+    def compiled(self) -> bool:
+        return self.batch.compiled
 
     def __call__(self, batch: dict[str, torch.Tensor]) -> object:
         return self.batch.step(batch)
@@ -117,7 +120,7 @@ def benchmark(args: BenchSettings) -> dict:
     sets = parse_overrides(args.overrides)
     speed = SpeedSettings.from_values({k: v for k, v in sets.items() if k in SPEED_KEYS})
     speed = speed.resolved(steps=None)  # 'auto' compiles: a benchmark times the steady state
-    speed = seed_speed(speed, sets, args.seeds)
+    speed = seed_speed(speed, args.seeds)
     agent_sets = {k: v for k, v in sets.items() if k not in SPEED_KEYS}
     cfg = make_config(args.method, base, agent_sets, K=args.K)
     num_data = 100_000
@@ -147,7 +150,7 @@ def benchmark(args: BenchSettings) -> dict:
         step = TrainStep(agent, speed)
     else:  # each seed its own batch, stacked (S, B, ...)
         batches = [stacked([one_batch() for _ in range(args.seeds)]) for _ in range(4)]
-        step = _SeedStep(agents)
+        step = _SeedStep(agents, compile=speed.compile == "on")
     t = time.perf_counter()
     for i in range(max(args.warmup, 1)):
         step(batches[i % 4])

@@ -12,16 +12,22 @@ Equality with S single-seed runs: the draws and batch indices are identical (bit
 losses and parameters agree to float32 rounding, not bit for bit, because a batched matmul
 over seeds (``bmm``) blocks its reductions differently from the single-seed ``mm``.
 
-Supported: every registered method: the shared update (critic + actor loss, one Adam step,
+``compile=True`` compiles the forward and backward of the vmapped losses (``torch.compile``;
+Adam and the target EMA stay eager, as in :class:`drol.speed.step.TrainStep`), falling back to
+eager once if compiling fails; compiled and eager agree to float32 rounding.
+
+Supported: every registered method but SORL: the shared update (critic + actor loss, one Adam step,
 the target critic's EMA: DROL and its variants, FQL, IFQL), BC's (actor loss alone), IQL's
 (the shared update after its optional cosine actor rate) and ReBRAC's (critic every step,
-actor and both targets every ``actor_freq``). Another update raises a one-line
-:class:`~drol.errors.UserError`.
+actor and both targets every ``actor_freq``). Another update (SORL's: a per-batch number of
+shortcut steps drawn on each seed's host stream, so seeds would run graphs of different depth)
+raises a one-line :class:`~drol.errors.UserError`.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import torch
@@ -99,7 +105,7 @@ class SeedBatch:
     :meth:`write_back` copies the stacks into the agents (weights, Adam state) for logging,
     evaluation and checkpoints in today's per-seed format."""
 
-    def __init__(self, agents: list[OfflineAgent]):
+    def __init__(self, agents: list[OfflineAgent], compile: bool = False):
         if not agents:
             raise UserError("--seeds: no seed given")
         self.agents, first = agents, agents[0]
@@ -132,6 +138,16 @@ class SeedBatch:
         self._stack_adam_state(names)
         self.plans: dict[tuple[bool, bool], list[tuple[str, tuple[int, ...]]]] = {}
         self.batched = vmap(self._loss, in_dims=(0, 0, 0, 0, None, None), randomness="error")
+        self.compile_seconds = 0.0
+        self._warm = not compile
+        if compile:  # forward and backward of the vmapped losses; Adam and the EMA stay eager
+            self.eager = self.batched
+            self.batched = torch.compile(self.batched)
+
+    @property
+    def compiled(self) -> bool:
+        """Whether the losses run compiled (False when not asked, or after a fallback)."""
+        return hasattr(self, "eager") and self.batched is not self.eager
 
     @torch.no_grad()
     def _stack_adam_state(self, names: dict[int, str]) -> None:
@@ -214,8 +230,12 @@ class SeedBatch:
             self.host_updates += 1
             full = self.host_updates % cfg.actor_freq == 0
             self.buffers["updates"].add_(1)
-        draws = self._draws(self._plan(batch, diagnostics, full))
-        loss, info = self.batched(self.params, self.buffers, batch, draws, diagnostics, full)
+        plan = self._plan(batch, diagnostics, full)
+        if not self._warm:
+            loss, info = self._first_compiled_call(batch, plan, diagnostics, full)
+        else:
+            draws = self._draws(plan)
+            loss, info = self.batched(self.params, self.buffers, batch, draws, diagnostics, full)
         self.optimizer.zero_grad(set_to_none=True)
         loss.sum().backward()  # the seeds share no parameter: each slice gets its own gradient
         if self.kind == "rebrac":  # zero, not absent: Adam steps every parameter
@@ -230,6 +250,33 @@ class SeedBatch:
         if self.targets and after:
             self._soft_update()
         return info
+
+    def _first_compiled_call(
+        self, batch: Batch, plan: list[tuple[str, tuple[int, ...]]], diagnostics: bool, full: bool
+    ) -> tuple[Tensor, dict[str, Tensor]]:
+        """The call that compiles; eager from now on if compiling fails (the draws again
+        from the same generator states, so the step is the one eager would have made)."""
+        states = [a.generator.get_state() for a in self.agents]
+        t = time.perf_counter()
+        try:
+            out = self.batched(
+                self.params, self.buffers, batch, self._draws(plan), diagnostics, full
+            )
+        except Exception as err:  # noqa: BLE001 - any compiler failure: fall back, once
+            log.warning(
+                "torch.compile of the seed-batched step failed (%s: %s); running eager",
+                type(err).__name__,
+                str(err).splitlines()[0] if str(err) else "",
+            )
+            self.batched = self.eager
+            for agent, state in zip(self.agents, states, strict=True):
+                agent.generator.set_state(state)
+            out = self.batched(
+                self.params, self.buffers, batch, self._draws(plan), diagnostics, full
+            )
+        self.compile_seconds = time.perf_counter() - t
+        self._warm = True
+        return out
 
     @torch.no_grad()
     def _soft_update(self) -> None:

@@ -88,12 +88,7 @@ def run_seeds(args: argparse.Namespace) -> int:
     if len(seeds) == 1:  # nothing to batch: the single-seed run (compile, bf16 as usual)
         Trainer(settings_of(args, seeds[0]), seed_out(args.out, seeds[0])).run()
         return 0
-    trainers = []
-    for seed in seeds:
-        settings = settings_of(args, seed)
-        if settings.compile == "auto":  # the batched step runs eager: config.json says so
-            settings.compile = "off"
-        trainers.append(Trainer(settings, seed_out(args.out, seed)))
+    trainers = [Trainer(settings_of(args, seed), seed_out(args.out, seed)) for seed in seeds]
     scores = train_seeds(trainers)
     failed = [s for s in seeds if s not in scores]
     if failed:

@@ -44,7 +44,8 @@ def register(subparsers) -> None:
         type=int,
         default=1,
         metavar="S",
-        help="time one seed-batched update of S agents (eager fp32; JSON seed_steps_per_s)",
+        help="time one seed-batched update of S agents (fp32, compiled per --set compile; JSON "
+        "seed_steps_per_s)",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument(

@@ -38,7 +38,8 @@ def register(subparsers) -> None:
         metavar="LIST",
         help="train these seeds (0,1,2 or 0-7) in one process as one seed-batched step, each "
         "in its own RUN_DIR: --out must contain {seed} (e.g. results/runs/T/drol/K16/seed{seed}); "
-        "every method, eager fp32; a diverged seed is marked FAILED, the others go on",
+        "every method but SORL, fp32 (compiled as --set compile says); a diverged seed is marked "
+        "FAILED, the others go on",
     )
     p.add_argument(
         "--steps",

@@ -227,6 +227,28 @@ def train_runtime(wildcards):
     return TRAIN["runtime_min"][parse_task(wildcards.task).suite]
 
 
+# what rules train and train_seeds<i> share: their params and their command, in which
+# every value is quoted (:q), so a config or path never reaches the shell as code
+TRAIN_PARAMS = dict(
+    steps=train_steps,
+    eval_every=TRAIN["eval_every"],
+    eval_episodes=eval_episodes,
+    device=TRAIN["device"],
+    data_dir=DATA,
+    sets=set_args,
+    d4rl_python=config["d4rl"]["python"],
+)
+TRAIN_SHELL = (
+    "echo SLURM_JOB_ID=${{{{SLURM_JOB_ID:-local}}}} > {{log:q}};"
+    " DROL_D4RL_VENV_PYTHON={{params.d4rl_python:q}}"
+    " drol train --task {{wildcards.task:q}} --method {{wildcards.method:q}}"
+    " --K {{wildcards.K:q}} {seed_args} --steps {{params.steps:q}}"
+    " --eval-every {{params.eval_every:q}} --eval-episodes {{params.eval_episodes:q}}"
+    " --data-dir {{params.data_dir:q}} --device {{params.device:q}} --threads {{threads:q}}"
+    " {{params.sets:q}} --out {out} >> {{log:q}} 2>&1"
+)
+
+
 # ---------------------------------------------------------------- seed-batched jobs
 
 

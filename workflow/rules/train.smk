@@ -21,23 +21,12 @@ rule train:
     resources:
         **train_resources(),
     params:
+        **TRAIN_PARAMS,
         run_dir=lambda wc: run_dir(wc.task, wc.method, wc.K, wc.seed),
-        steps=train_steps,
-        eval_every=TRAIN["eval_every"],
-        eval_episodes=eval_episodes,
-        device=TRAIN["device"],
-        data_dir=DATA,
-        sets=set_args,
-        d4rl_python=config["d4rl"]["python"],
     shell:
-        # every value is quoted (:q): a config or path never reaches the shell as code
-        "echo SLURM_JOB_ID=${{SLURM_JOB_ID:-local}} > {log:q};"
-        " DROL_D4RL_VENV_PYTHON={params.d4rl_python:q}"
-        " drol train --task {wildcards.task:q} --method {wildcards.method:q}"
-        " --K {wildcards.K:q} --seed {wildcards.seed:q} --steps {params.steps:q}"
-        " --eval-every {params.eval_every:q} --eval-episodes {params.eval_episodes:q}"
-        " --data-dir {params.data_dir:q} --device {params.device:q} --threads {threads:q}"
-        " {params.sets:q} --out {params.run_dir:q} >> {log:q} 2>&1"
+        TRAIN_SHELL.format(
+            seed_args="--seed {wildcards.seed:q}", out="{params.run_dir:q}"
+        )
 
 
 # train.seeds_per_job > 1: the seeds of one group, one job, one seed-batched step
@@ -73,23 +62,13 @@ for i, group in enumerate(SEED_GROUPS):
             runtime=lambda wc, n=len(group): n * train_runtime(wc),
             mem_mb=TRAIN["mem_mb"],
         params:
+            **TRAIN_PARAMS,
             seeds=",".join(str(s) for s in group),
             run_dirs=seed_run_dirs,
-            steps=train_steps,
-            eval_every=TRAIN["eval_every"],
-            eval_episodes=eval_episodes,
-            device=TRAIN["device"],
-            data_dir=DATA,
-            sets=set_args,
-            d4rl_python=config["d4rl"]["python"],
         shell:
-            "echo SLURM_JOB_ID=${{SLURM_JOB_ID:-local}} > {log:q};"
-            " DROL_D4RL_VENV_PYTHON={params.d4rl_python:q}"
-            " drol train --task {wildcards.task:q} --method {wildcards.method:q}"
-            " --K {wildcards.K:q} --seeds {params.seeds:q} --steps {params.steps:q}"
-            " --eval-every {params.eval_every:q} --eval-episodes {params.eval_episodes:q}"
-            " --data-dir {params.data_dir:q} --device {params.device:q} --threads {threads:q}"
-            " {params.sets:q} --out {params.run_dirs:q} >> {log:q} 2>&1"
+            TRAIN_SHELL.format(
+                seed_args="--seeds {params.seeds:q}", out="{params.run_dirs:q}"
+            )
 
     workflow.ruleorder(f"train_seeds{i}", "train")
 

@@ -460,3 +460,22 @@ def test_fetch_d4rl_offline_names_url_and_place(tmp_path, monkeypatch, capsys):
     err = capsys.readouterr().err
     assert "hand_dapg_v1/pen-human-v1.hdf5" in err and str(tmp_path) in err
     assert not list(tmp_path.iterdir())
+
+
+@needs_d4rl
+def test_d4rl_seeds_run_one_worker_per_seed_each_seed_as_its_single_seed_run(tmp_path):
+    """`drol train --seeds` on D4RL: each seed its own worker and run directory, evaluation
+    rows equal to its `--seed` run, every worker log removed on success."""
+    from drol.cli import main
+
+    _write_d4rl_hdf5(tmp_path, "pen-human-v1", obs_dim=45, act_dim=24)
+    batched = _tiny_d4rl_run("pen-human-v1", tmp_path, tmp_path / "b" / "seed{seed}")
+    assert main([*batched, "--seeds", "0,1"]) == 0
+    for seed in (0, 1):
+        single = tmp_path / f"single{seed}"
+        assert main([*_tiny_d4rl_run("pen-human-v1", tmp_path, single), "--seed", str(seed)]) == 0
+        got = tmp_path / "b" / f"seed{seed}"
+        assert not (got / "d4rl-worker.log").exists()
+        pd.testing.assert_frame_equal(
+            pd.read_csv(got / "eval.csv"), pd.read_csv(single / "eval.csv")
+        )

@@ -124,6 +124,31 @@ def test_the_compiled_seed_batched_step_equals_the_eager_one(method):
         torch.testing.assert_close(fast.params[name], p, rtol=1e-4, atol=1e-5)
 
 
+def test_a_compile_failure_falls_back_to_the_same_eager_step(monkeypatch, caplog):
+    """A compiler error in the first compiled call: one warning, the generators rewound, and
+    from then on eager, with the same losses and weights as an eager SeedBatch."""
+
+    def broken(fn, **kwargs):
+        def call(*args, **kw):
+            for agent in fast.agents:  # the draws happened before the compiler failed
+                torch.randn(3, generator=agent.generator)
+            raise RuntimeError("inductor exploded")
+
+        return call
+
+    monkeypatch.setattr(torch, "compile", broken)
+    data, rng = _data(), np.random.default_rng(0)
+    eager = SeedBatch([_agent("fql", s) for s in (0, 1)])
+    fast = SeedBatch([_agent("fql", s) for s in (0, 1)], compile=True)
+    for _ in range(3):
+        batch = _batch(data, torch.as_tensor(rng.integers(0, N, (2, B))))
+        torch.testing.assert_close(fast.step(batch)["loss"], eager.step(batch)["loss"])
+    assert not fast.compiled
+    assert sum("inductor exploded" in r.message for r in caplog.records) == 1
+    for name, p in eager.params.items():
+        torch.testing.assert_close(fast.params[name], p)
+
+
 def test_a_method_with_another_update_is_refused_in_one_line():
     from drol.agents.fql import FQLAgent
 

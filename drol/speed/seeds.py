@@ -139,7 +139,7 @@ class SeedBatch:
         self.plans: dict[tuple[bool, bool], list[tuple[str, tuple[int, ...]]]] = {}
         self.batched = vmap(self._loss, in_dims=(0, 0, 0, 0, None, None), randomness="error")
         self.compile_seconds = 0.0
-        self._warm = not compile
+        self._warm = False
         if compile:  # forward and backward of the vmapped losses; Adam and the EMA stay eager
             self.eager = self.batched
             self.batched = torch.compile(self.batched)
@@ -231,11 +231,13 @@ class SeedBatch:
             full = self.host_updates % cfg.actor_freq == 0
             self.buffers["updates"].add_(1)
         plan = self._plan(batch, diagnostics, full)
-        if not self._warm:
-            loss, info = self._first_compiled_call(batch, plan, diagnostics, full)
+        if self.compiled and not diagnostics:  # the logging step runs eager, as TrainStep's
+            loss, info = self._compiled_call(batch, plan, diagnostics, full)
         else:
-            draws = self._draws(plan)
-            loss, info = self.batched(self.params, self.buffers, batch, draws, diagnostics, full)
+            losses = self.eager if self.compiled else self.batched
+            loss, info = losses(
+                self.params, self.buffers, batch, self._draws(plan), diagnostics, full
+            )
         self.optimizer.zero_grad(set_to_none=True)
         loss.sum().backward()  # the seeds share no parameter: each slice gets its own gradient
         if self.kind == "rebrac":  # zero, not absent: Adam steps every parameter
@@ -251,11 +253,12 @@ class SeedBatch:
             self._soft_update()
         return info
 
-    def _first_compiled_call(
+    def _compiled_call(
         self, batch: Batch, plan: list[tuple[str, tuple[int, ...]]], diagnostics: bool, full: bool
     ) -> tuple[Tensor, dict[str, Tensor]]:
-        """The call that compiles; eager from now on if compiling fails (the draws again
-        from the same generator states, so the step is the one eager would have made)."""
+        """The compiled losses; eager from now on if compiling (the first call, or a new
+        variant such as ReBRAC's actor update) fails: the draws again from the same generator
+        states, so the step is the one eager would have made."""
         states = [a.generator.get_state() for a in self.agents]
         t = time.perf_counter()
         try:
@@ -274,8 +277,9 @@ class SeedBatch:
             out = self.batched(
                 self.params, self.buffers, batch, self._draws(plan), diagnostics, full
             )
-        self.compile_seconds = time.perf_counter() - t
-        self._warm = True
+        if not self._warm:
+            self.compile_seconds = time.perf_counter() - t
+            self._warm = True
         return out
 
     @torch.no_grad()

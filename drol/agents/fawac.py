@@ -22,11 +22,10 @@ from torch import Tensor
 
 from drol.agents.base import Batch, OfflineAgent
 from drol.agents.config import AgentConfig, need
-from drol.agents.flow import VectorField, euler_actions, flow_matching_errors
+from drol.agents.flow import FlowPolicy, flow_matching_errors
 from drol.agents.fql import ogbench_discount
 from drol.agents.registry import register
 from drol.agents.sources import FQL_PAPER, Sourced, fql_code, official_off, unverified
-from drol.nn.sampling import sample_gaussian
 from drol.tasks import OGBENCH, Task
 
 NO_CODE = "no public code (FQL paper's description; see drol/agents/fawac.py)"
@@ -48,7 +47,7 @@ class FAWACConfig(AgentConfig):
 
 
 @register
-class FAWACAgent(OfflineAgent):
+class FAWACAgent(FlowPolicy, OfflineAgent):
     name = "fawac"
     label = "FAWAC"
     paper_group = "multi-step"
@@ -66,14 +65,6 @@ class FAWACAgent(OfflineAgent):
         if task.suite == OGBENCH:
             return {"discount": ogbench_discount(task)}
         return {}
-
-    def build_actor(self) -> None:
-        self.actor_flow = VectorField(self.obs_dim, self.action_dim, self.cfg.hidden_dims)
-
-    @torch.no_grad()
-    def policy(self, obs: Tensor) -> Tensor:
-        z = sample_gaussian((obs.shape[0], self.action_dim), self.generator, self.device_)
-        return euler_actions(self.actor_flow, obs, z, self.cfg.flow_steps)
 
     def weights(self, obs: Tensor, actions: Tensor) -> Tensor:
         """``min(exp(alpha * (Q(s, a) - Q(s, a_pi))), max_weight)``, no gradient."""

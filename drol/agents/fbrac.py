@@ -16,16 +16,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import torch
 from torch import Tensor
 
 from drol.agents.base import Batch, OfflineAgent, aggregate, normalized_q_loss
 from drol.agents.config import AgentConfig, need
-from drol.agents.flow import VectorField, euler_actions, flow_matching_loss, integrate
+from drol.agents.flow import FlowPolicy, flow_matching_loss, integrate
 from drol.agents.fql import ogbench_discount
 from drol.agents.registry import register
 from drol.agents.sources import FQL_PAPER, Sourced, official_off, unverified
-from drol.nn.sampling import sample_gaussian
 from drol.tasks import OGBENCH, Task
 
 NO_CODE = "no public code (FQL paper's description; see drol/agents/fbrac.py)"
@@ -46,7 +44,7 @@ class FBRACConfig(AgentConfig):
 
 
 @register
-class FBRACAgent(OfflineAgent):
+class FBRACAgent(FlowPolicy, OfflineAgent):
     name = "fbrac"
     label = "FBRAC"
     paper_group = "multi-step"
@@ -64,16 +62,6 @@ class FBRACAgent(OfflineAgent):
         if task.suite == OGBENCH:
             return {"discount": ogbench_discount(task)}
         return {}
-
-    def build_actor(self) -> None:
-        self.actor_flow = VectorField(self.obs_dim, self.action_dim, self.cfg.hidden_dims)
-
-    def noise(self, n: int) -> Tensor:
-        return sample_gaussian((n, self.action_dim), self.generator, self.device_)
-
-    @torch.no_grad()
-    def policy(self, obs: Tensor) -> Tensor:
-        return euler_actions(self.actor_flow, obs, self.noise(obs.shape[0]), self.cfg.flow_steps)
 
     def actor_loss(self, batch: Batch, diagnostics: bool) -> tuple[Tensor, dict[str, Tensor]]:
         obs, act = batch["observations"], batch["actions"]

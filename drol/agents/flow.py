@@ -1,4 +1,5 @@
-"""Flow matching shared by FQL and IFQL: the velocity field, its BC loss, Euler sampling.
+"""Flow matching shared by the flow methods: the velocity field, its BC loss, Euler sampling,
+and the Euler-sampling flow policy of FAWAC and FBRAC (:class:`FlowPolicy`).
 
 Official ``ActorVectorField`` over ``concat(s, x, t)`` (``t`` a raw scalar column, no
 embedding); the linear path ``x_t = (1 - t) x_0 + t a`` with target velocity ``a - x_0``;
@@ -6,6 +7,8 @@ embedding); the linear path ``x_t = (1 - t) x_0 + t a`` with target velocity ``a
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -65,3 +68,25 @@ def euler_actions(field: VectorField, obs: Tensor, z: Tensor, steps: int) -> Ten
     for i in range(steps):
         x = x + field(obs, x, t.fill_(i / steps)) / steps
     return x.clamp(-1.0, 1.0)
+
+
+class FlowPolicy:
+    """A flow-matching actor ``actor_flow`` that acts by ``flow_steps`` Euler steps from
+    Gaussian noise, clipped (the FQL paper's flow baselines FAWAC and FBRAC)."""
+
+    obs_dim: int
+    action_dim: int
+    cfg: Any  # an AgentConfig with hidden_dims and flow_steps
+    generator: torch.Generator
+    device_: torch.device
+
+    def build_actor(self) -> None:
+        self.actor_flow = VectorField(self.obs_dim, self.action_dim, self.cfg.hidden_dims)
+
+    def noise(self, n: int) -> Tensor:
+        """``x_0 ~ N(0, I)`` for ``n`` actions, from the agent's generator."""
+        return sample_gaussian((n, self.action_dim), self.generator, self.device_)
+
+    @torch.no_grad()
+    def policy(self, obs: Tensor) -> Tensor:
+        return euler_actions(self.actor_flow, obs, self.noise(obs.shape[0]), self.cfg.flow_steps)

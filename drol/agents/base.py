@@ -72,6 +72,8 @@ class OfflineAgent(nn.Module):
     default_sources: ClassVar[dict[str, str]] = {}
     # modules trained by the critic learning rate (``critic_lr``) instead of ``lr``
     critic_modules: ClassVar[tuple[str, ...]] = ("critic", "value")
+    # inputs of the critic beyond (s, a): SORL's Q(s, a, k) has one (the step count k)
+    critic_extra_inputs: ClassVar[int] = 0
 
     @classmethod
     def task_settings(cls, task: Task) -> dict[str, Sourced[Any]]:
@@ -145,7 +147,7 @@ class OfflineAgent(nn.Module):
         """The twin critic and its EMA target (``target_*`` modules get no optimiser)."""
         self.critic = CriticEnsemble(
             self.obs_dim,
-            self.action_dim,
+            self.action_dim + self.critic_extra_inputs,
             self.cfg.hidden_dims,
             n=2,
             layer_norm=self.cfg.layer_norm,

@@ -42,7 +42,7 @@ from drol.agents.registry import register
 from drol.agents.sources import Sourced, official_off, unverified
 from drol.nn import sampling
 from drol.nn.eager import eager
-from drol.nn.networks import MLP, CriticEnsemble
+from drol.nn.networks import MLP
 from drol.tasks import OGBENCH, Task, d4rl_row
 
 SORL_COMMIT = "cc060ac"
@@ -150,18 +150,7 @@ class SORLAgent(OfflineAgent):
         }
 
     # ------------------------------------------------------------------ networks
-    def build_critic(self) -> None:
-        """``Q(s, a, k)``: the twin critic over ``concat(s, a, k)``."""
-        self.critic = CriticEnsemble(
-            self.obs_dim,
-            self.action_dim + 1,
-            self.cfg.hidden_dims,
-            n=2,
-            layer_norm=self.cfg.layer_norm,
-            activation=self.cfg.activation,
-        )
-        self.target_critic = copy.deepcopy(self.critic)
-        self.target_critic.requires_grad_(False)
+    critic_extra_inputs = 1  # Q(s, a, k): the twin critic over concat(s, a, k)
 
     def __init__(self, *args: Any, seed: int = 0, **kwargs: Any):
         super().__init__(*args, seed=seed, **kwargs)

@@ -24,7 +24,7 @@ from drol.workflow_config import (
     check_schema,
     check_semantics,
     run_defaults,
-    seeds_per_job as config_seeds_per_job,
+    seeds_per_job,
     train_set_values,
 )
 
@@ -252,14 +252,12 @@ TRAIN_SHELL = (
 # ---------------------------------------------------------------- seed-batched jobs
 
 
-def seeds_per_job():
-    """train.seeds_per_job; `auto`: every seed of a cell on a GPU, one on CPU."""
-    return config_seeds_per_job(config)
-
-
-# the seed groups trained together (`drol train --seeds`, rule train_seeds<i>); a run of a
+# the seed groups trained together (`drol train --seeds`, rule train_seeds<i>; group size
+# train.seeds_per_job, `auto`: every seed of a cell on a GPU, one on CPU); a run of a
 # single-seed group, of a seed in no group or of a method that cannot be batched: rule train
-SEED_GROUPS = [g for g in seed_chunks(GRID.seed_sets(), seeds_per_job()) if len(g) > 1]
+SEED_GROUPS = [
+    g for g in seed_chunks(GRID.seed_sets(), seeds_per_job(config)) if len(g) > 1
+]
 SEED_BATCHABLE = [m for m in method_names() if seed_batchable(m)]
 
 

@@ -137,17 +137,16 @@ class SeedBatch:
         self.optimizer = torch.optim.Adam(groups)
         self._stack_adam_state(names)
         self.plans: dict[tuple[bool, bool], list[tuple[str, tuple[int, ...]]]] = {}
-        self.batched = vmap(self._loss, in_dims=(0, 0, 0, 0, None, None), randomness="error")
+        self.eager = vmap(self._loss, in_dims=(0, 0, 0, 0, None, None), randomness="error")
+        # forward and backward of the vmapped losses compiled; Adam and the EMA stay eager
+        self.batched = torch.compile(self.eager) if compile else self.eager
         self.compile_seconds = 0.0
         self._warm = False
-        if compile:  # forward and backward of the vmapped losses; Adam and the EMA stay eager
-            self.eager = self.batched
-            self.batched = torch.compile(self.batched)
 
     @property
     def compiled(self) -> bool:
         """Whether the losses run compiled (False when not asked, or after a fallback)."""
-        return hasattr(self, "eager") and self.batched is not self.eager
+        return self.batched is not self.eager
 
     @torch.no_grad()
     def _stack_adam_state(self, names: dict[int, str]) -> None:
@@ -234,10 +233,8 @@ class SeedBatch:
         if self.compiled and not diagnostics:  # the logging step runs eager, as TrainStep's
             loss, info = self._compiled_call(batch, plan, diagnostics, full)
         else:
-            losses = self.eager if self.compiled else self.batched
-            loss, info = losses(
-                self.params, self.buffers, batch, self._draws(plan), diagnostics, full
-            )
+            draws = self._draws(plan)
+            loss, info = self.eager(self.params, self.buffers, batch, draws, diagnostics, full)
         self.optimizer.zero_grad(set_to_none=True)
         loss.sum().backward()  # the seeds share no parameter: each slice gets its own gradient
         if self.kind == "rebrac":  # zero, not absent: Adam steps every parameter

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from drol import physics
 from drol.data.fingerprint import DatasetFingerprint
 from drol.data.paths import find_ogbench_dataset
 from drol.data.transitions import ACTION_CLIP
@@ -60,7 +61,16 @@ def check_dataset(task: Task, data_dir: str | os.PathLike | None) -> DatasetFing
             arrays = read_arrays(p, required_keys(spec))
             for problem in validate_arrays(p, spec, arrays).problems:
                 log.warning("%s", problem)
-        return DatasetFingerprint.of(path.name, arrays)
+        recorded = physics.dataset_physics(path)
+        current = physics.ogbench_physics()
+        if physics.differs(recorded, current):
+            raise UserError(
+                f"{path} was recorded under {physics.describe(recorded)}, but this environment "
+                f"evaluates under {physics.describe(current)}: regenerate it here "
+                f"(drol data generate {task.dataset}) or install the pinned simulator "
+                "(docs/physics.md)"
+            )
+        return DatasetFingerprint.of(path.name, arrays, physics=recorded)
     if task.suite == D4RL:
         path, arrays = _d4rl_arrays(task, data_dir)
         for key in ("observations", "actions"):
@@ -78,6 +88,25 @@ def check_env(task: Task) -> None:
         from drol.d4rl.install import d4rl_python
 
         d4rl_python()
+
+
+def episode_seed(seed: int, episode: int) -> int:
+    """The reset seed of episode ``episode`` of an evaluation whose base seed is ``seed``."""
+    return int(seed * 1000 + episode) % (2**31)
+
+
+def reset_episode(env: Any, seed: int) -> tuple[Any, dict[str, Any]]:
+    """``env.reset(seed=seed)`` with the global NumPy RNG seeded from ``seed`` during the reset
+    and the caller's state restored after: OGBench's maze envs (pointmaze, antmaze,
+    humanoidmaze, antsoccer) draw their start noise from the global ``np.random``, which
+    ``reset(seed=...)`` does not seed, so without this an episode's start depends on the
+    process's history."""
+    state = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        return env.reset(seed=seed)
+    finally:
+        np.random.set_state(state)
 
 
 @contextlib.contextmanager

@@ -19,13 +19,15 @@ from drol.data import npzfile
 from drol.data.generate import generate, val_episodes_for
 from drol.data.npzfile import temp_files_for
 from drol.data.paths import MissingDatasetError, find_ogbench_dataset
+from drol.physics import dataset_physics, ogbench_physics
 
 warnings.filterwarnings("ignore")
 
 
 def test_files_have_the_official_layout_and_load_unchanged(tiny_cube_single):
-    raw = np.load(tiny_cube_single)
-    assert sorted(raw.files) == ["actions", "observations", "qpos", "qvel", "terminals"]
+    raw = np.load(tiny_cube_single)  # no pickle needed: the physics record is a unicode array
+    assert sorted(raw.files) == ["actions", "observations", "physics", "qpos", "qvel", "terminals"]
+    assert dataset_physics(tiny_cube_single) == ogbench_physics()  # the versions that made it
     assert raw["observations"].shape == (2002, 28) and raw["observations"].dtype == np.float32
     assert raw["actions"].shape == (2002, 5) and raw["actions"].dtype == np.float32
     assert raw["qpos"].shape == (2002, 21) and raw["qvel"].shape == (2002, 20)

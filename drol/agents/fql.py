@@ -18,7 +18,9 @@ from drol.agents.config import AgentConfig, need
 from drol.agents.flow import VectorField, euler_actions, flow_matching_loss
 from drol.agents.registry import register
 from drol.agents.sources import (
+    FQL_E2,
     FQL_README,
+    FQL_TABLE5,
     Sourced,
     fql_code,
     is_unverified,
@@ -73,6 +75,17 @@ def ogbench_discount(task: Task) -> Sourced[float]:
     if is_unverified(row.source):
         return Sourced(row.value[1], row.source)
     return Sourced(row.value[1], f"{FQL_README} (FQL's discount, shared by its baselines)")
+
+
+def fql_q_agg(task: Task) -> Sourced[str]:
+    """FQL's critic aggregation on ``task`` as the FQL paper's flow baselines inherit it (App.
+    E.2: FAWAC and FBRAC use "the same default hyperparameters as FQL"; Table 5: clipped
+    double Q-learning on adroit and antmaze-{large, giant}-navigate)."""
+    if task.suite == OGBENCH:
+        q_agg = FQL_OGBENCH[task.family].value[2]
+    else:
+        q_agg = d4rl_row(FQL_D4RL, task.name).value[1]
+    return Sourced(q_agg, f"{FQL_E2} (FQL's defaults) and {FQL_TABLE5} (clipped double Q)")
 
 
 # D4RL task (or antmaze group) -> (alpha, q_agg)

@@ -23,6 +23,10 @@ DROL_SCRIPT = f"muzhancun/DROL@{DROL_COMMIT[:7]} scripts/production_run_commands
 DROL_CODE = f"muzhancun/DROL@{DROL_COMMIT[:7]} agents/drol.py get_config()"
 FQL_README = "seohongpark/fql README.md command"
 FQL_PAPER = "FQL paper (Park et al. 2025, arXiv 2502.02538), appendix hyperparameter tables"
+FQL_TABLE6 = "FQL paper (arXiv 2502.02538) Table 6"
+FQL_TABLE7 = "FQL paper (arXiv 2502.02538) Table 7"
+FQL_E2 = "FQL paper (arXiv 2502.02538) App. E.2"
+FQL_TABLE5 = "FQL paper (arXiv 2502.02538) Table 5"
 IQL_PAPER = "IQL paper (Kostrikov et al. 2022), App. B"
 IMPLEMENTATION = "implementation choice (same math; see the agent's docstring)"
 OGBENCH_PROTOCOL = "OGBench protocol (FQL paper): mean of the last 3 evaluations"
@@ -35,6 +39,21 @@ CORL_AT = f"{CORL_REPO}@{CORL_COMMIT[:7]}"  # CORL's files at the pinned commit
 DEFLOW_COMMIT = "5830f0eb88e2acdd431a1ecf9a3f05ac64ab59f4"
 DEFLOW_CODE = f"muzhancun/DeFlow@{DEFLOW_COMMIT[:7]} agents/deflow.py get_config()"
 DEFLOW_README = f"muzhancun/DeFlow@{DEFLOW_COMMIT[:7]} README.md command"
+
+
+def table6(row: str) -> str:
+    """A row of the FQL paper's Table 6 ("Task-specific hyperparameters for offline RL"): an
+    OGBench family (its five task rows are equal; tuned on the default task) or a D4RL id."""
+    return f"{FQL_TABLE6}, row {row}"
+
+
+def table7_indirect(row: str) -> str:
+    """The FQL paper's Table 7 (offline-to-online) row, cited where Table 6's row could not be
+    read (its antsoccer rows): indirect evidence for the offline setting."""
+    return (
+        f"{FQL_TABLE7} (offline-to-online), row {row}: indirect evidence, "
+        "Table 6's antsoccer rows could not be read"
+    )
 
 
 def fql_code(agent: str) -> str:

@@ -32,12 +32,15 @@ class DatasetFingerprint:
     rows: int
     digest: str
     version: int = FINGERPRINT_VERSION
+    physics: dict[str, str] | None = None  # the simulator versions it was recorded with
 
     @classmethod
-    def of(cls, name: str, arrays: dict[str, np.ndarray]) -> DatasetFingerprint:
+    def of(
+        cls, name: str, arrays: dict[str, np.ndarray], physics: dict[str, str] | None = None
+    ) -> DatasetFingerprint:
         """blake2b over the name, dtype, shape and bytes of each of :data:`FINGERPRINT_KEYS`
         that ``arrays`` holds (stable across re-saves of the same arrays, unlike the zip
-        file's bytes)."""
+        file's bytes); ``physics``: the versions the file records (:mod:`drol.physics`)."""
         h = hashlib.blake2b(digest_size=12)
         for key in FINGERPRINT_KEYS:
             if key not in arrays:
@@ -45,4 +48,4 @@ class DatasetFingerprint:
             arr = np.ascontiguousarray(arrays[key])
             h.update(f"{key}:{arr.dtype.str}:{arr.shape};".encode())
             h.update(memoryview(arr).cast("B"))
-        return cls(name, int(len(arrays["observations"])), h.hexdigest())
+        return cls(name, int(len(arrays["observations"])), h.hexdigest(), physics=physics)

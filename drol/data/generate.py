@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from drol import physics
 from drol.data.npzfile import temp_files_for, write_dataset_pair
 from drol.data.registry import DatasetSpec, get_spec
 from drol.data.seeding import TRAIN, VAL
@@ -186,6 +187,9 @@ def generate(
     seconds = time.perf_counter() - start
 
     train, val = _merge(results[TRAIN]), _merge(results[VAL])
+    train[physics.DATASET_KEY] = val[physics.DATASET_KEY] = physics.encode(
+        physics.ogbench_physics()
+    )
     train_path, val_path = write_dataset_pair(out / f"{dataset}.npz", train, val)
     rows = len(train["terminals"]) + len(val["terminals"])
     result = GenerateResult(train_path, val_path, episodes, n_val, rows, seconds, retries)

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from drol import physics
 from drol.agents.registry import method_names
 from drol.errors import UnknownTaskError, UserError
 from drol.grid import DROL, KSWEEP_LABEL, columns, default_labels, discover_runs, run_dir
@@ -54,6 +55,7 @@ RUN_COLUMNS = [
     "wall_clock_s",
     "train_steps_per_s",
     "protocol",
+    "physics",
     "reason",
     "run_dir",
 ]
@@ -127,6 +129,7 @@ def read_run(path: Path, key: tuple[str, str, int, int] | None = None) -> dict:
             wall_clock_s=score.get("wall_clock_s"),
             train_steps_per_s=score.get("train_steps_per_s"),
             protocol=score.get("protocol"),
+            physics=physics.describe(score.get("physics")),
         )
         return row
     if config_file.is_file():
@@ -192,10 +195,25 @@ def collect_runs(runs_dir: str | Path, manifest: pd.DataFrame | None = None) -> 
     df = pd.DataFrame(rows, columns=RUN_COLUMNS)
     if not df.empty:
         df = df.sort_values(["suite", "family", "task", "method", "K", "seed"], kind="stable")
+    refuse_mixed_physics(df)
     not_done = df[df["status"] != "done"]
     if len(not_done):
         log.warning("%d of %d runs are not done (missing/failed/running)", len(not_done), len(df))
     return df.reset_index(drop=True)
+
+
+def refuse_mixed_physics(runs: pd.DataFrame) -> None:
+    """One line naming the task when its finished runs were evaluated under different
+    simulator versions (runs of before the record, ``unrecorded``, are not compared)."""
+    done = runs[(runs["status"] == "done") & (runs["physics"] != physics.describe(None))]
+    for task, group in done.groupby("task", sort=True):
+        seen = group.drop_duplicates("physics")
+        if len(seen) > 1:
+            shown = "; ".join(f"{r.physics} ({r.run_dir})" for r in seen.itertuples())
+            raise UserError(
+                f"{task}: runs evaluated under different physics ({shown}) cannot be compared; "
+                "retrain them under one simulator (docs/physics.md)"
+            )
 
 
 def outside_root(path: Path, root: Path) -> Path | None:

@@ -13,7 +13,7 @@ import pandas as pd
 import torch
 
 from drol.agents.base import use_generator
-from drol.envs import make_ogbench_env
+from drol.envs import episode_seed, make_ogbench_env, reset_episode
 from drol.io import atomic_write_with
 from drol.tasks import OGBENCH, parse_task
 from drol.train.lockstep import (
@@ -44,11 +44,12 @@ def evaluate(
     ``normalized_score``, d4rl's normalised return ×100 (the paper's metric; below 0 or above
     100 where the return is outside the reference range), and its ``success`` is that score
     / 100, so that every reader of ``eval.csv`` treats both suites alike. Each episode's reset
-    is seeded from (``seed``, episode) so evaluations are reproducible and resumable.
+    is seeded from (``seed``, episode), the global NumPy RNG too (:func:`drol.envs.reset_episode`),
+    so evaluations are reproducible across processes and resumable.
     """
     results = []
     for ep in range(episodes):
-        ob, info = env.reset(seed=int(seed * 1000 + ep) % (2**31))
+        ob, info = reset_episode(env, episode_seed(seed, ep))
         done, ret, length = False, 0.0, 0
         while not done:
             obs = torch.as_tensor(np.asarray(ob, dtype=np.float32), device=device).unsqueeze(0)

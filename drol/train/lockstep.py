@@ -32,6 +32,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from drol.envs import episode_seed, reset_episode
+
 log = logging.getLogger(__name__)
 
 
@@ -141,7 +143,7 @@ def evaluate_lockstep(
     def start(slot: int) -> None:
         ep = next(pending, None)
         if ep is not None:
-            ob, info[ep] = envs[slot].reset(seed=int(seed * 1000 + ep) % (2**31))
+            ob, info[ep] = reset_episode(envs[slot], episode_seed(seed, ep))
             obs[ep] = np.asarray(ob, dtype=np.float32)
             running.append((slot, ep))
 

@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from drol import physics
 from drol.errors import UserError
 from drol.io import atomic_write_text
 
@@ -61,6 +62,7 @@ class RunIdentity(RunSpec):
 
     agent: dict[str, Any] = field(default_factory=dict)
     dataset: dict[str, Any] = field(default_factory=dict)  # DatasetFingerprint as a dict
+    physics: dict[str, str] = field(default_factory=dict)  # the evaluation's simulator versions
 
     PATH_KEYS = ("task", "method", "K", "seed")  # the keys the run directory's path encodes
 
@@ -89,6 +91,7 @@ class RunIdentity(RunSpec):
                 "that reaches training); that run cannot be checked or resumed: use another "
                 "--out or delete it and train again"
             )
+        self.check_physics(recorded, config_path)
         diffs = self.differences(recorded)
         if diffs:
             shown = "; ".join(
@@ -96,6 +99,21 @@ class RunIdentity(RunSpec):
             )
             raise UserError(
                 f"{shown} -- that directory holds another run; use another --out or delete it"
+            )
+
+    def check_physics(self, recorded: dict[str, Any], config_path: Path) -> None:
+        """Refuse, in one line, to resume a run under other simulator versions than it ran
+        with (a run of before the record: the ``versions`` its config.json lists)."""
+        before = recorded.get("physics")
+        if not isinstance(before, dict):
+            listed = recorded.get("versions")
+            listed = listed if isinstance(listed, dict) else {}
+            before = {k: str(listed[k]) for k in self.physics if k in listed}
+        if physics.differs(before, self.physics):
+            raise UserError(
+                f"{config_path} ran under {physics.describe(before)}, this environment under "
+                f"{physics.describe(self.physics)}: a run does not resume across a physics "
+                "change (docs/physics.md); use another --out or delete it and train again"
             )
 
     def check_score(self, score_path: Path) -> None:

@@ -30,6 +30,7 @@ def write_score(out: Path, progress: Progress, identity: RunIdentity, task: Task
         "identity": identity.digest(),
         "score": 100.0 * float(used.mean()),
         "protocol": task.eval_protocol,
+        "physics": identity.physics,
         "eval_steps": [int(x) for x in used.index],
         "suite": task.suite,
         "family": task.family,

@@ -25,6 +25,7 @@ from drol.data.transitions import next_actions
 from drol.envs import TaskData, check_dataset, check_env, closing_env, load_task
 from drol.errors import EnvFailedError, UserError
 from drol.io import atomic_write_json, ensure_writable_dir, os_error_message
+from drol.physics import physics_of_suite
 from drol.speed.step import runtime_info
 from drol.tasks import Task, parse_task
 from drol.train.batches import IndexSampler
@@ -74,6 +75,7 @@ class Trainer:
             **{k: getattr(s, k) for k in RunSpec.spec_keys()},
             agent=self.cfg.to_dict(),
             dataset=asdict(dataset),
+            physics=physics_of_suite(self.task.suite),
         )
 
     def resolved_config(self, identity: RunIdentity, data: TaskData) -> dict[str, Any]:

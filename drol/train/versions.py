@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import platform
 import subprocess
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +26,9 @@ def versions(d4rl_worker: dict[str, str] | None = None) -> dict[str, Any]:
         "drol": drol.__version__,
     }
     for name in ("ogbench", "mujoco", "gymnasium"):
-        try:
-            out[name] = __import__(name).__version__
-        except Exception:  # noqa: BLE001 - optional packages
+        try:  # the distribution's version: ogbench has no __version__
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
             out[name] = "missing"
     if d4rl_worker:
         out["d4rl_worker"] = dict(d4rl_worker)

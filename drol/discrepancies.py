@@ -22,7 +22,7 @@ from drol.tasks import parse_task
 
 DEFAULT_FILE = Path(__file__).resolve().parent.parent / "config" / "paper_discrepancies.yaml"
 COLUMNS = ("drol16", "drol_star")
-EFFECT_KEYS = ("column", "method", "seed_offset", "kstar", "set")
+EFFECT_KEYS = ("column", "method", "seed_offset", "kstar", "set", "set_task")
 
 
 @dataclass(frozen=True)
@@ -77,14 +77,23 @@ def _effect(raw: Any, tasks: tuple[str, ...], where: str) -> dict[str, Any]:
             _need(task in tasks, f"{where}.kstar.{task}", "not one of the item's tasks")
             _need(isinstance(k, int) and k >= 1, f"{where}.kstar.{task}", "K must be >= 1")
     if "set" in raw:
-        sets = raw["set"]
-        _need(isinstance(sets, dict), f"{where}.set", "must map method -> {key: value}")
-        for method, values in sets.items():
-            try:
-                get_method(str(method)).make_config(values)
-            except UserError as err:
-                raise ConfigError(f"{where}.set.{method}: {err}") from None
+        _check_set(raw["set"], f"{where}.set")
+    if "set_task" in raw:
+        by_task = raw["set_task"]
+        _need(isinstance(by_task, dict), f"{where}.set_task", "must map task -> {method: ...}")
+        for task, sets in by_task.items():
+            _need(task in tasks, f"{where}.set_task.{task}", "not one of the item's tasks")
+            _check_set(sets, f"{where}.set_task.{task}")
     return dict(raw)
+
+
+def _check_set(sets: Any, where: str) -> None:
+    _need(isinstance(sets, dict), where, "must map method -> {key: value}")
+    for method, values in sets.items():
+        try:
+            get_method(str(method)).make_config(values)
+        except UserError as err:
+            raise ConfigError(f"{where}.{method}: {err}") from None
 
 
 def parse_items(raw: Any, where: str) -> dict[str, Item]:
@@ -211,6 +220,7 @@ class Choices:
         out: dict[str, Any] = {}
         for effect in self.effects(task):
             out.update(effect.get("set", {}).get(method, {}))
+            out.update(effect.get("set_task", {}).get(task, {}).get(method, {}))
         return out
 
 

@@ -275,14 +275,11 @@ def test_d4rl_baselines_run_as_corl():
 
 def test_a_discrepancy_option_sets_hyperparameters():
     cfg = _config()
-    task = "antmaze-giant-navigate-singletask-task3-v0"
-    assert run_defaults(cfg, "rebrac", task)["set"] == {}
-    cfg["discrepancies"] = {"rebrac_ogbench_antmaze": "public_code"}
-    assert run_defaults(cfg, "rebrac", task)["set"] == {
-        "alpha_actor": "0.003",
-        "alpha_critic": "0.01",
-    }
-    assert run_defaults(cfg, "rebrac", "cube-single-play-singletask-task1-v0")["set"] == {}
+    assert run_defaults(cfg, "fql", "door-human-v1")["set"] == {}
+    cfg["discrepancies"] = {"fql_adroit_alpha": "table6"}
+    assert run_defaults(cfg, "fql", "door-human-v1")["set"] == {"alpha": "3000"}
+    assert run_defaults(cfg, "fql", "hammer-cloned-v1")["set"] == {"alpha": "1000"}
+    assert run_defaults(cfg, "fql", "pen-human-v1")["set"] == {}  # Table 6 = README there
 
 
 # ---------------------------------------------------------------- the CORL check script

@@ -13,6 +13,7 @@ from test_train import train_args
 from drol.agents import make_agent, make_config
 from drol.agents.base import use_generator
 from drol.agents.registry import get_method, method_names
+from drol.agents.settings import task_settings
 from drol.cli import main
 from drol.grid import column_labels
 from drol.tasks import D4RL_FAMILIES, OGBENCH_FAMILIES, parse_task
@@ -161,12 +162,35 @@ def test_deflow_per_family_settings_carry_the_readme_source():
     assert door["target_divergence"].value == 0.001 and door["q_agg"].value == "min"
 
 
-def test_fawac_fbrac_say_their_code_is_not_public():
-    for m in ("fawac", "fbrac"):
-        cls = get_method(m)
-        assert "No official code is public" in sys.modules[cls.__module__].__doc__
-        assert "no public code" in cls.default_source
-        assert all("no public code" in s for s in cls.config_sources().values() if "off" in s)
+def test_fawac_fbrac_say_where_their_code_comes_from():
+    fawac, fbrac = get_method("fawac"), get_method("fbrac")
+    assert "No official code is public" in sys.modules[fawac.__module__].__doc__
+    assert "no public code" in fawac.default_source
+    assert all("no public code" in s for s in fawac.config_sources().values() if "off" in s)
+    doc = sys.modules[fbrac.__module__].__doc__
+    assert "not public" in doc and "chongyi-zheng/value-flows" in doc
+    assert "value-flows" in fbrac.config_sources()["alpha"]
+
+
+@pytest.mark.parametrize(
+    ("method", "task", "alpha", "q_agg"),
+    [
+        ("fbrac", "cube-double-play-singletask-task2-v0", 100.0, "mean"),
+        ("fbrac", "puzzle-4x4-play-singletask-task4-v0", 300.0, "mean"),
+        ("fbrac", "antmaze-giant-navigate-singletask-task1-v0", 10.0, "min"),
+        ("fbrac", "relocate-cloned-v1", 3000.0, "min"),
+        ("fbrac", "antmaze-large-play-v2", 1.0, "mean"),
+        ("fawac", "antmaze-large-navigate-singletask-task3-v0", 3.0, "min"),
+        ("fawac", "scene-play-singletask-task2-v0", 0.3, "mean"),
+        ("fawac", "pen-human-v1", 0.03, "min"),
+        ("fawac", "door-expert-v1", 3.0, "min"),
+    ],
+)
+def test_fawac_fbrac_train_on_the_fql_papers_table6(method, task, alpha, q_agg):
+    s = task_settings(method, task)
+    assert s["alpha"].value == alpha and "Table 6" in s["alpha"].source
+    assert s["q_agg"].value == q_agg and "Table 5" in s["q_agg"].source
+    assert s["q_agg"].value == task_settings("fql", task)["q_agg"].value  # FQL's clipped double Q
 
 
 @pytest.mark.parametrize("method", NEW)

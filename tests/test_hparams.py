@@ -79,14 +79,30 @@ def test_iql_and_ifql_on_adroit_follow_corl():
         iql = task_settings("iql", task)
         assert (iql["expectile"].value, iql["alpha"].value) == (0.8, 3.0)
         assert is_corl(iql["expectile"].source) and "iql_tau" in iql["expectile"].source
-        ifql = task_settings("ifql", task)["expectile"]
-        assert ifql.value == 0.8 and is_unverified(ifql.source) and "0.7" in ifql.source
+        ifql = task_settings("ifql", task)["expectile"]  # IQL's fixed 0.9 (FQL paper App. E.2)
+        assert ifql.value == 0.9 and "App. E.2" in ifql.source and "ifql.py" in ifql.source
 
 
-def test_rebrac_ogbench_antmaze_names_both_candidates():
+def test_rebrac_ogbench_antmaze_is_table6():
     for family in ("antmaze-large-navigate", "antmaze-giant-navigate"):
-        s = task_settings("rebrac", f"{family}-singletask-task1-v0")["alpha_critic"]
-        assert is_unverified(s.source) and "(0.003, 0.01)" in s.source and "umaze" in s.source
+        s = task_settings("rebrac", f"{family}-singletask-task1-v0")
+        assert (s["alpha_actor"].value, s["alpha_critic"].value) == (0.003, 0.01)
+        assert s["alpha_critic"].source.endswith(f"Table 6, row {family}")
+
+
+def test_table6_and_its_indirect_evidence():
+    assert task_settings("ifql", "door-cloned-v1")["num_samples"].value == 128
+    assert task_settings("ifql", "relocate-human-v1")["num_samples"].value == 128
+    assert task_settings("ifql", "door-human-v1")["num_samples"].value == 32
+    soccer = "antsoccer-arena-navigate-singletask-task4-v0"
+    n = task_settings("ifql", soccer)["num_samples"]
+    assert n.value == 64 and "Table 7" in n.source and "indirect" in n.source
+    assert not is_unverified(n.source)
+    cube = task_settings("iql", "cube-double-play-singletask-task2-v0")
+    assert cube["hidden"].value == 256 and "App. E.2" in cube["hidden"].source
+    assert task_settings("iql", "antmaze-large-navigate-singletask-task1-v0")["hidden"].value == 512
+    for method in ("fawac", "fbrac"):  # no source gives their antsoccer alpha
+        assert is_unverified(task_settings(method, soccer)["alpha"].source)
 
 
 def test_hparams_cli_prints_settings_and_the_count(capsys):

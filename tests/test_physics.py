@@ -6,9 +6,9 @@ tests/data/physics_official.npz holds seeded rollouts recorded there by
 tests/physics/record_rollouts.py; the same rollouts through the project's own code path
 (drol.envs.make_ogbench_env, drol.envs.reset_episode) must match them step for step.
 
-Same MuJoCo across the other packages' versions agrees to ~1e-14; another MuJoCo does not
-(4.0.0: the cube observation by 2e-2 to 1e-1 after the first step, the ant by ~1e-6
-# growing to ~5 within 50 steps), hence ATOL.
+The same MuJoCo agrees across the other packages' versions (bit for bit here; at most ~1e-14
+expected); another MuJoCo does not (4.0.0: the cube observation by 2e-2 to 1e-1 after the
+first step, the ant's by ~1e-6, growing to ~5 within 50 steps), hence ATOL.
 
 Regenerate the golden file (only on purpose, in a venv with the official pins)::
 

@@ -111,7 +111,7 @@ class FAWACAgent(FlowPolicy, OfflineAgent):
     cfg: FAWACConfig
     default_source = f"{FQL_PAPER}: shared flow-baseline settings; {NO_CODE}"
     default_sources = official_off(NO_CODE) | {
-        "alpha": "off the paper's grid only (on it: FQL paper Table 6, per task)",
+        "alpha": "used outside the paper's grid only (on it: FQL paper Table 6, per task)",
         "flow_steps": f"{FQL_PAPER} (10 flow steps for every flow method)",
         "max_weight": f"{fql_code('iql')} (the AWR weight clip, 100)",
     }

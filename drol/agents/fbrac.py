@@ -108,7 +108,7 @@ class FBRACAgent(FlowPolicy, OfflineAgent):
     cfg: FBRACConfig
     default_source = f"{FQL_PAPER}: shared flow-baseline settings; {NO_CODE}"
     default_sources = official_off(NO_CODE) | {
-        "alpha": f"{VALUE_FLOWS} get_config() (off the paper's grid only; on it: Table 6)",
+        "alpha": f"{VALUE_FLOWS} get_config() (used outside the paper's grid only; on it: Table 6)",
         "flow_steps": f"{FQL_PAPER} (10 flow steps for every flow method); {VALUE_FLOWS}",
         "normalize_q_loss": (
             "FQL paper App. B (no Q-loss normalisation in the experiments); "

@@ -34,11 +34,12 @@ from drol.agents.fql import ogbench_discount
 from drol.agents.registry import register
 from drol.agents.sources import (
     CORL_AT,
-    FQL_README,
     Sourced,
     corl,
     fql_code,
     official_off,
+    table6,
+    table7_indirect,
     unverified,
 )
 from drol.nn.eager import eager
@@ -68,35 +69,26 @@ class ReBRACConfig(AgentConfig):
         need(self, self.actor_fc_scale > 0, "actor_fc_scale", "must be > 0")
 
 
-_FROM_MEMORY = unverified(
-    "transcribed from memory of the FQL paper's appendix table of baseline hyperparameters"
-)
-# antmaze-large/-giant: two candidates, neither traced to the FQL paper's table (see
-# config/paper_discrepancies.yaml, rebrac_ogbench_antmaze): the values below equal CORL's
-# D4RL antmaze-umaze / -umaze-diverse pairs exactly (a likely mix-up); public code that uses
-# the FQL paper's settings has (0.003, 0.01) for both.
-_ANTMAZE_CANDIDATES = unverified(
-    "candidates: this pair (= CORL's D4RL antmaze-umaze(-diverse) pair) or (0.003, 0.01) "
-    "(public code citing the FQL paper); the FQL paper's table was not read"
-)
-
-# (alpha_actor, alpha_critic) per OGBench family (the FQL paper's appendix table). Only
-# humanoidmaze-medium is confirmed by a primary source (the official fql README's command);
-# its visual-cube commands agree with cube-single (1, 0) and cube-double (0.1, 0), which stay
-# unverified (another benchmark).
+# (alpha_actor, alpha_critic) per OGBench family: the FQL paper's Table 6 (ReBRAC column; a
+# family's five task rows agree), which the official README's humanoidmaze-medium and
+# visual-cube commands also give. antsoccer: Table 6's rows could not be read; Table 7
+# (offline-to-online) gives (0.01, 0.01).
 REBRAC_OGBENCH: dict[str, Sourced[tuple[float, float]]] = {
-    "antmaze-large-navigate": Sourced((0.003, 0.002), _ANTMAZE_CANDIDATES),
-    "antmaze-giant-navigate": Sourced((0.003, 0.001), _ANTMAZE_CANDIDATES),
-    "humanoidmaze-medium-navigate": Sourced((0.01, 0.01), FQL_README),
-    "humanoidmaze-large-navigate": Sourced((0.01, 0.01), _FROM_MEMORY),
-    "antsoccer-arena-navigate": Sourced((0.01, 0.01), _FROM_MEMORY),
-    "cube-single-play": Sourced((1.0, 0.0), _FROM_MEMORY + " (README visual-cube-single: (1, 0))"),
-    "cube-double-play": Sourced(
-        (0.1, 0.0), _FROM_MEMORY + " (README visual-cube-double: (0.1, 0))"
-    ),
-    "scene-play": Sourced((0.1, 0.01), _FROM_MEMORY),
-    "puzzle-3x3-play": Sourced((0.3, 0.01), _FROM_MEMORY),
-    "puzzle-4x4-play": Sourced((0.3, 0.01), _FROM_MEMORY),
+    **{
+        family: Sourced(pair, table6(family))
+        for family, pair in {
+            "antmaze-large-navigate": (0.003, 0.01),
+            "antmaze-giant-navigate": (0.003, 0.01),
+            "humanoidmaze-medium-navigate": (0.01, 0.01),
+            "humanoidmaze-large-navigate": (0.01, 0.01),
+            "cube-single-play": (1.0, 0.0),
+            "cube-double-play": (0.1, 0.0),
+            "scene-play": (0.1, 0.01),
+            "puzzle-3x3-play": (0.3, 0.01),
+            "puzzle-4x4-play": (0.3, 0.01),
+        }.items()
+    },
+    "antsoccer-arena-navigate": Sourced((0.01, 0.01), table7_indirect("antsoccer-arena-navigate")),
     "pointmaze-medium-navigate": Sourced((0.01, 0.01), unverified("not in the FQL grid")),
     "pointmaze-large-navigate": Sourced((0.01, 0.01), unverified("not in the FQL grid")),
 }

@@ -37,7 +37,10 @@ TASKS = (
     "antmaze-large-navigate-singletask-task1-v0",  # locomotion; start noise from np.random
 )
 SEEDS = (0, 1, 2)
-STEPS = 50
+# 25 steps: MuJoCo 4.0.0 differs from the first step (~1e-1 on cube), while 3.2.0-3.4.0 agree
+# to < 1e-12 here; beyond ~29 steps a cube seed reaches a contact near-tie (the wrist at its
+# joint limit) where a 1e-15 nudge changes the outcome, which no cross-build test can hold.
+STEPS = 25
 ACTION_SEED_OFFSET = 1000
 VERSIONS_KEY = "versions"
 PACKAGES = ("ogbench", "mujoco", "gymnasium", "numpy")

@@ -944,3 +944,73 @@ def test_path_too_long_exits_2_naming_the_option(tmp_path, capsys, cmd, option):
     args = [next((a.replace(k, v) for k, v in fill.items() if k in a), a) for a in cmd]
     line = assert_one_line_error(*run_main(args, capsys), 2, "path too long", f"{option}:")
     assert "shorter path" in line
+
+
+# ---------------------------------------------------------------- round three (issue 35)
+
+
+def test_seed_and_seeds_together_are_refused(data, tmp_path, capsys):
+    out = tmp_path / "seed{seed}"
+    args = replace_opt(train_args(data, out), "--seed", "5") + ["--seeds", "0,1"]
+    assert_one_line_error(*run_main(args, capsys), 2, "--seed 5", "--seeds 0,1")
+    assert not tmp_path.joinpath("seed0").exists() and not tmp_path.joinpath("seed5").exists()
+
+
+@pytest.mark.parametrize("seeds", ["0,,1", "0,1,", ",0"])
+def test_seeds_with_an_empty_item_are_refused(data, tmp_path, capsys, seeds):
+    args = [a for a in train_args(data, tmp_path / "s{seed}") if a not in ("--seed",)]
+    args.remove("0")  # the value of --seed
+    assert_one_line_error(*run_main([*args, "--seeds", seeds], capsys), 2, "--seeds")
+    assert not list(tmp_path.iterdir())
+
+
+def test_too_many_seeds_are_refused_before_anything_is_created(data, tmp_path, capsys):
+    args = [a for a in train_args(data, tmp_path / "s{seed}") if a != "--seed"]
+    args.remove("0")
+    line = assert_one_line_error(*run_main([*args, "--seeds", "0-999"], capsys), 2, "--seeds")
+    assert "1000 seeds" in line and "at most 64" in line
+    assert not list(tmp_path.iterdir())  # no run directory, no config.json
+
+
+@pytest.mark.parametrize(
+    ("backend", "needle"),
+    [("foo", "not an offscreen backend"), ("glx", "not an offscreen backend")],
+)
+def test_video_with_an_unusable_mujoco_gl_is_one_line(finished, tmp_path, backend, needle):
+    run = tmp_path / "run"
+    shutil.copytree(finished, run)
+    env = {**os.environ, "MUJOCO_GL": backend}
+    res = subprocess.run(
+        [sys.executable, "-m", "drol", "video", str(run), "--max-steps", "2"],
+        capture_output=True, text=True, timeout=300, cwd=ROOT, env=env,
+    )  # fmt: skip
+    line = assert_one_line_error(res.returncode, res.stderr, 2, f"MUJOCO_GL={backend}", needle)
+    assert "egl" in line
+    assert not list(run.glob("video.*")) and not list(run.glob(".video*"))
+
+
+def test_video_with_a_backend_that_fails_to_render_is_one_line(finished, tmp_path):
+    """osmesa without libOSMesa (or EGL without Mesa's libEGL) fails inside PyOpenGL."""
+    run = tmp_path / "run"
+    shutil.copytree(finished, run)
+    env = {**os.environ, "MUJOCO_GL": "osmesa", "PYOPENGL_PLATFORM": "osmesa"}
+    probe = subprocess.run(
+        [sys.executable, "-c", "import ctypes.util, sys; sys.exit(bool(ctypes.util.find_library('OSMesa')))"],
+        capture_output=True, timeout=60,
+    )  # fmt: skip
+    if probe.returncode:
+        pytest.skip("libOSMesa is installed here: osmesa renders")
+    res = subprocess.run(
+        [sys.executable, "-m", "drol", "video", str(run), "--max-steps", "2"],
+        capture_output=True, text=True, timeout=300, cwd=ROOT, env=env,
+    )  # fmt: skip
+    assert_one_line_error(res.returncode, res.stderr, 2, "MUJOCO_GL=osmesa", "renderer failed")
+
+
+def test_video_on_cuda_without_cuda_is_one_line(finished, tmp_path, capsys):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    run = tmp_path / "run"
+    shutil.copytree(finished, run)
+    code, err = run_main(["video", str(run), "--device", "cuda"], capsys)
+    assert_one_line_error(code, err, 2, "--device cuda", "no CUDA device")

@@ -8,6 +8,7 @@ from pathlib import Path
 from drol.agents import method_names
 from drol.agents.config import add_set_option
 from drol.data.paths import DATA_ROOT_HELP, SEARCH_PATHS_HELP, data_root
+from drol.errors import UserError
 from drol.train.rundir import TrainingError
 from drol.train.seeds import parse_seeds, seed_out, train_seeds
 from drol.train.settings import RunSettings, make_settings
@@ -31,14 +32,15 @@ def register(subparsers) -> None:
     p.add_argument(
         "--K", type=int, default=16, help="number of latent candidates (DROL); recorded for FQL"
     )
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=None, help="the run's seed (default 0)")
     p.add_argument(
         "--seeds",
         default=None,
         metavar="LIST",
         help="train these seeds (0,1,2 or 0-7) in one process as one seed-batched step, each "
         "in its own RUN_DIR: --out must contain {seed} (e.g. results/runs/T/drol/K16/seed{seed}); "
-        "every method but SORL, fp32 (compiled as --set compile says); a diverged seed is marked "
+        "every method but SORL, fp32 (compiled as --set compile says), at most 64 seeds; a "
+        "diverged seed is marked "
         "FAILED, the others go on",
     )
     p.add_argument(
@@ -78,8 +80,13 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.seeds is not None:
+        if args.seed is not None:
+            raise UserError(
+                f"--seed {args.seed} and --seeds {args.seeds} together: give one of them "
+                "(--seeds trains the listed seeds)"
+            )
         return run_seeds(args)
-    Trainer(settings_of(args, args.seed), args.out).run()
+    Trainer(settings_of(args, 0 if args.seed is None else args.seed), args.out).run()
     return 0
 
 

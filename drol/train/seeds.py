@@ -51,6 +51,11 @@ log = logging.getLogger(__name__)
 SEED_PLACEHOLDER = "{seed}"
 
 
+# Seeds one process trains side by side: each holds its agent, Adam state, run directory and
+# writers (a TensorBoard writer runs a thread); the paper grid batches 8 per GPU job.
+MAX_SEEDS_PER_PROCESS = 64
+
+
 def parse_seeds(text: str) -> list[int]:
     """``0,1,2`` or ``0-7`` -> distinct seeds; a one-line error naming ``--seeds`` otherwise."""
     try:
@@ -58,11 +63,17 @@ def parse_seeds(text: str) -> list[int]:
             lo, hi = (int(x) for x in text.split("-", 1))
             seeds = list(range(lo, hi + 1))
         else:
-            seeds = [int(x) for x in text.split(",") if x.strip()]
+            seeds = [int(x) for x in text.split(",")]  # an empty item ("0,,1") is an error
     except ValueError:
         raise UserError(f"bad --seeds {text!r}: give seeds as 0,1,2 or 0-7") from None
     if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0:
         raise UserError(f"bad --seeds {text!r}: give distinct seeds >= 0, as 0,1,2 or 0-7")
+    if len(seeds) > MAX_SEEDS_PER_PROCESS:
+        raise UserError(
+            f"--seeds {text}: {len(seeds)} seeds in one process, at most "
+            f"{MAX_SEEDS_PER_PROCESS}: split them over several processes "
+            "(train.seeds_per_job in a workflow config)"
+        )
     return seeds
 
 

@@ -138,6 +138,16 @@ def run_setting_values(run_keys: Mapping[str, str]) -> dict[str, int | str | boo
     return out
 
 
+def resolve_device(device: str) -> str:
+    """``auto`` -> ``cuda`` where torch sees a CUDA device, else ``cpu``; a one-line error
+    for ``--device cuda`` without one (torch would assert deep inside)."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise UserError("--device cuda, but torch sees no CUDA device: use --device cpu")
+    return device
+
+
 def make_settings(
     *,
     task: str,
@@ -153,10 +163,7 @@ def make_settings(
     overrides: list[str],
 ) -> RunSettings:
     """Validated :class:`RunSettings` from command-line values (``--set`` pairs unparsed)."""
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    elif device == "cuda" and not torch.cuda.is_available():
-        raise UserError("--device cuda, but torch sees no CUDA device")
+    device = resolve_device(device)
     run_keys, agent_keys = split_overrides(overrides)
     run_values = run_setting_values(run_keys)
     defaults = get_method(method).run_settings(parse_task(task))  # the method's, sourced

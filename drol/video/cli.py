@@ -52,8 +52,10 @@ def run(args: argparse.Namespace) -> int:
         value = getattr(args, key)
         if value is not None and not 1 <= value <= hi:
             raise UserError(f"--{key.replace('_', '-')} {value}: must be in [1, {hi}]")
+    from drol.train.settings import resolve_device
     from drol.video.render import render_run
 
+    resolve_device(args.device)
     render_run(
         args.run_dir,
         episodes=args.episodes,

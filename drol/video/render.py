@@ -11,6 +11,7 @@ imageio-ffmpeg) holds every frame; the GIF every :data:`GIF_EVERY`-th at half si
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -25,7 +26,7 @@ import torch
 
 from drol.agents import make_agent, make_config
 from drol.agents.base import OfflineAgent, use_generator
-from drol.envs import make_ogbench_env
+from drol.envs import make_ogbench_env, reset_episode
 from drol.errors import EnvUnavailableError, UserError
 from drol.progress import progress_bar
 from drol.tasks import OGBENCH, Task, parse_task
@@ -140,6 +141,47 @@ def output_paths(run_dir: Path, out: Path | None) -> tuple[Path, Path]:
     return out.with_suffix(".mp4"), out.with_suffix(".gif")
 
 
+# MUJOCO_GL values MuJoCo's Python bindings accept for an offscreen context
+GL_BACKENDS = ("egl", "osmesa", "glfw")
+GL_HELP = (
+    "on a machine without a display use MUJOCO_GL=egl with Mesa's EGL "
+    "(apt-get install -y libegl1 libegl-mesa0), or osmesa with libosmesa6; glfw needs a display"
+)
+
+
+def open_renderer(task: Task, width: int, height: int) -> Any:
+    """The task's env with an offscreen renderer that has drawn one frame; a one-line
+    :class:`UserError` naming ``MUJOCO_GL`` when the chosen backend cannot render here."""
+    os.environ.setdefault("MUJOCO_GL", "egl")
+    backend = os.environ["MUJOCO_GL"]
+    if backend.lower() not in GL_BACKENDS:
+        raise UserError(
+            f"MUJOCO_GL={backend}: not an offscreen backend MuJoCo has "
+            f"({', '.join(GL_BACKENDS)}); {GL_HELP}"
+        )
+    env = None
+    try:
+        env = make_ogbench_env(task, width=width, height=height)
+        reset_episode(env, 0)
+        env.render()
+    except Exception as err:  # noqa: BLE001 - any failure of the GL stack is the backend's
+        if env is not None:
+            with contextlib.suppress(Exception):
+                env.close()
+        raise UserError(
+            f"MUJOCO_GL={backend}: MuJoCo's renderer failed here ({_reason(err)}); {GL_HELP}"
+        ) from None
+    return env
+
+
+def _reason(err: BaseException) -> str:
+    try:
+        text = str(err).strip().splitlines()[0] if str(err).strip() else ""
+    except Exception:  # noqa: BLE001 - some GL errors cannot even print themselves
+        text = ""
+    return f"{type(err).__name__}: {text}" if text else type(err).__name__
+
+
 def render_run(
     run_dir: Path,
     *,
@@ -164,7 +206,7 @@ def render_run(
         )
     if not run.finished:
         log.warning("%s: unfinished run; rendering its checkpoint at step %d", run_dir, run.step)
-    base_env = make_ogbench_env(run.task, width=width, height=height)
+    base_env = open_renderer(run.task, width, height)
     obs_dim = int(np.prod(base_env.observation_space.shape))
     agent = run.agent(obs_dim, int(np.prod(base_env.action_space.shape)), device)
     mp4.parent.mkdir(parents=True, exist_ok=True)

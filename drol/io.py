@@ -112,6 +112,14 @@ def library_reason(err: BaseException) -> str:
     return text or type(err).__name__
 
 
+def human_bytes(n: float) -> str:
+    """``n`` bytes with a unit that shows its digits: ``512 B``, ``40.1 kB``, ``3.2 GB``."""
+    for unit, size in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if abs(n) >= size:
+            return f"{n / size:,.1f} {unit}"
+    return f"{n:,.0f} B"
+
+
 def _json_default(obj: Any) -> Any:
     if hasattr(obj, "tolist"):
         return obj.tolist()

@@ -12,7 +12,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "drol"
 # lowest first; a module may import its own layer and those below it. Command-line modules
 # (``drol.cli``, ``drol.__main__`` and each concern's ``cli``) form the top layer.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("drol", "drol.errors", "drol.io", "drol.progress", "drol.tasks"),
+    ("drol", "drol.errors", "drol.io", "drol.progress", "drol.tasks", "drol.physics"),
     ("drol.nn", "drol.data"),
     ("drol.d4rl",),
     ("drol.envs", "drol.agents"),

@@ -493,8 +493,9 @@ def test_data_generate_on_a_full_disk(tmp_path, capsys, monkeypatch):
     args = ["data", "generate", DATASET, "--episodes", "3", "--jobs", "1", "--no-progress"]
     with tmpfs(tmp_path / "small", "16k") as mnt:
         # refused up front: the estimate does not fit the free space
-        line = assert_one_line_error(*run_main([*args, "--out", str(mnt)], capsys), 2, "GB free")
+        line = assert_one_line_error(*run_main([*args, "--out", str(mnt)], capsys), 2, " free;")
         assert str(mnt) in line
+        assert "0.0 GB" not in line and "kB free" in line  # units that show the numbers
         # past the estimate (another writer filled the disk meanwhile): no partial file
         monkeypatch.setattr(generate, "check_fits", lambda *a: None)
         code, err = run_main([*args, "--out", str(mnt)], capsys)
@@ -907,7 +908,7 @@ def test_data_generate_refuses_episodes_that_cannot_fit_the_disk(tmp_path, capsy
     out = tmp_path / "d"
     t = time.perf_counter()
     args = ["data", "generate", DATASET, "--out", str(out), "--episodes", "1000000000"]
-    line = assert_one_line_error(*run_main(args, capsys), 2, "--episodes 1000000000", "GB free")
+    line = assert_one_line_error(*run_main(args, capsys), 2, "--episodes 1000000000", " free;")
     assert "would need about" in line
     assert time.perf_counter() - t < 30.0, "it started generating"
     assert not list(out.glob("*.npz*"))
@@ -1014,3 +1015,44 @@ def test_video_on_cuda_without_cuda_is_one_line(finished, tmp_path, capsys):
     shutil.copytree(finished, run)
     code, err = run_main(["video", str(run), "--device", "cuda"], capsys)
     assert_one_line_error(code, err, 2, "--device cuda", "no CUDA device")
+
+
+@pytest.mark.parametrize(
+    ("field", "raw", "needle"),
+    [
+        ("seed_steps_per_s", "Infinity", "finite number > 0"),
+        ("seed_steps_per_s", "NaN", "finite number > 0"),
+        ("seed_steps_per_s", '"fast"', "must be a number"),
+        ("seed_steps_per_s", "true", "must be a number"),
+        ("train_steps_per_s", "Infinity", "finite number > 0"),
+        ("K", '"16"', "integer >= 1"),
+    ],
+)
+def test_cost_refuses_a_bench_rate_that_is_not_a_finite_number(
+    tmp_path, capsys, field, raw, needle
+):
+    result = {
+        "method": "fql", "K": 1, "device": "cpu", "hidden": 512, "batch_size": 256,
+        "train_steps_per_s": 10.0, "seeds": 1, "seed_steps_per_s": 10.0,
+    }  # fmt: skip
+    if field == "train_steps_per_s":
+        del result["seed_steps_per_s"]
+    text = json.dumps({**result, field: "@"}).replace('"@"', raw)
+    (tmp_path / "b.json").write_text(text)
+    code, err = run_main(
+        ["cost", str(tmp_path / "b.json"), "--configfile", str(ROOT / "config" / "quick.yaml")],
+        capsys,
+    )
+    assert_one_line_error(code, err, 2, "b.json", field, needle)
+
+
+@pytest.mark.parametrize("rate", ["inf", "nan", "-1"])
+def test_cost_refuses_an_eval_rate_that_is_not_finite(tmp_path, capsys, rate):
+    bench = {
+        "method": "fql", "K": 1, "device": "cpu", "hidden": 512, "batch_size": 256,
+        "train_steps_per_s": 10.0,
+    }  # fmt: skip
+    (tmp_path / "b.json").write_text(json.dumps(bench))
+    args = ["cost", str(tmp_path / "b.json"), "--configfile", str(ROOT / "config" / "quick.yaml")]
+    code, err = run_main([*args, f"--eval-episodes-per-s={rate}"], capsys)
+    assert_one_line_error(code, err, 2, "--eval-episodes-per-s")

@@ -158,3 +158,20 @@ def test_wandb_without_the_package_is_a_one_line_error(
     err = capsys.readouterr().err.strip()
     assert "pip install 'drol[wandb]'" in err and "\n" not in err
     assert not (out / "score.json").exists()
+
+
+def test_wandb_online_without_an_api_key_is_a_one_line_config_error(
+    tiny_pointmaze, tmp_path, capsys, monkeypatch
+):
+    pytest.importorskip("wandb")
+    monkeypatch.setenv("WANDB_MODE", "online")
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # no ~/.netrc with a key
+    monkeypatch.setenv("WANDB_CONFIG_DIR", str(tmp_path / "wandb-config"))
+    out = tmp_path / "run"
+    args = train_args(tiny_pointmaze.parent, out, steps=20, extra=["--set", "logger=wandb"])
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "internal error" not in err
+    assert "WANDB_MODE=online" in err and "WANDB_API_KEY" in err and "WANDB_MODE=offline" in err
+    assert not (out / "score.json").exists()

@@ -24,7 +24,7 @@ from drol.data.npzfile import temp_files_for, write_dataset_pair
 from drol.data.registry import DatasetSpec, get_spec
 from drol.data.seeding import TRAIN, VAL
 from drol.errors import UserError
-from drol.io import ensure_writable_dir
+from drol.io import ensure_writable_dir, human_bytes
 from drol.progress import progress_bar
 
 log = logging.getLogger(__name__)
@@ -65,9 +65,9 @@ def check_fits(spec: DatasetSpec, episodes: int, n_val: int, out: Path) -> None:
     free = shutil.disk_usage(out).free
     if need > free:
         raise UserError(
-            f"--episodes {episodes}: {spec.name} would need about {need / 1e9:,.1f} GB "
-            f"({episode_bytes(spec) / 1e6:.2f} MB per episode) but {out} has "
-            f"{free / 1e9:,.1f} GB free; ask for fewer episodes or another --out"
+            f"--episodes {episodes}: {spec.name} would need about {human_bytes(need)} "
+            f"({human_bytes(episode_bytes(spec))} per episode) but {out} has "
+            f"{human_bytes(free)} free; ask for fewer episodes or another --out"
         )
 
 

@@ -4,13 +4,19 @@
   manifest of the runs the workflow expects, lists every expected run with its status
   (``done``, ``failed``, ``running``, ``missing``): nothing is dropped silently.
 * :func:`task_summary` gives the per-task mean ± std over seeds of each table column
-  (:func:`drol.grid.columns`, or ``DROL(K=k)`` for sweep-only runs), one row per K.
+  (:func:`drol.grid.columns`, or ``DROL(K=k)`` for sweep-only runs), one row per
+  (label, method, K).
 * :func:`family_summary` gives the per-family mean over its tasks of a per-task table;
   :func:`family_seed_summary` the same from runs over one seed set, with the std over seeds
-  of the family mean.
+  of the family mean and the seeds it leaves out.
+
+± is the sample std over seeds (:mod:`drol.report.numbers`: ddof 1, NaN for one seed).
 
 A *manifest* is a CSV with columns ``label, task, method, K, seed`` (optionally ``run_dir``);
-one run may carry several labels (DROL(16) and DROL* share the run when K* = 16).
+one run may carry several labels (DROL(16) and DROL* share the run when K* = 16). A table
+column is one (method, K) per task: a label that resolves to more than one on a task (two K
+of ``drol_static``, ``drol`` and ``drol+script`` both at K = 16 without a manifest) is refused
+in one line by :func:`refuse_ambiguous_labels`; only the ``K-sweep`` spans several K.
 """
 
 from __future__ import annotations
@@ -28,15 +34,10 @@ from drol.agents.registry import method_names
 from drol.errors import UnknownTaskError, UserError
 from drol.grid import DROL, KSWEEP_LABEL, columns, default_labels, discover_runs, run_dir
 from drol.io import atomic_write_text
+from drol.report.counting import counted_score
+from drol.report.numbers import seed_std
 from drol.tasks import parse_task
-from drol.train.rundir import (
-    CONFIG,
-    FAILED,
-    SCORE,
-    finished_score,
-    path_mismatches,
-    read_json,
-)
+from drol.train.rundir import CONFIG, FAILED, SCORE, path_mismatches, read_json
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,10 @@ def read_manifest(path: str | Path) -> pd.DataFrame:
             raise UserError(f"manifest {path} line {i}: {problem}")
     df["K"] = df["K"].astype(int)
     df["seed"] = df["seed"].astype(int)
+    if clash := ambiguous_labels(df):
+        raise UserError(
+            f"manifest {path}: {clash}; a table column is one (method, K) per task: keep one"
+        )
     return df
 
 
@@ -111,14 +116,15 @@ def read_run(path: Path, key: tuple[str, str, int, int] | None = None) -> dict:
     """Status and score of one run directory (present or not).
 
     ``key`` is the run's ``(task, method, K, seed)`` as its path says. A finished run is
-    counted only when :func:`~drol.train.rundir.finished_score` accepts it (files agree with
-    the path and with each other, finite score); otherwise it is ``failed``, with the reason.
+    counted only when :func:`~drol.report.counting.counted_score` accepts it (files agree
+    with the path and with each other, identity digests present, finite score); otherwise
+    it is ``failed``, with the reason.
     """
     row: dict = {"status": "missing", "reason": "", "run_dir": str(path)}
     score_file, failed_file, config_file = path / SCORE, path / FAILED, path / CONFIG
     if score_file.is_file():
         try:
-            score = finished_score(path, key)
+            score = counted_score(path, key)
         except UserError as err:
             row.update(status="failed", reason=str(err))
             return row
@@ -235,6 +241,43 @@ def explode_labels(runs: pd.DataFrame) -> pd.DataFrame:
     return df[df["label"] != ""].reset_index(drop=True)
 
 
+CELL_KEYS = ["label", "task"]  # a table cell; it must resolve to one (method, K)
+MAX_NAMED = 3  # cells named in a refusal; the count says how many more
+
+
+def ambiguous_labels(labelled: pd.DataFrame) -> str:
+    """'' when every (label, task) of ``labelled`` (rows with ``label, task, method, K``) is
+    one (method, K), the ``K-sweep`` aside; else a phrase naming the cells that are not."""
+    df = labelled[labelled["label"] != KSWEEP_LABEL]
+    if df.empty:
+        return ""
+    pairs = pd.Series(list(zip(df["method"].astype(str), df["K"].astype(int), strict=True)))
+    per_cell = pairs.groupby([df[k].to_numpy() for k in CELL_KEYS], sort=True).agg(
+        lambda c: sorted(set(c))
+    )
+    clashes = per_cell[per_cell.map(len) > 1]
+    if clashes.empty:
+        return ""
+    named = [
+        f"{lab} on {task} is " + " and ".join(f"{m}/K{k}" for m, k in c)
+        for (lab, task), c in clashes.items()
+    ]
+    more = len(named) - MAX_NAMED
+    return "; ".join(named[:MAX_NAMED]) + (f" (and {more} more cells)" if more > 0 else "")
+
+
+def refuse_ambiguous_labels(runs: pd.DataFrame) -> None:
+    """One line naming the table cells (label, task) whose runs are more than one
+    (method, K): their scores are never pooled into one cell, nor split between outputs."""
+    clash = ambiguous_labels(explode_labels(runs))
+    if clash:
+        raise UserError(
+            f"{clash}: one table cell must be one (method, K); pass --manifest (the "
+            "workflow's results/tables/manifest.csv) to say which runs fill the column, "
+            "or move the other runs out of --runs"
+        )
+
+
 def not_done(runs: pd.DataFrame) -> pd.DataFrame:
     """The runs that are missing, failed or unfinished, for the tables' footnotes."""
     cols = ["task", "method", "K", "seed", "labels", "status", "reason", "run_dir"]
@@ -242,11 +285,12 @@ def not_done(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def task_summary(runs: pd.DataFrame) -> pd.DataFrame:
-    """Per (label, task, K): mean and std (ddof=0) over done seeds, ``n_seeds``,
-    ``n_expected``. A label with runs at several K on one task (the ``K-sweep``) gets one row
-    per K: its scores are never pooled across K."""
+    """Per (label, task, method, K): mean and sample std (ddof 1, NaN for one seed) over
+    done seeds, ``n_seeds``, ``n_expected``. The ``K-sweep`` gets one row per (method, K);
+    any other label must be one (method, K) per task (:func:`refuse_ambiguous_labels`)."""
+    refuse_ambiguous_labels(runs)
     df = explode_labels(runs)
-    cols = ["suite", "family", "task", "representative", "label", "K"]
+    cols = ["suite", "family", "task", "representative", "label", "method", "K"]
     out = []
     for key, g in df.groupby(cols, sort=False):
         done = g[g["status"] == "done"]
@@ -256,7 +300,7 @@ def task_summary(runs: pd.DataFrame) -> pd.DataFrame:
                 zip(cols, key, strict=True),
                 K=int(key[-1]),
                 mean=float(np.mean(scores)) if len(scores) else np.nan,
-                std=float(np.std(scores)) if len(scores) else np.nan,
+                std=seed_std(scores),
                 n_seeds=len(scores),
                 n_expected=len(g),
             )
@@ -290,15 +334,19 @@ def family_seed_summary(runs: pd.DataFrame) -> pd.DataFrame:
     """Per (label, family) of our runs, over one seed set: the ``n_seeds`` seeds with a done
     run on every counted task (``n_tasks`` tasks with a done run, named in ``tasks``).
     ``mean`` = the mean over those seeds of the per-seed family mean (= the mean of the task
-    means over them, the paper's family number); ``std`` = its std (ddof=0) over those seeds.
-    Tasks with no seed in common leave the family's cell empty (``n_seeds`` 0)."""
+    means over them, the paper's family number); ``std`` = its sample std (ddof 1) over those
+    seeds. ``seeds_left_out`` maps each other seed to the counted tasks it has no run on (the
+    tables footnote them). Tasks with no seed in common leave the cell empty (``n_seeds`` 0).
+    Each label is one (method, K) per task (:func:`refuse_ambiguous_labels`)."""
+    refuse_ambiguous_labels(runs)
     df = explode_labels(runs)
     out = []
     for (suite, family, label), g in df.groupby(["suite", "family", "label"], sort=False):
         done = g[g["status"] == "done"]
         scores = done.pivot_table(index="seed", columns="task", values="score", aggfunc="mean")
         per_seed = scores.dropna().mean(axis=1)  # seeds present in every task
-        if scores.size and len(per_seed) < len(scores):
+        left_out = seeds_left_out(scores)
+        if left_out:
             log.info(
                 "%s %s: %d of %d seeds have a run on every task; the family cell uses those",
                 label,
@@ -312,14 +360,35 @@ def family_seed_summary(runs: pd.DataFrame) -> pd.DataFrame:
                 "family": family,
                 "label": label,
                 "mean": float(per_seed.mean()) if len(per_seed) else np.nan,
-                "std": float(np.std(per_seed)) if len(per_seed) else np.nan,
+                "std": seed_std(per_seed),
                 "n_seeds": len(per_seed),
                 "n_tasks": scores.shape[1],
                 "tasks": tuple(scores.columns),
+                "seeds_left_out": left_out,
             }
         )
-    cols = ["suite", "family", "label", "mean", "std", "n_seeds", "n_tasks", "tasks"]
+    cols = [
+        "suite",
+        "family",
+        "label",
+        "mean",
+        "std",
+        "n_seeds",
+        "n_tasks",
+        "tasks",
+        "seeds_left_out",
+    ]
     return pd.DataFrame(out, columns=cols)
+
+
+def seeds_left_out(scores: pd.DataFrame) -> dict[int, tuple[str, ...]]:
+    """Seeds of a ``seed x task`` score pivot that lack a run on some task, with those tasks."""
+    missing = scores.isna()
+    return {
+        int(seed): tuple(str(t) for t in scores.columns[row.to_numpy()])
+        for seed, row in missing.iterrows()
+        if row.any()
+    }
 
 
 EVAL_NEED = ("step", "success")

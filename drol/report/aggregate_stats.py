@@ -1,8 +1,8 @@
 """Aggregate statistics over all reproduced runs, with ``rliable`` (Agarwal et al., 2021).
 
 Seeds are the runs and tasks the strata: each table column (:func:`drol.grid.column_labels`)
-becomes a ``runs x tasks`` matrix of normalised scores (success rate in [0, 1]), and rliable's
-stratified bootstrap gives 95% confidence intervals of
+holds, per task, the normalised scores of its runs (success rate in [0, 1]), and a stratified
+bootstrap (runs resampled within each task) gives 95% confidence intervals of
 
 * IQM, mean, median and optimality gap (:data:`METRICS`), reported ×100 like the tables;
 * the probability of improvement of DROL(16) and DROL* over every other reproduced column,
@@ -11,28 +11,37 @@ stratified bootstrap gives 95% confidence intervals of
   never reported as a column beating itself half the time;
 * the performance profile (fraction of runs with a score above tau).
 
-A column whose tasks have unequal seed counts is cut to the smallest count per task (the
-bootstrap needs a rectangular matrix); ``n_runs`` says how many were used.
+Every run is used. With the same seed count on every task the scores are a ``runs x tasks``
+matrix and rliable computes everything. With unequal counts (ragged seeds) no run is cut:
+:func:`within_task_bootstrap` resamples each task's own runs (numpy, seeded), and
+:func:`ragged_metrics` are rliable's statistics read on ragged data (they equal rliable's on
+a matrix): IQM = the 25% trimmed mean over all runs (a task with more seeds weighs more),
+mean and median over the per-task means (as the tables), optimality gap = 1 - the mean over
+tasks of the per-task mean of min(score, 1). ``n_runs`` counts the runs used and
+``seeds_per_task`` gives their spread over tasks. An interval of zero width is marked
+``degenerate`` (``note``): the runs are too few to show any uncertainty, not proof of none.
 """
 
 from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import scipy.stats
 from rliable import library as rly
 from rliable import metrics
 
 from drol.errors import UserError
 from drol.grid import LABEL_DROL16, LABEL_DROL_STAR, column_labels
 from drol.io import atomic_write_text, ensure_writable_dir
-from drol.report.aggregate import explode_labels
+from drol.report.aggregate import explode_labels, refuse_ambiguous_labels
+from drol.report.numbers import STD_RULE
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +55,20 @@ METRICS: dict[str, Callable[[np.ndarray], float]] = {
 IMPROVEMENT = "P(X > Y)"
 CHALLENGERS = (LABEL_DROL16, LABEL_DROL_STAR)
 DEFAULT_REPS = 2000
+CONFIDENCE = 0.95
 TAUS = np.linspace(0.0, 1.0, 41)
-COLUMNS = ["statistic", "method", "estimate", "ci_low", "ci_high", "n_runs", "n_tasks"]
+COLUMNS = [
+    "statistic",
+    "method",
+    "estimate",
+    "ci_low",
+    "ci_high",
+    "n_runs",
+    "n_tasks",
+    "seeds_per_task",
+    "note",
+]
+DEGENERATE = "degenerate: zero width"
 
 
 @dataclass
@@ -63,15 +84,32 @@ class ColumnScores:
         """Whether this column and ``other`` have a run in common on ``task``."""
         return bool(self.runs.get(task, frozenset()) & other.runs.get(task, frozenset()))
 
-    def matrix(self, tasks: list[str] | None = None) -> np.ndarray:
-        """``runs x tasks``, each task cut to the smallest seed count among ``tasks``."""
-        tasks = list(self.by_task) if tasks is None else tasks
-        n = min(len(self.by_task[t]) for t in tasks)
-        return np.stack([self.by_task[t][:n] for t in tasks], axis=1)
+    def per_task(self, tasks: Sequence[str] | None = None) -> list[np.ndarray]:
+        """Every run's score, one array per task of ``tasks`` (default: all of them)."""
+        return [self.by_task[t] for t in (list(self.by_task) if tasks is None else tasks)]
+
+
+def seed_counts_text(per_task: Sequence[np.ndarray]) -> str:
+    """'3' when every task has 3 runs, '1-5' when they range from 1 to 5."""
+    counts = [len(x) for x in per_task]
+    lo, hi = min(counts), max(counts)
+    return str(lo) if lo == hi else f"{lo}-{hi}"
+
+
+def is_rectangular(*columns: Sequence[np.ndarray]) -> bool:
+    """Whether each column has one seed count on all its tasks (a ``runs x tasks`` matrix)."""
+    return all(len({len(x) for x in col}) == 1 for col in columns)
+
+
+def degenerate(low: float, high: float) -> bool:
+    """Whether a confidence interval has zero width."""
+    return abs(high - low) <= 1e-9 * max(1.0, abs(high))
 
 
 def column_scores(runs: pd.DataFrame) -> dict[str, ColumnScores]:
-    """The done runs of every table column that has any, in the tables' column order."""
+    """The done runs of every table column that has any, in the tables' column order; each
+    column one (method, K) per task (:func:`~drol.report.aggregate.refuse_ambiguous_labels`)."""
+    refuse_ambiguous_labels(runs)
     df = explode_labels(runs)
     df = df[(df["status"] == "done") & df["label"].isin(column_labels())]
     out = {}
@@ -85,16 +123,64 @@ def column_scores(runs: pd.DataFrame) -> dict[str, ColumnScores]:
             run_ids[task] = frozenset(
                 zip(g["method"], g["K"].astype(int), g["seed"].astype(int), strict=True)
             )
-        counts = {len(v) for v in by_task.values()}
-        if len(counts) > 1:
-            log.warning(
-                "%s: tasks have %s seeds; the statistics use %d per task",
-                label,
-                sorted(counts),
-                min(counts),
-            )
         out[label] = ColumnScores(label, by_task, run_ids)
     return out
+
+
+# ------------------------------------------------------------------ ragged seeds
+
+
+def ragged_metrics(samples: Sequence[np.ndarray]) -> np.ndarray:
+    """IQM, mean, median, optimality gap of ``samples`` (one ``(R, n_t)`` array per task: R
+    replicates of the task's n_t runs) as ``(R, 4)``; rliable's values on equal n_t."""
+    pooled = np.concatenate(samples, axis=1)
+    task_means = np.stack([x.mean(axis=1) for x in samples], axis=1)
+    clipped = np.stack([np.minimum(x, 1.0).mean(axis=1) for x in samples], axis=1)
+    return np.stack(
+        [
+            scipy.stats.trim_mean(pooled, proportiontocut=0.25, axis=1),
+            task_means.mean(axis=1),
+            np.median(task_means, axis=1),
+            1.0 - clipped.mean(axis=1),
+        ],
+        axis=1,
+    )
+
+
+def ragged_improvement(xs: Sequence[np.ndarray], ys: Sequence[np.ndarray]) -> np.ndarray:
+    """P(X > Y) per replicate as ``(R, 1)``: per task the share of (x, y) run pairs with
+    x > y (ties count half, rliable's Mann-Whitney form), averaged over tasks."""
+    per_task = [
+        (x[:, :, None] > y[:, None, :]).mean(axis=(1, 2))
+        + 0.5 * (x[:, :, None] == y[:, None, :]).mean(axis=(1, 2))
+        for x, y in zip(xs, ys, strict=True)
+    ]
+    return np.stack(per_task, axis=1).mean(axis=1, keepdims=True)
+
+
+def ragged_profile(samples: Sequence[np.ndarray]) -> np.ndarray:
+    """Fraction of all runs with a score above each of :data:`TAUS`, as ``(R, len(TAUS))``."""
+    pooled = np.concatenate(samples, axis=1)
+    return (pooled[:, :, None] > TAUS[None, None, :]).mean(axis=1)
+
+
+def within_task_bootstrap(
+    columns: Sequence[Sequence[np.ndarray]],
+    stat: Callable[..., np.ndarray],
+    reps: int,
+    seed: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Point estimate ``(k,)`` and percentile 95% CI ``(2, k)`` of ``stat`` when every task's
+    runs are resampled with replacement within the task, each column independently (the
+    stratified bootstrap of rliable, for any seed counts). ``columns``: one list of per-task
+    score arrays per argument of ``stat``, which maps lists of ``(R, n_t)`` arrays to
+    ``(R, k)``."""
+    rng = np.random.default_rng(seed)
+    point = stat(*[[x[None, :] for x in col] for col in columns])[0]
+    draws = [[x[rng.integers(0, len(x), size=(reps, len(x)))] for x in col] for col in columns]
+    tail = 100.0 * (1.0 - CONFIDENCE) / 2.0
+    ci = np.percentile(stat(*draws), [tail, 100.0 - tail], axis=0)
+    return point, ci
 
 
 @contextmanager
@@ -127,32 +213,55 @@ def _bootstrap(
     return points, cis
 
 
+def _all_metrics(x: np.ndarray) -> np.ndarray:
+    """rliable's :data:`METRICS` of a ``runs x tasks`` matrix."""
+    return np.array([f(x) for f in METRICS.values()])
+
+
+def column_estimates(
+    column: ColumnScores, reps: int = DEFAULT_REPS, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """:data:`METRICS` of one column (``(4,)``) and their 95% CIs (``(2, 4)``) on [0, 1], from
+    every run: rliable on a matrix, :func:`within_task_bootstrap` on ragged seeds."""
+    per_task = column.per_task()
+    if is_rectangular(per_task):
+        points, cis = _bootstrap(
+            {column.label: np.stack(per_task, axis=1)}, _all_metrics, reps, seed
+        )
+        return np.asarray(points[column.label]), np.asarray(cis[column.label])
+    return within_task_bootstrap([per_task], ragged_metrics, reps, seed)
+
+
+def _row(statistic: str, method: str, point: float, low: float, high: float, **size) -> dict:
+    """One row of ``aggregate.csv`` (×100 unless a probability), zero width marked."""
+    scale = 1.0 if statistic == IMPROVEMENT else SCALE
+    return {
+        "statistic": statistic,
+        "method": method,
+        "estimate": scale * float(point),
+        "ci_low": scale * float(low),
+        "ci_high": scale * float(high),
+        **size,
+        "note": DEGENERATE if degenerate(low, high) else "",
+    }
+
+
 def interval_estimates(
     scores: dict[str, ColumnScores], reps: int = DEFAULT_REPS, seed: int = 0
 ) -> pd.DataFrame:
-    """IQM, mean, median, optimality gap per column with 95% stratified-bootstrap CIs (×100)."""
-    if not scores:
-        return pd.DataFrame(columns=COLUMNS)
-    matrices = {label: s.matrix() for label, s in scores.items()}
-
-    def all_metrics(x: np.ndarray) -> np.ndarray:
-        return np.array([f(x) for f in METRICS.values()])
-
-    points, cis = _bootstrap(matrices, all_metrics, reps, seed)
+    """IQM, mean, median, optimality gap per column with 95% stratified-bootstrap CIs (×100),
+    over every run of the column."""
     rows = []
-    for label, m in matrices.items():
+    for label, column in scores.items():
+        points, cis = column_estimates(column, reps, seed)
+        per_task = column.per_task()
+        size = {
+            "n_runs": sum(len(x) for x in per_task),
+            "n_tasks": len(per_task),
+            "seeds_per_task": seed_counts_text(per_task),
+        }
         for i, name in enumerate(METRICS):
-            rows.append(
-                {
-                    "statistic": name,
-                    "method": label,
-                    "estimate": SCALE * points[label][i],
-                    "ci_low": SCALE * cis[label][0, i],
-                    "ci_high": SCALE * cis[label][1, i],
-                    "n_runs": m.shape[0],
-                    "n_tasks": m.shape[1],
-                }
-            )
+            rows.append(_row(name, label, points[i], cis[0, i], cis[1, i], **size))
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
@@ -182,61 +291,69 @@ def improvement_pairs(scores: dict[str, ColumnScores]) -> tuple[dict[str, list[s
     return pairs, notes
 
 
+def improvement(
+    xs: list[np.ndarray], ys: list[np.ndarray], reps: int, seed: int
+) -> tuple[float, np.ndarray]:
+    """P(X > Y) over the tasks of ``xs``/``ys`` (per-task scores) and its 95% CI, from every
+    run: rliable's independent stratified bootstrap on matrices, else within tasks."""
+    if is_rectangular(xs, ys):
+        pair = (np.stack(xs, axis=1), np.stack(ys, axis=1))
+        points, cis = _bootstrap({"pair": pair}, metrics.probability_of_improvement, reps, seed)
+        return float(points["pair"]), np.ravel(cis["pair"])
+    point, ci = within_task_bootstrap([xs, ys], ragged_improvement, reps, seed)
+    return float(point[0]), np.ravel(ci)
+
+
 def improvement_probabilities(
     scores: dict[str, ColumnScores], reps: int = DEFAULT_REPS, seed: int = 0
 ) -> pd.DataFrame:
     """P(X > Y) of DROL(16) and DROL* (X) over every other column (Y), on their common tasks
-    with different runs (:func:`improvement_pairs`)."""
-    pairs = {
-        name: (
-            scores[name.split(" > ")[0]].matrix(tasks),
-            scores[name.split(" > ")[1]].matrix(tasks),
-        )
-        for name, tasks in improvement_pairs(scores)[0].items()
-    }
-    if not pairs:
-        return pd.DataFrame(columns=COLUMNS)
-    points, cis = _bootstrap(pairs, metrics.probability_of_improvement, reps, seed)
-    rows = [
-        {
-            "statistic": IMPROVEMENT,
-            "method": name,
-            "estimate": float(points[name]),
-            "ci_low": float(np.ravel(cis[name])[0]),
-            "ci_high": float(np.ravel(cis[name])[1]),
-            "n_runs": min(a.shape[0], b.shape[0]),
-            "n_tasks": a.shape[1],
+    with different runs (:func:`improvement_pairs`), from every run there."""
+    rows = []
+    for name, tasks in improvement_pairs(scores)[0].items():
+        x, y = name.split(" > ")
+        xs, ys = scores[x].per_task(tasks), scores[y].per_task(tasks)
+        point, ci = improvement(xs, ys, reps, seed)
+        size = {
+            "n_runs": sum(len(a) for a in xs) + sum(len(b) for b in ys),
+            "n_tasks": len(tasks),
+            "seeds_per_task": f"{seed_counts_text(xs)} vs {seed_counts_text(ys)}",
         }
-        for name, (a, b) in pairs.items()
-    ]
+        rows.append(_row(IMPROVEMENT, name, point, ci[0], ci[1], **size))
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
 def performance_profiles(
     scores: dict[str, ColumnScores], reps: int = DEFAULT_REPS, seed: int = 0
 ) -> pd.DataFrame:
-    """Tidy score distributions: ``method, tau, fraction, ci_low, ci_high`` (tau ×100)."""
+    """Tidy score distributions: ``method, tau, fraction, ci_low, ci_high`` (tau ×100), over
+    every run of each column."""
     cols = ["method", "tau", "fraction", "ci_low", "ci_high"]
     if not scores:
         return pd.DataFrame(columns=cols)
-    matrices = {label: s.matrix() for label, s in scores.items()}
 
     def profile(x: np.ndarray) -> np.ndarray:
         return rly.score_distributions(x, TAUS)
 
-    points, cis = _bootstrap(matrices, profile, reps, seed)
-    frames = [
-        pd.DataFrame(
-            {
-                "method": label,
-                "tau": SCALE * TAUS,
-                "fraction": points[label],
-                "ci_low": cis[label][0],
-                "ci_high": cis[label][1],
-            }
+    frames = []
+    for label, column in scores.items():
+        per_task = column.per_task()
+        if is_rectangular(per_task):
+            points, cis = _bootstrap({label: np.stack(per_task, axis=1)}, profile, reps, seed)
+            point, ci = points[label], cis[label]
+        else:
+            point, ci = within_task_bootstrap([per_task], ragged_profile, reps, seed)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "method": label,
+                    "tau": SCALE * TAUS,
+                    "fraction": point,
+                    "ci_low": ci[0],
+                    "ci_high": ci[1],
+                }
+            )
         )
-        for label in matrices
-    ]
     return pd.concat(frames, ignore_index=True)[cols]
 
 
@@ -286,14 +403,28 @@ AGGREGATE_CAPTION = (
     "Aggregate performance of each reproduced column over all its runs (success rate ×100): "
     "interquartile mean (IQM), mean, median and optimality gap (100 - mean of min(score, 100); "
     "lower is better), with 95% stratified-bootstrap confidence intervals (rliable; seeds are "
-    "the runs, tasks the strata). Below: the probability that a run of X beats a run of Y on "
-    "the same task (averaged over their common tasks, leaving out tasks on which X and Y are "
-    "the same runs), with its 95% CI."
+    "the runs, tasks the strata). Every run is used: where tasks have unequal seed counts, "
+    "each task's runs are resampled within the task, the IQM is over all runs (a task with "
+    "more seeds weighs more) and the mean, median and optimality gap are over the per-task "
+    "means, as in the tables. Below: the probability that a run of X beats a run of Y on the "
+    "same task (averaged over their common tasks, leaving out tasks on which X and Y are the "
+    "same runs), with its 95% CI. runs (tasks; seeds per task): the runs used. "
+    f"({DEGENERATE}) marks an interval of zero width: every bootstrap resample gives the same "
+    "value (e.g. every X run beats every Y run with 3 seeds each), so the runs are too few to "
+    "show any uncertainty, not evidence of none. These are confidence intervals, not the "
+    f"tables' ± ({STD_RULE})."
 )
 
 
 def _ci(estimate: float, low: float, high: float, digits: int) -> str:
-    return f"{estimate:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
+    """'1.00 [1.00, 1.00] (degenerate: zero width)' / '26.9 [20.0, 34.0]'."""
+    text = f"{estimate:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
+    return text + (f" ({DEGENERATE})" if degenerate(low, high) else "")
+
+
+def _size(r) -> str:
+    """'6 (2; 1-5)': the runs used, the tasks and the seeds per task."""
+    return f"{int(r.n_runs)} ({int(r.n_tasks)}; {r.seeds_per_task})"
 
 
 def aggregate_layout(table: pd.DataFrame, reps: int, notes: list[str] | None = None) -> dict:
@@ -310,14 +441,14 @@ def aggregate_layout(table: pd.DataFrame, reps: int, notes: list[str] | None = N
                     _ci(g.at[m, "estimate"], g.at[m, "ci_low"], g.at[m, "ci_high"], 1)
                     for m in METRICS
                 ],
-                "size": f"{int(g['n_runs'].iloc[0])} × {int(g['n_tasks'].iloc[0])}",
+                "size": _size(next(g.itertuples())),
             }
         )
     poi = [
         {
             "pair": r.method,
             "cell": _ci(r.estimate, r.ci_low, r.ci_high, 2),
-            "size": f"{int(r.n_runs)} × {int(r.n_tasks)}",
+            "size": _size(r),
         }
         for r in table[table["statistic"] == IMPROVEMENT].itertuples(index=False)
     ]
@@ -341,7 +472,7 @@ def write_aggregate(
     scores = column_scores(runs)
     table = scores_table(scores, reps, seed)
     written = {"aggregate.csv": out / "aggregate.csv"}
-    atomic_write_text(written["aggregate.csv"], table.to_csv(index=False, float_format="%.4g"))
+    atomic_write_text(written["aggregate.csv"], table.to_csv(index=False))  # full precision
     lay = aggregate_layout(table, reps, improvement_pairs(scores)[1])
     for fmt in ("md", "tex", "html"):
         path = out / f"aggregate.{fmt}"

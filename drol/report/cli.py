@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 from pathlib import Path
 
 import pandas as pd
@@ -47,7 +48,7 @@ def cmd_aggregate(args: argparse.Namespace) -> int:
     atomic_write_text(args.out, runs.to_csv(index=False))
     log.info("%d runs (%d done) -> %s", len(runs), int((runs["status"] == "done").sum()), args.out)
     if args.summary:
-        atomic_write_text(args.summary, task_summary(runs).to_csv(index=False, float_format="%.4g"))
+        atomic_write_text(args.summary, task_summary(runs).to_csv(index=False))  # full precision
     missing = not_done(runs)
     for r in missing.itertuples(index=False):
         log.warning("not done: %s [%s] %s", r.run_dir, r.status, r.reason)
@@ -140,8 +141,9 @@ def cmd_cost(args: argparse.Namespace) -> int:
     from drol.report.cost import caveat, grid_cost, read_bench, to_markdown, to_records
     from drol.workflow_config import load_config, seeds_per_job
 
-    if args.eval_episodes_per_s is not None and not args.eval_episodes_per_s > 0:
-        raise UserError("--eval-episodes-per-s must be > 0")
+    rate = args.eval_episodes_per_s
+    if rate is not None and not (math.isfinite(rate) and rate > 0):
+        raise UserError(f"--eval-episodes-per-s {rate}: must be a finite number > 0")
     entries = read_bench(args.bench)
     config = load_config(args.configfile)
     if args.seeds_per_job is None:
@@ -186,7 +188,10 @@ def register(subparsers) -> None:
     p.add_argument("--runs", required=True, help="runs root: RUNS/{task}/{method}/K{K}/seed{seed}/")
     p.add_argument("--manifest", help="CSV of expected runs: label,task,method,K,seed")
     p.add_argument("--out", required=True, help="tidy CSV of all runs")
-    p.add_argument("--summary", help="also write per-(label, task) mean/std/n_seeds here")
+    p.add_argument(
+        "--summary",
+        help="also write per-(label, task, method, K) mean/std (sample, ddof 1)/n_seeds here",
+    )
     p.add_argument("--strict", action="store_true", help="exit 2 when any run is missing or failed")
     p.set_defaults(func=cmd_aggregate)
 
@@ -194,9 +199,11 @@ def register(subparsers) -> None:
         "tables",
         help="Table 4 and Table 1 (reported + reproduced) as CSV, LaTeX, Markdown, HTML",
         description="Writes OUT/table4.{csv,tex,md,html}, OUT/table1.{csv,tex,md,html} and "
-        "OUT/missing_runs.csv. The paper's cells keep its printed bold/underline; ours are bold at "
-        "mean >= 0.95 x the row's best and underlined when bold and one-step (FQL, DROL). Table 1's "
-        "verdicts test against the paper's Table 4 over the same tasks.",
+        "OUT/missing_runs.csv. Cells print mean ± sample std over seeds (ddof 1, none for one seed) "
+        "(n seeds). The paper's cells keep its printed bold/underline; ours are bold at a printed "
+        "mean >= 0.95 x the row's best printed mean and underlined when bold and one-step (FQL, "
+        "DROL); a Table 1 cell over k < N tasks is not ranked. Table 1's verdicts test against "
+        "the paper's Table 4 over the same tasks. A column must be one (method, K) per task.",
     )
     p.add_argument("--runs", required=True, help="runs root (results/runs)")
     p.add_argument(

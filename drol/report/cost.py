@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import statistics
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
@@ -67,20 +68,37 @@ def entry_of(result: Any, source: str) -> BenchEntry:
         raise UserError(
             f"bench file {source}: not a drol bench --json result (no {', '.join(missing)})"
         )
-    seeds = int(result.get("seeds", 1))
-    rate = float(result.get("seed_steps_per_s", seeds * float(result["train_steps_per_s"])))
-    if not rate > 0:
-        raise UserError(f"bench file {source}: seed_steps_per_s must be > 0, got {rate}")
+    seeds = _count(result.get("seeds", 1), "seeds", source)
+    if "seed_steps_per_s" in result:
+        rate = _rate(result["seed_steps_per_s"], "seed_steps_per_s", source)
+    else:
+        rate = seeds * _rate(result["train_steps_per_s"], "train_steps_per_s", source)
     return BenchEntry(
         method=str(result["method"]),
-        K=int(result["K"]),
+        K=_count(result["K"], "K", source),
         seeds=seeds,
-        hidden=int(result["hidden"]),
-        batch_size=int(result["batch_size"]),
+        hidden=_count(result["hidden"], "hidden", source),
+        batch_size=_count(result["batch_size"], "batch_size", source),
         seed_steps_per_s=rate,
         machine=machine_of(result),
         source=source,
     )
+
+
+def _rate(value: Any, key: str, source: str) -> float:
+    """A finite rate > 0 (JSON numbers only: not a string, a bool, Infinity or NaN)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise UserError(f"bench file {source}: {key} must be a number, got {value!r}")
+    if not (math.isfinite(value) and value > 0):
+        raise UserError(f"bench file {source}: {key} must be a finite number > 0, got {value}")
+    return float(value)
+
+
+def _count(value: Any, key: str, source: str) -> int:
+    """An integer >= 1 (a JSON integer, not a string or a bool)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise UserError(f"bench file {source}: {key} must be an integer >= 1, got {value!r}")
+    return value
 
 
 def bench_files(paths: Iterable[str | Path]) -> list[Path]:

@@ -34,7 +34,9 @@ from drol.errors import UserError  # noqa: E402
 from drol.grid import KSWEEP_LABEL, column_labels  # noqa: E402
 from drol.io import atomic_write_with, library_reason  # noqa: E402
 from drol.report.aggregate import (  # noqa: E402
+    ambiguous_labels,
     explode_labels,
+    refuse_ambiguous_labels,
     task_summary,
     train_metric_summary,
 )
@@ -42,14 +44,25 @@ from drol.report.aggregate import (
     learning_curves as curve_frame,
 )
 from drol.report.kselect import choose_k  # noqa: E402
+from drol.report.numbers import STD_DDOF, STD_RULE  # noqa: E402
 
 log = logging.getLogger(__name__)
 
+EXTRA_COLORS = ("#000000", "#ff00ff", "#00008b", "#8b8b00")  # after tab10's ten: black, ...
+
+
+def distinct_colors(n: int) -> list[tuple[float, float, float]]:
+    """``n`` different colours: tab10's ten, then black, magenta, dark blue, dark olive."""
+    palette = sns.color_palette("tab10", 10) + sns.color_palette(list(EXTRA_COLORS))
+    if n > len(palette):
+        palette += sns.color_palette("husl", n - len(palette))
+    return palette[:n]
+
 
 def method_colors() -> dict[str, tuple[float, float, float]]:
-    """One colour per reproduced column, stable across figures."""
+    """One colour per reproduced column, each its own, stable across figures."""
     labels = column_labels()
-    return dict(zip(labels, sns.color_palette("tab10", len(labels)), strict=True))
+    return dict(zip(labels, distinct_colors(len(labels)), strict=True))
 
 
 FIG3_METRICS = ("candidate_pairwise_dist", "candidate_divergence", "bc_loss")
@@ -137,7 +150,7 @@ def best_k(summary: pd.DataFrame, default_k: int = 16) -> dict[str, int]:
 
 
 def fig4_ksweep(runs: pd.DataFrame, prefix: str | Path, default_k: int = 16) -> list[Path]:
-    """Score vs K per family (its (*) task): mean ± std over seeds."""
+    """Score vs K per family (its (*) task): mean ± sample std over seeds (ddof 1)."""
     _style()
     summ = ksweep_summary(runs)
     summ = summ.dropna(subset=["mean"])
@@ -169,7 +182,7 @@ def fig4_ksweep(runs: pd.DataFrame, prefix: str | Path, default_k: int = 16) -> 
         ax.set_xlabel("K")
         ax.set_ylabel("score")
         ax.legend(fontsize=7, loc="best")
-    fig.suptitle("Sensitivity to the number of candidates K", y=1.0)
+    fig.suptitle(f"Sensitivity to the number of candidates K (mean score, {STD_RULE})", y=1.0)
     fig.tight_layout()
     return save(fig, prefix)
 
@@ -266,7 +279,7 @@ def fig3_runtime(bench: pd.DataFrame, prefix: str | Path) -> list[Path]:
     ]
     b = b.sort_values("order")
     fig, axes = plt.subplots(1, 2, figsize=(max(7.5, 0.6 * len(b) + 2), 2.8))
-    palette = dict(zip(method_names(), sns.color_palette("tab10", len(order)), strict=True))
+    palette = dict(zip(method_names(), distinct_colors(len(order)), strict=True))
     colors = [palette.get(m, "#7f7f7f") for m in b["method"]]
     for ax, col, title in (
         (axes[0], "train_step_ms", "training step"),
@@ -455,7 +468,9 @@ def fig2_voronoi(
 def learning_curves(
     runs: pd.DataFrame, prefix: str | Path, labels: Sequence[str] | None = None
 ) -> list[Path]:
-    """Success rate (×100) vs training step, mean ± std over seeds, per task and method."""
+    """Success rate (×100) vs training step, mean ± sample std over seeds (ddof 1; no band
+    for one seed), per task and column; each column one (method, K) per task."""
+    refuse_ambiguous_labels(runs)
     labels = list(column_labels() if labels is None else labels)
     curves = curve_frame(runs[runs["status"].isin(["done", "running"])])
     tasks = list(dict.fromkeys(explode_labels(runs).query("label in @labels")["task"]))
@@ -473,6 +488,8 @@ def plot_learning_curves(
     _style()
     labels = list(column_labels() if labels is None else labels)
     curves = curves[curves["label"].isin(labels)]
+    if clash := ambiguous_labels(curves):
+        raise UserError(f"learning curves: {clash}; one curve must be one (method, K)")
     if curves.empty:
         return _empty(prefix, "learning curves: no eval.csv in any run")
     tasks = list(dict.fromkeys(curves["task"])) if tasks is None else list(tasks)
@@ -483,19 +500,49 @@ def plot_learning_curves(
             g = curves[(curves["task"] == task) & (curves["label"] == label)]
             if g.empty:
                 continue
-            s = g.groupby("step")["success"].agg(["mean", "std", "count"]).reset_index().fillna(0.0)
+            s = curve_bands(g)
             color = method_colors().get(label)
             ax.plot(s["step"], s["mean"], label=f"{label} (n={int(s['count'].max())})", color=color)
-            ax.fill_between(
-                s["step"], s["mean"] - s["std"], s["mean"] + s["std"], alpha=0.2, color=color
-            )
+            if s["std"].notna().any():  # one seed: no band (its std is undefined)
+                ax.fill_between(
+                    s["step"], s["mean"] - s["std"], s["mean"] + s["std"], alpha=0.2, color=color
+                )
         ax.set_title(short_task(task), fontsize=9)
         ax.set_xlabel("step")
         ax.set_ylabel("success (%)")
         ax.set_ylim(-3, 103)
         ax.legend(fontsize=6)
+    fig.suptitle(f"Success rate during training: mean over seeds, band {STD_RULE}", fontsize=9)
     fig.tight_layout()
     return save(fig, prefix)
+
+
+def curve_bands(g: pd.DataFrame) -> pd.DataFrame:
+    """``step, mean, std, count`` of one curve's seeds: std the sample std (ddof 1), NaN
+    where one seed has that step."""
+    s = g.groupby("step")["success"].agg(["mean", "count"]).reset_index()
+    s["std"] = g.groupby("step")["success"].std(ddof=STD_DDOF).to_numpy()
+    return s
+
+
+METRIC_AXES = {"Optimality gap": "gap to 100% success (percentage points)"}
+
+
+def _mark_degenerate(ax, lows: list[float], highs: list[float]) -> None:
+    """Write 'zero width' beside each interval of zero width (too few runs to show any)."""
+    from drol.report.aggregate_stats import DEGENERATE, degenerate
+
+    for y, (low, high) in enumerate(zip(lows, highs, strict=True)):
+        if degenerate(low, high):
+            ax.annotate(
+                DEGENERATE,
+                (high, y),
+                xytext=(4, 0),
+                textcoords="offset points",
+                fontsize=6,
+                va="center",
+                color="dimgray",
+            )
 
 
 def _interval(ax, y: float, estimate: float, low: float, high: float, color) -> None:
@@ -554,7 +601,8 @@ def fig_aggregate(
         ax.set_yticks(range(len(labels)), labels if i == 0 else [""] * len(labels))
         ax.invert_yaxis()
         ax.set_title(name + (" (lower is better)" if name == "Optimality gap" else ""), fontsize=9)
-        ax.set_xlabel("success (%)")
+        ax.set_xlabel(METRIC_AXES.get(name, "success (%)"))
+        _mark_degenerate(ax, list(g["ci_low"]), list(g["ci_high"]))
     ax = fig.add_subplot(grid[1, :2])
     for label in labels:
         g = prof[prof["method"] == label]
@@ -575,6 +623,7 @@ def fig_aggregate(
             other = r.method.split(" > ", 1)[1]
             _interval(ax, y, r.estimate, r.ci_low, r.ci_high, colors.get(other))
         ax.set_yticks(range(len(poi)), list(poi["method"]))
+        _mark_degenerate(ax, list(poi["ci_low"]), list(poi["ci_high"]))
         ax.invert_yaxis()
         ax.axvline(0.5, color="grey", ls="--", lw=1)
         ax.set_xlim(-0.02, 1.02)
@@ -591,7 +640,8 @@ def fig_aggregate(
             va="top",
         )
     fig.suptitle(
-        f"Aggregate statistics (rliable, 95% stratified-bootstrap CIs, {reps} replicates)",
+        f"Aggregate statistics over every run (rliable, 95% stratified-bootstrap CIs, {reps} "
+        "replicates; 'degenerate: zero width': too few runs to show any uncertainty)",
         fontsize=10,
     )
     fig.tight_layout()

@@ -9,8 +9,11 @@ cell of a *one-step* method (its Table 1 groups: FQL, DROL(16), DROL*).
 * Reproduced cells are bold by the rule against the best of the whole row (reported and
   reproduced cells), and underlined when bold and their method is one of the paper's
   one-step methods (the registry's ``paper_group``: FQL and DROL; not IFQL, not an ablation).
+* A cell that is not comparable with its row (a Table 1 family mean over k < N tasks) is
+  neither marked nor counted in the row's best: the caller passes ``comparable``.
 
-Means are compared as printed (rounded to integers), as the paper does: 65 vs 0.95 x 68 = 64.6.
+Means are compared as printed (:func:`drol.report.numbers.printed`: integers at 10 or more,
+one decimal below), as the paper does: 65 vs 0.95 x 68 = 64.6; 2.5 vs 0.95 x 2.6 = 2.47.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import pandas as pd
 
 from drol.agents.registry import get_method
 from drol.grid import LABEL_DROL16, LABEL_DROL_STAR, columns
+from drol.report.numbers import printed
 
 BOLD_FRACTION = 0.95
 ONE_STEP = "one-step"  # the registry's paper_group of the paper's one-step methods
@@ -33,18 +37,26 @@ def one_step_labels() -> set[str]:
 
 def _rule(df: pd.DataFrame, row_key: list[str], among: pd.Series) -> pd.Series:
     """Bold by the 0.95x rule against the best printed mean of the rows in ``among``."""
-    shown = df["mean"].round(0)
+    shown = df["mean"].astype(float).map(printed)
     best = shown.where(among).groupby([df[k] for k in row_key], sort=False).transform("max")
     return shown.notna() & best.notna() & (shown >= BOLD_FRACTION * best - 1e-9)
 
 
 def mark_best(
-    df: pd.DataFrame, row_key: list[str], reported: str = "reported", reproduced: str = "reproduced"
+    df: pd.DataFrame,
+    row_key: list[str],
+    reported: str = "reported",
+    reproduced: str = "reproduced",
+    comparable: pd.Series | None = None,
 ) -> pd.DataFrame:
-    """``df`` (a long table) with ``bold`` and ``underline`` (0/1) per row of ``row_key``."""
+    """``df`` (a long table) with ``bold`` and ``underline`` (0/1) per row of ``row_key``.
+
+    ``comparable`` (default: every cell) marks the cells that may be ranked against their
+    row; the others get no mark and do not count towards the row's best."""
     df = df.copy()
+    ok = np.ones(len(df), bool) if comparable is None else comparable.to_numpy(bool)
     is_reported = (df["source"] == reported).to_numpy()
-    ours = (df["source"] == reproduced).to_numpy()
+    ours = (df["source"] == reproduced).to_numpy() & ok
     nan = pd.Series(np.nan, index=df.index)
     printed_bold = pd.to_numeric(df.get("bold", nan), errors="coerce")
     printed_under = pd.to_numeric(df.get("underline", nan), errors="coerce")
@@ -52,7 +64,7 @@ def mark_best(
 
     paper_rule = _rule(df, row_key, pd.Series(is_reported, index=df.index)).to_numpy()
     paper_under = paper_rule & df["method"].isin(ONE_STEP_REPORTED).to_numpy()
-    whole_row = _rule(df, row_key, pd.Series(True, index=df.index)).to_numpy()
+    whole_row = _rule(df, row_key, pd.Series(ok, index=df.index)).to_numpy()
     ours_under = whole_row & df["method"].isin(one_step_labels()).to_numpy()
 
     bold = np.where(has_printed, printed_bold.fillna(0).to_numpy() == 1, paper_rule)

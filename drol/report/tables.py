@@ -4,15 +4,18 @@ The paper's reported numbers (``config/table4_reported.csv``) and our runs' numb
 in one long frame (``suite, family, task, method, mean, std, n_seeds, source``); bold and
 underline follow :mod:`drol.report.marks`: reported cells keep the paper's printed marks,
 reproduced cells are bold at ``mean >= 0.95 * max(row)`` over every column shown (means
-rounded as printed) and underlined when bold and one of the paper's one-step methods (FQL,
-DROL(16), DROL*).
+compared as printed, :mod:`drol.report.numbers`) and underlined when bold and one of the
+paper's one-step methods (FQL, DROL(16), DROL*). A Table 1 cell over k < N of its family's
+tasks is not ranked (no mark, not the row's best).
 
-Reproduced cells print ``mean ± std (n seeds)`` and, where the paper reports the same method,
-a verdict symbol (:mod:`drol.report.verdict`: Welch's test against the paper's numbers).
+Reproduced cells print ``mean ± std (n seeds)`` (± the sample std over seeds, ddof 1, at the
+mean's precision; none for one seed) and, where the paper reports the same method, a verdict
+symbol (:mod:`drol.report.verdict`: Welch's test against the paper's numbers).
 Table 1's reported columns are the paper's own printed Table 1 (``config/table1_reported.csv``);
-its reproduced ± is the std over seeds of the family mean, and its verdicts test against the
-paper's Table 4 over the same tasks (:mod:`drol.report.reference`: ``paper_mean``,
-``paper_std`` in ``table1.csv``).
+its reproduced ± is the std over seeds of the family mean over one seed set (the seeds left
+out are footnoted per cell), and its verdicts test against the paper's Table 4 over the same
+tasks (:mod:`drol.report.reference`: ``paper_mean``, ``paper_std`` in ``table1.csv``).
+The CSVs keep full precision.
 
 Each table is written as ``.csv`` (tidy), ``.tex`` (booktabs), ``.md`` and ``.html`` from the
 jinja2 templates in ``drol/report/templates``.
@@ -35,6 +38,7 @@ from drol.io import atomic_write_text
 from drol.report import provenance
 from drol.report.aggregate import family_seed_summary, family_summary, not_done, task_summary
 from drol.report.marks import BOLD_FRACTION, ONE_STEP_REPORTED, mark_best  # noqa: F401
+from drol.report.numbers import STD_RULE, number_text, spread_text
 from drol.report.reference import (
     attach_family_reference,
     discrepancy_note,
@@ -77,6 +81,8 @@ TABLE_COLUMNS = [
     "unmatched_settings",
 ]
 TABLE1_REFERENCE_COLUMNS = ["paper_mean", "paper_std"]  # what a Table 1 verdict tests against
+TABLE1_SEED_COLUMNS = ["seeds_left_out", "left_out_because"]  # footnoted under Table 1
+NOT_RANKED = "not ranked"  # the note of a Table 1 cell over k < N tasks
 MARKS = ["bold", "underline"]  # the paper's printed marks, optional in a reported CSV
 SUITE_TITLE = {"ogbench": "OGBench", "d4rl": "D4RL"}
 FORMATS = ("tex", "md", "html")
@@ -193,10 +199,24 @@ def families_from_table4(reported: pd.DataFrame) -> pd.DataFrame:
 
 
 def reproduced_families(runs: pd.DataFrame) -> pd.DataFrame:
-    """Per-family rows of our table columns (:func:`family_seed_summary`)."""
+    """Per-family rows of our table columns (:func:`family_seed_summary`), with the seeds
+    each leaves out as text (:func:`left_out_text`)."""
     fam = family_seed_summary(runs)
     fam = fam[fam["label"].isin(column_labels())]
+    seeds, because = zip(*map(left_out_text, fam["seeds_left_out"]), strict=True) or ((), ())
+    fam = fam.drop(columns="seeds_left_out").assign(
+        seeds_left_out=list(seeds), left_out_because=list(because)
+    )
     return fam.rename(columns={"label": "method"}).assign(source=REPRODUCED).reset_index(drop=True)
+
+
+def left_out_text(left_out: dict[int, tuple[str, ...]]) -> tuple[str, str]:
+    """``("3;5", "seed 3 (no run on TASK); seed 5 (no run on TASK, TASK)")``, or NaNs."""
+    if not left_out:
+        return np.nan, np.nan
+    seeds = ";".join(str(s) for s in sorted(left_out))
+    because = "; ".join(f"seed {s} (no run on {', '.join(left_out[s])})" for s in sorted(left_out))
+    return seeds, because
 
 
 def family_size(family: str) -> int:
@@ -262,14 +282,21 @@ def build_table1(
     """
     reproduced = attach_family_reference(reproduced, table4)
     t1 = _concat(reported, reproduced)
-    t1 = t1.reindex(columns=list(dict.fromkeys([*t1.columns, *TABLE1_REFERENCE_COLUMNS])))
+    extra = [*TABLE1_REFERENCE_COLUMNS, *TABLE1_SEED_COLUMNS]
+    t1 = t1.reindex(columns=list(dict.fromkeys([*t1.columns, *extra])))
     t1["n_tasks_expected"] = t1["family"].map(family_size)
-    t1 = mark_best(t1, ["family"])
+    t1 = mark_best(t1, ["family"], comparable=~partial_family(t1))
     t1 = add_verdicts(t1, "family", REPORTED, REPRODUCED, paper_seeds)
     t1 = provenance.annotate(t1, "family", REPRODUCED)
-    cols = [c for c in TABLE_COLUMNS if c != "task"] + ["n_tasks", "n_tasks_expected"]
-    cols += TABLE1_REFERENCE_COLUMNS
+    cols = [c for c in TABLE_COLUMNS if c != "task"] + ["n_tasks", "n_tasks_expected", *extra]
     return _order(t1, reported)[cols].reset_index(drop=True)
+
+
+def partial_family(t1: pd.DataFrame) -> pd.Series:
+    """Our Table 1 cells over fewer tasks than their family has: not comparable with the
+    family means of the row, so never ranked for bold."""
+    n = pd.to_numeric(t1["n_tasks"], errors="coerce")
+    return (t1["source"] == REPRODUCED) & (n < t1["n_tasks_expected"])
 
 
 # ------------------------------------------------------------------------------ layout
@@ -290,11 +317,12 @@ class Cell:
         return bool(np.isnan(self.mean))
 
     def number(self) -> str:
-        m = self.mean
-        return f"{m:.0f}" if abs(m - round(m)) < 0.05 or abs(m) >= 10 else f"{m:.1f}"
+        """The mean as printed (:func:`drol.report.numbers.number_text`)."""
+        return number_text(self.mean)
 
     def spread(self) -> str:
-        return "" if np.isnan(self.std) else f"{self.std:.0f}"
+        """The ± at the mean's precision; '' for none (one seed, or none reported)."""
+        return spread_text(self.mean, self.std)
 
     def seeds(self) -> str:
         return "" if self.n is None else f" ({self.n})"
@@ -319,10 +347,46 @@ def _columns(df: pd.DataFrame) -> list[tuple[str, str]]:
     return cols
 
 
+def footnote_mark(i: int) -> str:
+    """'a', 'b', ..., 'z', 'aa', 'ab', ...: the i-th (0-based) footnote's mark."""
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    return (footnote_mark(i // 26 - 1) if i >= 26 else "") + letters[i % 26]
+
+
+def refuse_duplicate_cells(df: pd.DataFrame, row_key: str) -> None:
+    """One line naming the cells a long table holds twice (the layout would show one)."""
+    dup = df[df.duplicated(["source", "method", row_key], keep=False)]
+    if len(dup):
+        named = sorted(
+            {f"{r.method} ({r.source}) on {getattr(r, row_key)}" for r in dup.itertuples()}
+        )
+        raise UserError(
+            f"two rows for one table cell: {'; '.join(named[:3])}; each cell must be one "
+            "(method, K): pass --manifest to say which runs fill it"
+        )
+
+
+def _seed_footnote(r, row_label: str, footnotes: list[dict]) -> str:
+    """Add the footnote of a Table 1 cell that leaves seeds out; return its mark ('' none)."""
+    because = getattr(r, "left_out_because", np.nan)
+    if not isinstance(because, str) or not because:
+        return ""
+    mark = footnote_mark(len(footnotes))
+    footnotes.append(
+        {
+            "mark": mark,
+            "text": f"{row_label}, {r.method} (ours): {because} left out; its mean, ± and n "
+            f"use the {int(r.n_seeds)} seeds with a run on every counted task",
+        }
+    )
+    return f"[{mark}]"
+
+
 def layout(
     df: pd.DataFrame, row_key: str, title: str, caption: str, missing: pd.DataFrame | None
 ) -> dict:
     """Structure shared by the three templates: column groups, sections, rows of cells."""
+    refuse_duplicate_cells(df, row_key)
     cols = _columns(df)
     headers = [{"name": f"{m} (ours)" if src == REPRODUCED else m, "sub": ""} for src, m in cols]
     groups = []
@@ -336,11 +400,13 @@ def layout(
                 }
             )
     cells = {(r.source, r.method, getattr(r, row_key)): r for r in df.itertuples(index=False)}
-    sections = []
+    sections: list[dict] = []
+    footnotes: list[dict] = []
     for (suite, family), g in df.groupby(["suite", "family"], sort=False):
         rows = []
         for key in dict.fromkeys(g[row_key]):
             sample = g[g[row_key] == key].iloc[0]
+            label = _row_label(key, row_key, suite, sample)
             rcells = []
             for src, m in cols:
                 r = cells.get((src, m, key))
@@ -351,21 +417,13 @@ def layout(
                 if src == REPRODUCED and not np.isnan(r.mean):
                     n = int(r.n_seeds)
                     if row_key == "family" and r.n_tasks < r.n_tasks_expected:
-                        note = f"{int(r.n_tasks)}/{int(r.n_tasks_expected)} tasks"
+                        note = f"{int(r.n_tasks)}/{int(r.n_tasks_expected)} tasks, {NOT_RANKED}"
                     mark = provenance.marks(r.unverified_settings, r.unmatched_settings)
-                    note = " ".join(filter(None, (note, mark)))
+                    seeds = _seed_footnote(r, label, footnotes) if row_key == "family" else ""
+                    note = " ".join(filter(None, (note, mark, seeds)))
                 rcells.append(
                     Cell(r.mean, r.std, bool(r.bold), bool(r.underline), note, n, r.verdict)
                 )
-            if row_key == "task":
-                try:
-                    rep = parse_task(key).representative
-                except UnknownTaskError:
-                    rep = False
-                label = key + (" (*)" if rep else "")
-            else:
-                n_exp = int(sample["n_tasks_expected"])
-                label = f"{family_title(key, suite)} ({n_exp} tasks)"
             rows.append({"label": label, "cells": rcells})
         name = SUITE_TITLE.get(suite, suite) + " " + family_title(family, suite)
         sections.append({"suite": SUITE_TITLE.get(suite, suite), "name": name, "rows": rows})
@@ -386,7 +444,19 @@ def layout(
         "sections": sections,
         "ncols": len(cols) + 1,
         "missing": missing_rows,
+        "footnotes": footnotes,
     }
+
+
+def _row_label(key: str, row_key: str, suite: str, sample: pd.Series) -> str:
+    """A row's label: the task (with (*) on the K* task) or 'family-singletask (N tasks)'."""
+    if row_key == "task":
+        try:
+            rep = parse_task(key).representative
+        except UnknownTaskError:
+            rep = False
+        return key + (" (*)" if rep else "")
+    return f"{family_title(key, suite)} ({int(sample['n_tasks_expected'])} tasks)"
 
 
 # ------------------------------------------------------------------------------ rendering
@@ -427,7 +497,8 @@ def cell_tex(c: Cell) -> str:
     if c.underline:
         num = rf"\underline{{{num}}}"
     sd = c.spread()
-    out = num + (rf"{{\scriptsize$\pm${sd}{c.seeds()}}}" if sd else "")
+    small = (rf"$\pm${sd}" if sd else "") + c.seeds()
+    out = num + (rf"{{\scriptsize{small}}}" if small else "")
     out += rf"\,{_tex_escape(SYMBOLS[c.verdict])}" if c.verdict else ""
     return out + (rf"\textsuperscript{{\tiny {_tex_escape(c.note)}}}" if c.note else "")
 
@@ -441,7 +512,7 @@ def cell_md(c: Cell) -> str:
     if c.underline:
         num = f"<u>{num}</u>"
     sd = c.spread()
-    out = num + (f" ± {sd}{c.seeds()}" if sd else "")
+    out = num + (f" ± {sd}" if sd else "") + c.seeds()
     out += f" {SYMBOLS[c.verdict]}" if c.verdict else ""
     return out + (f" <sup>{c.note}</sup>" if c.note else "")
 
@@ -457,7 +528,8 @@ def cell_html(c: Cell) -> str:
     sd = c.spread()
     note = f"<sup>{html.escape(c.note)}</sup>" if c.note else ""
     verdict = f"&nbsp;{SYMBOLS[c.verdict]}" if c.verdict else ""
-    return num + (f"<small>&nbsp;±&nbsp;{sd}{c.seeds()}</small>" if sd else "") + verdict + note
+    small = (f"&nbsp;±&nbsp;{sd}" if sd else "") + c.seeds()
+    return num + (f"<small>{small}</small>" if small else "") + verdict + note
 
 
 def _env(fmt: str) -> jinja2.Environment:
@@ -494,28 +566,35 @@ def render(lay: dict, fmt: str, template: str = "table") -> str:
     return _env(fmt).get_template(f"{template}.{fmt}.j2").render(**lay)
 
 
+SPREAD = (
+    f"{STD_RULE}, printed at the mean's precision; the paper's ± (over its {PAPER_SEEDS} "
+    "seeds) is read as the same sample std"
+)
+MARK_RULE = (
+    "Bold: at least 0.95× the row's best, compared as printed (2.5 is bold beside 2.6, 1.6 "
+    "is not beside 2.4); underlined: bold and a one-step method (FQL, DROL(16), DROL*); the "
+    "paper's cells keep the marks it prints, ours are marked against the best of the whole row"
+)
 TABLE4_CAPTION = (
-    "Full task-level results (success rate ×100, mean ± std over seeds; OGBench: mean of the last "
-    "three evaluations). Left: the paper's reported numbers; right: this reproduction, "
-    "mean ± std (number of seeds). Bold: at least 0.95× the row's best; underlined: bold and a "
-    "one-step method (FQL, DROL(16), DROL*); the paper's cells keep the marks it prints, ours "
-    "are marked against the best of the whole row. (*) marks the task on which DROL*'s K is "
-    "chosen. " + RULE + ". " + provenance.FOOTNOTE
+    "Full task-level results (success rate ×100, mean ± std over seeds; OGBench: mean of the "
+    "last three evaluations). Left: the paper's reported numbers; right: this reproduction, "
+    f"mean ± std (number of seeds). {SPREAD}. {MARK_RULE}. (*) marks the task on which "
+    "DROL*'s K is chosen. " + RULE + ". " + provenance.FOOTNOTE
 )
 TABLE1_CAPTION = (
     "Per-family results (mean over the family's tasks of the per-task means). Left: the paper's "
     "Table 1 as printed; right: this reproduction, mean ± the std over seeds of the family mean "
-    "(number of seeds). Bold: at least 0.95× the row's best; underlined: bold and a one-step "
-    "method (FQL, DROL(16), DROL*); the paper's cells keep the marks it prints, ours are marked "
-    "against the best of the whole row. A note k/N tasks marks a family with runs on only k of "
-    "its N tasks. The verdicts test like against like: our family mean over its k tasks against "
-    "the paper's Table 4 over the same k tasks, mean of the per-task means ± √(Σσ²)/k from its "
-    "per-task σ (the std of the family mean, as ours; the printed ± of Table 1 is not that "
-    "number for every column), in table1.csv as paper_mean, paper_std; a cell whose tasks lack "
-    "a per-task ± in Table 4 (D4RL cells copied from other papers) is not tested. "
-    + RULE
-    + ". "
-    + provenance.FOOTNOTE
+    f"(number of seeds). {SPREAD}. {MARK_RULE}. A note k/N tasks marks a family with runs on "
+    f"only k of its N tasks: such a cell is {NOT_RANKED} (no bold or underline, and not the "
+    "row's best), its mean being over other tasks than the paper's. Our family cells use one "
+    "seed set, the seeds with a run on every counted task; a seed left out is footnoted under "
+    "the table ([a], [b], ...), which is why such a cell can differ from the mean of Table 4's "
+    "task means (those use every seed). The verdicts test like against like: our family mean "
+    "over its k tasks against the paper's Table 4 over the same k tasks, mean of the per-task "
+    "means ± √(Σσ²)/k from its per-task σ (the std of the family mean, as ours; the printed ± "
+    "of Table 1 is not that number for every column), in table1.csv as paper_mean, paper_std; "
+    "a cell whose tasks lack a per-task ± in Table 4 (D4RL cells copied from other papers) is "
+    "not tested. " + RULE + ". " + provenance.FOOTNOTE
 )
 
 
@@ -576,7 +655,7 @@ def write_tables(
         ),
     ):
         path = out / f"{name}.csv"
-        atomic_write_text(path, df.to_csv(index=False, float_format="%.4g"))
+        atomic_write_text(path, df.to_csv(index=False))  # full precision
         written[f"{name}.csv"] = path
         lay = layout(df, key, title, cap, missing)
         for fmt in FORMATS:

@@ -7,9 +7,10 @@ std and seed count against ours. At ``alpha`` (0.05) a significant difference ma
 
 * The paper follows FQL's protocol, whose paper (Park, Li & Levine, "Flow Q-Learning",
   ICML 2025, Sec. 5) reports state-based tasks over **8 seeds**: ``PAPER_SEEDS``.
-* Our stds are population stds (ddof=0, as printed); the test uses the sample std
-  (``std * sqrt(n / (n - 1))``). The paper's printed std is taken as a sample std, and as at
-  least 0.5 (a printed 0 is a rounded value below 0.5).
+* One kind of ± (:mod:`drol.report.numbers`): our std is the sample std over seeds (ddof 1),
+  what the test takes, with no conversion; the paper's printed std over its 8 seeds is read
+  as the same sample std (ddof 1), and as at least 0.5 (a printed 0 is a rounded value
+  below 0.5).
 """
 
 from __future__ import annotations
@@ -27,8 +28,9 @@ VERDICTS = (CONSISTENT, HIGHER, LOWER)
 SYMBOLS = {CONSISTENT: "≈", HIGHER: "↑", LOWER: "↓"}
 RULE = (
     f"≈/↑/↓: our mean is consistent with / higher / lower than the paper's (Welch's t-test "
-    f"from the summary statistics, α = {ALPHA}, the paper's {PAPER_SEEDS} seeds as in FQL's "
-    "protocol; cells with fewer than 2 of our seeds or no reported ± are not tested)"
+    f"from the summary statistics, both ± read as sample stds, α = {ALPHA}, the paper's "
+    f"{PAPER_SEEDS} seeds as in FQL's protocol; cells with fewer than 2 of our seeds or no "
+    "reported ± are not tested)"
 )
 
 
@@ -41,17 +43,17 @@ def welch(
     paper_n: int = PAPER_SEEDS,
     alpha: float = ALPHA,
 ) -> tuple[str, float]:
-    """``(verdict, p_value)`` of our ``mean ± std`` (ddof=0, ``n`` seeds) against the paper's;
+    """``(verdict, p_value)`` of our ``mean ± std`` (sample std, ddof 1, over ``n`` seeds)
+    against the paper's (its printed std read as a sample std over ``paper_n`` seeds);
     ``("", nan)`` where no test is possible (``n < 2``, a missing value or std)."""
     values = (mean, std, paper_mean, paper_std)
     if n < 2 or paper_n < 2 or any(v is None or math.isnan(v) for v in values):
         return "", math.nan
     from scipy import stats  # imported here: the CLI imports this module's constants
 
-    ours_sd = std * math.sqrt(n / (n - 1))
     paper_sd = max(paper_std, MIN_PAPER_STD)
     result = stats.ttest_ind_from_stats(
-        mean, ours_sd, n, paper_mean, paper_sd, paper_n, equal_var=False
+        mean, std, n, paper_mean, paper_sd, paper_n, equal_var=False
     )
     p = float(result.pvalue)
     if p >= alpha:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from drol.errors import ConfigError
+from drol.io import library_reason
 
 log = logging.getLogger(__name__)
 
@@ -91,17 +92,24 @@ class WandbTracker:
             ) from None
         mode = os.environ.get("WANDB_MODE", "offline")
         group = f"{config['task']}/{config['method']}/K{config['K']}"
-        self.run = wandb.init(
-            project=os.environ.get("WANDB_PROJECT", "drol"),
-            id=str(config["identity"]),
-            name=f"{group}/seed{config['seed']}",
-            group=group,
-            config=dict(config),
-            dir=str(run_dir),
-            mode=mode,
-            resume="allow",
-            settings=wandb.Settings(console="off", silent=True, disable_git=True),
-        )
+        try:
+            self.run = wandb.init(
+                project=os.environ.get("WANDB_PROJECT", "drol"),
+                id=str(config["identity"]),
+                name=f"{group}/seed{config['seed']}",
+                group=group,
+                config=dict(config),
+                dir=str(run_dir),
+                mode=mode,
+                resume="allow",
+                settings=wandb.Settings(console="off", silent=True, disable_git=True),
+            )
+        except wandb.errors.UsageError as err:  # no API key for WANDB_MODE=online, a bad mode
+            raise ConfigError(
+                f"--set logger=wandb with WANDB_MODE={mode}: {library_reason(err)}; set "
+                "WANDB_API_KEY (or run `wandb login`), or WANDB_MODE=offline and "
+                "`wandb sync` later"
+            ) from None
         log.info("W&B run %s (%s) in %s", config["identity"], mode, run_dir / "wandb")
 
     def log(self, scalars: Mapping[str, float], step: int) -> None:

@@ -47,7 +47,7 @@ def test_iqm_difference_and_intervals(runs):
         assert r["ci_low"] - 1e-9 <= r["estimate"] <= r["ci_high"] + 1e-9, r.to_dict()
     assert _stat(table, "Mean", "FQL")["estimate"] == pytest.approx(26.0)
     assert _stat(table, "Optimality gap", "DROL(16)")["estimate"] == pytest.approx(100 - 76.0)
-    assert fql["n_runs"] == 4 and fql["n_tasks"] == 3
+    assert fql["n_runs"] == 12 and fql["n_tasks"] == 3 and fql["seeds_per_task"] == "4"
 
 
 def test_probability_of_improvement(runs):
@@ -70,11 +70,14 @@ def test_deterministic_and_independent_of_other_columns(runs):
     )
 
 
-def test_unequal_seed_counts_use_the_smallest(runs):
+def test_unequal_seed_counts_use_every_run(runs):
+    """Issue 33: no column is cut to its smallest seed count (it was, to a 3 x 3 matrix)."""
     fewer = runs[~((runs["method"] == "fql") & (runs["task"] == TASKS[0]) & (runs["seed"] == 3))]
     scores = column_scores(fewer)
-    assert scores["FQL"].matrix().shape == (3, 3)
-    assert scores["DROL(16)"].matrix().shape == (4, 3)
+    assert [len(x) for x in scores["FQL"].per_task()] == [3, 4, 4]
+    assert [len(x) for x in scores["DROL(16)"].per_task()] == [4, 4, 4]
+    iqm = _stat(aggregate_table(fewer, reps=REPS), "IQM", "FQL")
+    assert iqm["n_runs"] == 11 and iqm["seeds_per_task"] == "3-4"
 
 
 def test_performance_profile_is_a_score_distribution(runs):

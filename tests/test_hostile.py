@@ -1056,3 +1056,19 @@ def test_cost_refuses_an_eval_rate_that_is_not_finite(tmp_path, capsys, rate):
     args = ["cost", str(tmp_path / "b.json"), "--configfile", str(ROOT / "config" / "quick.yaml")]
     code, err = run_main([*args, f"--eval-episodes-per-s={rate}"], capsys)
     assert_one_line_error(code, err, 2, "--eval-episodes-per-s")
+
+
+def test_an_unreadable_checkpoint_fails_its_seed_alone(data, tmp_path, capsys):
+    out = tmp_path / "seed{seed}"
+    args = [a for a in train_args(data, out) if a != "--seed"]
+    args.remove("0")
+    seeds = [*args, "--seeds", "0,1"]
+    assert main(seeds) == 0
+    for s in (0, 1):
+        (tmp_path / f"seed{s}" / SCORE).unlink()  # as Snakemake does after a failed group job
+    (tmp_path / "seed1" / CHECKPOINT).write_bytes(b"not a checkpoint")
+    code, err = run_main(seeds, capsys)
+    assert_one_line_error(code, err, 2, "seed(s) [1] failed", "1 of 2 finished")
+    assert (tmp_path / "seed0" / SCORE).is_file()  # the healthy seed keeps its result
+    failed = (tmp_path / "seed1" / FAILED).read_text()
+    assert "checkpoint" in failed and not (tmp_path / "seed1" / SCORE).exists()

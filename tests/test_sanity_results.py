@@ -1,5 +1,7 @@
 """The committed sanity results (docs/results/sanity/) are what the current table code makes
-of the committed runs.csv, byte for byte, so they cannot drift from the code."""
+of the committed runs.csv, byte for byte, so they cannot drift from the code. The committed
+runs.csv predates the ``physics`` column: it is read as runs of before that record.
+``python -m drol.report.rebuild docs/results/sanity`` rewrites them the same way."""
 
 from __future__ import annotations
 
@@ -39,7 +41,8 @@ def rebuilt(tmp_path_factory) -> Path:
 def test_committed_sanity_tables_match_the_current_code(rebuilt, name):
     assert (rebuilt / name).read_text() == (RESULTS / name).read_text(), (
         f"docs/results/sanity/{name} differs from what the table code makes of runs.csv: "
-        "rebuild it with `drol tables` / `drol stats` (see docs/results/sanity/README.md)"
+        "rebuild it with `python -m drol.report.rebuild docs/results/sanity` (see "
+        "docs/results/sanity/README.md)"
     )
 
 

@@ -33,9 +33,9 @@ def test_welch_verdicts(ours, paper, expect):
 
 
 def test_welch_matches_a_hand_computed_t_test():
-    # ours 27 ± 6 (ddof=0) over 3 seeds; the paper 20 ± 3 over 8
-    s1 = 6.0 * math.sqrt(3 / 2)
-    v1, v2 = s1**2 / 3, 3.0**2 / 8
+    # ours 27 ± 6 (sample std, ddof 1, as the tables print it) over 3 seeds; the paper 20 ± 3
+    # over 8 (read as the same sample std): no conversion of either
+    v1, v2 = 6.0**2 / 3, 3.0**2 / 8
     t = (27.0 - 20.0) / math.sqrt(v1 + v2)
     dof = (v1 + v2) ** 2 / (v1**2 / 2 + v2**2 / 7)
     from scipy import stats
@@ -74,7 +74,7 @@ CUBE = "cube-single-play-singletask-task{}-v0"
 
 
 def test_family_std_is_over_seeds_of_the_family_mean(tmp_path):
-    # two tasks, three seeds; per-seed family means 15, 25, 35 -> std sqrt(200/3)
+    # two tasks, three seeds; per-seed family means 15, 25, 35 -> sample std 10
     for seed, (a, b) in enumerate([(10, 20), (20, 30), (30, 40)]):
         make_run(tmp_path, CUBE.format(1), "fql", 1, seed, score=a)
         make_run(tmp_path, CUBE.format(2), "fql", 1, seed, score=b)
@@ -82,7 +82,7 @@ def test_family_std_is_over_seeds_of_the_family_mean(tmp_path):
     fam = family_seed_summary(collect_runs(tmp_path)).set_index("label").loc["FQL"]
     # one seed set for the mean, the ± and n: the seeds with a run on every task (not seed 3)
     assert fam["mean"] == pytest.approx(25.0)
-    assert fam["std"] == pytest.approx(np.std([15, 25, 35]))
+    assert fam["std"] == pytest.approx(np.std([15, 25, 35], ddof=1))
     assert fam["n_seeds"] == 3 and fam["n_tasks"] == 2
 
 

@@ -411,8 +411,8 @@ AGGREGATE_CAPTION = (
     "same runs), with its 95% CI. runs (tasks; seeds per task): the runs used. "
     f"({DEGENERATE}) marks an interval of zero width: every bootstrap resample gives the same "
     "value (e.g. every X run beats every Y run with 3 seeds each), so the runs are too few to "
-    "show any uncertainty, not evidence of none. These are confidence intervals, not the "
-    f"tables' ± ({STD_RULE})."
+    "show any uncertainty, not evidence of none. These are confidence intervals; in the "
+    f"tables, {STD_RULE}."
 )
 
 

@@ -48,11 +48,11 @@ from drol.report.numbers import STD_DDOF, STD_RULE  # noqa: E402
 
 log = logging.getLogger(__name__)
 
-EXTRA_COLORS = ("#000000", "#ff00ff", "#00008b", "#8b8b00")  # after tab10's ten: black, ...
+EXTRA_COLORS = ("#000080", "#ff00ff", "#8b0000", "#ffd700")  # navy, magenta, dark red, gold
 
 
 def distinct_colors(n: int) -> list[tuple[float, float, float]]:
-    """``n`` different colours: tab10's ten, then black, magenta, dark blue, dark olive."""
+    """``n`` different colours: tab10's ten, then :data:`EXTRA_COLORS`, then husl hues."""
     palette = sns.color_palette("tab10", 10) + sns.color_palette(list(EXTRA_COLORS))
     if n > len(palette):
         palette += sns.color_palette("husl", n - len(palette))
@@ -182,7 +182,7 @@ def fig4_ksweep(runs: pd.DataFrame, prefix: str | Path, default_k: int = 16) -> 
         ax.set_xlabel("K")
         ax.set_ylabel("score")
         ax.legend(fontsize=7, loc="best")
-    fig.suptitle(f"Sensitivity to the number of candidates K (mean score, {STD_RULE})", y=1.0)
+    fig.suptitle(f"Sensitivity to the number of candidates K\n(mean score; {STD_RULE})", y=1.0)
     fig.tight_layout()
     return save(fig, prefix)
 
@@ -512,7 +512,7 @@ def plot_learning_curves(
         ax.set_ylabel("success (%)")
         ax.set_ylim(-3, 103)
         ax.legend(fontsize=6)
-    fig.suptitle(f"Success rate during training: mean over seeds, band {STD_RULE}", fontsize=9)
+    fig.suptitle(f"Success rate during training\n(mean over seeds; band: {STD_RULE})", fontsize=9)
     fig.tight_layout()
     return save(fig, prefix)
 

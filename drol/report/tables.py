@@ -203,9 +203,10 @@ def reproduced_families(runs: pd.DataFrame) -> pd.DataFrame:
     each leaves out as text (:func:`left_out_text`)."""
     fam = family_seed_summary(runs)
     fam = fam[fam["label"].isin(column_labels())]
-    seeds, because = zip(*map(left_out_text, fam["seeds_left_out"]), strict=True) or ((), ())
+    texts = [left_out_text(d) for d in fam["seeds_left_out"]]
     fam = fam.drop(columns="seeds_left_out").assign(
-        seeds_left_out=list(seeds), left_out_because=list(because)
+        seeds_left_out=[seeds for seeds, _ in texts],
+        left_out_because=[because for _, because in texts],
     )
     return fam.rename(columns={"label": "method"}).assign(source=REPRODUCED).reset_index(drop=True)
 
@@ -375,7 +376,7 @@ def _seed_footnote(r, row_label: str, footnotes: list[dict]) -> str:
     footnotes.append(
         {
             "mark": mark,
-            "text": f"{row_label}, {r.method} (ours): {because} left out; its mean, ± and n "
+            "text": f"{row_label}, {r.method} (ours) leaves out {because}: its mean, ± and n "
             f"use the {int(r.n_seeds)} seeds with a run on every counted task",
         }
     )
@@ -598,6 +599,17 @@ TABLE1_CAPTION = (
 )
 
 
+COUNT_COLUMNS = ("n_seeds", "n_tasks", "n_tasks_expected")
+
+
+def csv_text(df: pd.DataFrame) -> str:
+    """A table as CSV: numbers at full precision, counts as integers (empty where none)."""
+    out = df.copy()
+    for col in [c for c in COUNT_COLUMNS if c in out.columns]:
+        out[col] = pd.to_numeric(out[col], errors="coerce").round().astype("Int64")
+    return out.to_csv(index=False)
+
+
 def reported_table1_path(reported_csv: str | Path) -> Path | None:
     """The paper's Table 1 beside its Table 4 (``table1_reported.csv``), if there."""
     path = Path(reported_csv).with_name("table1_reported.csv")
@@ -655,7 +667,7 @@ def write_tables(
         ),
     ):
         path = out / f"{name}.csv"
-        atomic_write_text(path, df.to_csv(index=False))  # full precision
+        atomic_write_text(path, csv_text(df))
         written[f"{name}.csv"] = path
         lay = layout(df, key, title, cap, missing)
         for fmt in FORMATS:

@@ -149,7 +149,12 @@ def train_seeds(trainers: list[Trainer]) -> dict[int, dict[str, Any]]:
                 continue
             clear_failed(out)
             data = loaded.task_data(trainer, stack)
-            run, config = trainer.prepare(identity, data)
+            try:  # a seed whose checkpoint cannot be read fails alone; the others go on
+                run, config = trainer.prepare(identity, data)
+            except UserError as err:
+                note = mark_failed(out, str(err), err)
+                log.error("seed %d: %s; %s (the other seeds go on)", trainer.s.seed, err, note)
+                continue
             if live:  # the same arrays and evaluation envs for every seed: one copy each
                 run.tensors = live[0].run.tensors
                 run.eval_envs = live[0].run.eval_envs

@@ -1072,3 +1072,21 @@ def test_an_unreadable_checkpoint_fails_its_seed_alone(data, tmp_path, capsys):
     assert (tmp_path / "seed0" / SCORE).is_file()  # the healthy seed keeps its result
     failed = (tmp_path / "seed1" / FAILED).read_text()
     assert "checkpoint" in failed and not (tmp_path / "seed1" / SCORE).exists()
+
+
+@pytest.mark.parametrize(
+    ("extra", "needles"),
+    [
+        (["--pairs", "drol:4,drol:4"], ["drol:4 twice"]),
+        (["--pairs", "bc:1,"], ["empty item"]),
+        (["--pairs", "bc:1,,fql:1"], ["empty item"]),
+        (["--pairs", "bc:1", "--method", "fql"], ["drop --method and --K"]),
+        (["--pairs", "bc:1", "--K", "4"], ["drop --method and --K"]),
+    ],
+)
+def test_bench_pairs_refuse_duplicates_empty_items_and_ignored_options(
+    tmp_path, capsys, extra, needles
+):
+    args = ["bench", *extra, "--out-dir", str(tmp_path / "b"), "--steps", "1", "--repeats", "1"]
+    assert_one_line_error(*run_main(args, capsys), 2, *needles)
+    assert not (tmp_path / "b").exists() or not list((tmp_path / "b").iterdir())

@@ -41,7 +41,7 @@ from drol.errors import UserError
 from drol.grid import LABEL_DROL16, LABEL_DROL_STAR, column_labels
 from drol.io import atomic_write_text, ensure_writable_dir
 from drol.report.aggregate import explode_labels, refuse_ambiguous_labels
-from drol.report.numbers import STD_RULE
+from drol.report.numbers import STD_RULE, csv_text
 
 log = logging.getLogger(__name__)
 
@@ -472,7 +472,7 @@ def write_aggregate(
     scores = column_scores(runs)
     table = scores_table(scores, reps, seed)
     written = {"aggregate.csv": out / "aggregate.csv"}
-    atomic_write_text(written["aggregate.csv"], table.to_csv(index=False))  # full precision
+    atomic_write_text(written["aggregate.csv"], csv_text(table))  # full precision
     lay = aggregate_layout(table, reps, improvement_pairs(scores)[1])
     for fmt in ("md", "tex", "html"):
         path = out / f"aggregate.{fmt}"

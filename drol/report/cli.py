@@ -43,12 +43,13 @@ def _load_runs(runs_dir: str, manifest: str | None) -> pd.DataFrame:
 
 def cmd_aggregate(args: argparse.Namespace) -> int:
     from drol.report.aggregate import not_done, task_summary
+    from drol.report.numbers import csv_text
 
     runs = _load_runs(args.runs, args.manifest)
     atomic_write_text(args.out, runs.to_csv(index=False))
     log.info("%d runs (%d done) -> %s", len(runs), int((runs["status"] == "done").sum()), args.out)
     if args.summary:
-        atomic_write_text(args.summary, task_summary(runs).to_csv(index=False))  # full precision
+        atomic_write_text(args.summary, csv_text(task_summary(runs)))  # full precision
     missing = not_done(runs)
     for r in missing.itertuples(index=False):
         log.warning("not done: %s [%s] %s", r.run_dir, r.status, r.reason)

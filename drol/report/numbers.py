@@ -8,7 +8,7 @@
   (:func:`decimals`); its ± prints with the *mean's* decimals; a value that prints as zero
   never prints as ``-0``.
 * The bold rule compares values *as printed* (:func:`printed`), so a mark always agrees with
-  the numbers a reader sees. The CSVs keep full precision.
+  the numbers a reader sees. The CSVs keep full precision (:func:`csv_text`).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import math
 from collections.abc import Iterable
 
 import numpy as np
+import pandas as pd
 
 STD_DDOF = 1
 STD_RULE = "± = sample standard deviation over seeds (ddof 1; none with one seed)"
@@ -52,3 +53,14 @@ def spread_text(mean: float, std: float) -> str:
 def printed(mean: float) -> float:
     """The value a reader sees for ``mean`` (NaN stays NaN): what the bold rule compares."""
     return math.nan if mean is None or math.isnan(mean) else float(number_text(mean))
+
+
+def csv_float(value: float) -> str:
+    """A float at full precision (the shortest text that reads back as the same float),
+    without a trailing ``.0``: 24.504, 48, 0.30000000000000004."""
+    return repr(float(value)).removesuffix(".0")
+
+
+def csv_text(df: pd.DataFrame) -> str:
+    """``df`` as CSV with every float at full precision (:func:`csv_float`)."""
+    return df.to_csv(index=False, float_format=csv_float)

@@ -52,6 +52,7 @@ def rebuild_tables(runs: pd.DataFrame, results: Path, reported: Path = REPORTED)
     """Rewrite :data:`TABLE_FILES` and ``task_summary.csv`` in ``results`` from ``runs``."""
     from drol.report.aggregate import task_summary
     from drol.report.aggregate_stats import write_aggregate
+    from drol.report.numbers import csv_text
     from drol.report.tables import write_tables
 
     written = []
@@ -62,7 +63,7 @@ def rebuild_tables(runs: pd.DataFrame, results: Path, reported: Path = REPORTED)
             shutil.copyfile(Path(tmp) / name, results / name)
             written.append(results / name)
     summary = results / "task_summary.csv"
-    atomic_write_text(summary, task_summary(runs).to_csv(index=False))
+    atomic_write_text(summary, csv_text(task_summary(runs)))
     return [*written, summary]
 
 

@@ -38,7 +38,7 @@ from drol.io import atomic_write_text
 from drol.report import provenance
 from drol.report.aggregate import family_seed_summary, family_summary, not_done, task_summary
 from drol.report.marks import BOLD_FRACTION, ONE_STEP_REPORTED, mark_best  # noqa: F401
-from drol.report.numbers import STD_RULE, number_text, spread_text
+from drol.report.numbers import STD_RULE, csv_text, number_text, spread_text
 from drol.report.reference import (
     attach_family_reference,
     discrepancy_note,
@@ -602,12 +602,12 @@ TABLE1_CAPTION = (
 COUNT_COLUMNS = ("n_seeds", "n_tasks", "n_tasks_expected")
 
 
-def csv_text(df: pd.DataFrame) -> str:
+def table_csv(df: pd.DataFrame) -> str:
     """A table as CSV: numbers at full precision, counts as integers (empty where none)."""
     out = df.copy()
     for col in [c for c in COUNT_COLUMNS if c in out.columns]:
         out[col] = pd.to_numeric(out[col], errors="coerce").round().astype("Int64")
-    return out.to_csv(index=False)
+    return csv_text(out)
 
 
 def reported_table1_path(reported_csv: str | Path) -> Path | None:
@@ -667,7 +667,7 @@ def write_tables(
         ),
     ):
         path = out / f"{name}.csv"
-        atomic_write_text(path, csv_text(df))
+        atomic_write_text(path, table_csv(df))
         written[f"{name}.csv"] = path
         lay = layout(df, key, title, cap, missing)
         for fmt in FORMATS:

@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 def register(subparsers) -> None:
     p = subparsers.add_parser("bench", help="benchmark training steps/s and inference latency")
     p.add_argument("--method", choices=method_names(), help="the method (or give --pairs)")
-    p.add_argument("--K", type=int, default=16)
+    p.add_argument("--K", type=int, default=None, help="latent candidates (default 16)")
     p.add_argument("--obs-dim", type=int, default=28)
     p.add_argument("--action-dim", type=int, default=5)
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
@@ -64,14 +64,20 @@ def register(subparsers) -> None:
 
 def parse_pairs(text: str) -> list[tuple[str, int]]:
     """``bc:1,drol:16`` -> [("bc", 1), ("drol", 16)]; a one-line error naming --pairs."""
-    pairs = []
-    for item in (x.strip() for x in text.split(",") if x.strip()):
+    pairs: list[tuple[str, int]] = []
+    for item in (x.strip() for x in text.split(",")):
+        if not item:
+            raise UserError(
+                f"--pairs {text!r}: an empty item; give METHOD:K,..., e.g. bc:1,drol:16"
+            )
         method, _, k = item.rpartition(":")
         if method not in method_names() or not k.isdigit() or int(k) < 1:
             raise UserError(
                 f"bad --pairs item {item!r}: give METHOD:K with METHOD one of "
                 f"{', '.join(method_names())} and K >= 1, e.g. bc:1,drol:16"
             )
+        if (method, int(k)) in pairs:
+            raise UserError(f"--pairs {text!r}: {method}:{int(k)} twice; give each pair once")
         pairs.append((method, int(k)))
     if not pairs:
         raise UserError("--pairs is empty: give METHOD:K,..., e.g. bc:1,drol:16")
@@ -79,6 +85,10 @@ def parse_pairs(text: str) -> list[tuple[str, int]]:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.pairs is not None and (args.method is not None or args.K is not None):
+        raise UserError("--pairs names every METHOD:K itself: drop --method and --K")
+    if args.K is None:
+        args.K = 16
     for key in ("K", "repeats", "steps", "hidden", "batch_size", "obs_dim", "action_dim", "seeds"):
         if getattr(args, key) < 1:
             raise UserError(f"--{key.replace('_', '-')} must be >= 1")

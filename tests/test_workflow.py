@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -524,3 +525,56 @@ def test_method_order_does_not_depend_on_import_order():
     ).stdout
     assert first_drol == plain
     assert plain.index("'FQL'") < plain.index("'DROL(16)'")
+
+
+@pytest.mark.parametrize(
+    ("require_all_runs", "change"),
+    [(True, "delete"), (False, "delete"), (False, "rescore")],
+)
+def test_a_lost_or_changed_score_json_outdates_every_table_target(
+    tmp_path, require_all_runs, change
+):
+    """Snakemake does not rerun a job whose output exists when one of its inputs is deleted
+    (nor, with recorded checksums, when an output is merely older); the tables must not go
+    on counting a run whose score.json is gone or holds another score (issue 35)."""
+    cfg = {
+        **TINY_POINTMAZE,
+        "seeds": [0, 1],
+        "methods": {k: k == "drol16" for k in column_keys()},
+        "train": {**TINY_POINTMAZE["train"], "seeds_per_job": 2},
+        "tables": {"require_all_runs": require_all_runs},
+    }
+    path = _write_config(tmp_path / "c.yaml", cfg)
+    shutil.copytree(ROOT / "config", tmp_path / "config")  # the paper's reported tables
+    base = ["--configfile", str(path), "--directory", str(tmp_path), "--cores", "1"]
+    res = _snakemake(*base, "--summary", "all_tables")
+    assert res.returncode == 0, res.stderr[-2000:]
+    files = [line.split("\t")[0] for line in res.stdout.splitlines()[1:] if "\t" in line]
+    cell = f"results/runs/{POINTMAZE_TASK}/drol/K16"
+    scores = [f"{cell}/seed{s}/score.json" for s in (0, 1)]
+    order = ("data/", "/runs/", "kstar", "manifest", "tables/runs.csv", "task_summary", "tables/")
+    stamp = time.time() - 1000
+    for f in sorted({*files, *scores},
+                    key=lambda f: next((i for i, k in enumerate(order) if k in f), 99)):  # fmt: skip
+        (tmp_path / f).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / f).write_text(json.dumps({"score": 12.5}) if f in scores else "x")
+        if f.endswith("tables/runs.csv"):  # what drol aggregate writes, in short
+            rows = "".join(f"done,{cell}/seed{s},12.5\n" for s in (0, 1))
+            (tmp_path / f).write_text(f"status,run_dir,score\n{rows}")
+        stamp += 1
+        os.utime(tmp_path / f, (stamp, stamp))  # in the order the workflow makes them
+    runs_csv = tmp_path / "results" / "tables" / "runs.csv"
+    assert "Nothing to be done" in _snakemake(*base, "-n", "all_tables").stdout
+    seed1 = tmp_path / scores[1]
+    if change == "delete":
+        seed1.unlink()
+    else:  # another score, its mtime kept (a copy that preserves it)
+        before = seed1.stat().st_mtime
+        seed1.write_text(json.dumps({"score": 40.0}))
+        os.utime(seed1, (before, before))
+    res = _snakemake(*base, "-n", "all_tables")
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "score.json is gone or changed" in res.stderr and not runs_csv.exists()
+    stats = job_stats(res.stdout + res.stderr)
+    assert stats.get("aggregate") == 1 and stats.get("tables") == 1
+    assert stats.get("train_seeds0", 0) == (1 if change == "delete" and require_all_runs else 0)

@@ -21,7 +21,9 @@ in one line by :func:`refuse_ambiguous_labels`; only the ``K-sweep`` spans sever
 
 from __future__ import annotations
 
+import json
 import logging
+import math
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -208,9 +210,32 @@ def collect_runs(runs_dir: str | Path, manifest: pd.DataFrame | None = None) -> 
     return df.reset_index(drop=True)
 
 
+def stale_runs(runs_csv: str | Path) -> list[str]:
+    """Run directories that ``runs_csv`` counts as done whose ``score.json`` is gone or holds
+    another score than the one counted (an unreadable or foreign runs.csv counts none: the
+    workflow rebuilds it anyway)."""
+    try:
+        runs = pd.read_csv(runs_csv, usecols=["status", "run_dir", "score"])
+    except (OSError, ValueError, UnicodeDecodeError, pd.errors.ParserError):
+        return []
+    stale = []
+    for row in runs[runs["status"] == "done"].itertuples(index=False):
+        try:
+            score = json.loads((Path(str(row.run_dir)) / SCORE).read_text())["score"]
+            same = math.isclose(float(score), float(row.score), rel_tol=1e-9, abs_tol=1e-9)
+        except (OSError, ValueError, TypeError, KeyError, OverflowError):
+            same = False
+        if not same:
+            stale.append(str(row.run_dir))
+    return stale
+
+
 def refuse_mixed_physics(runs: pd.DataFrame) -> None:
     """One line naming the task when its finished runs were evaluated under different
-    simulator versions (runs of before the record, ``unrecorded``, are not compared)."""
+    simulator versions (runs of before the record, ``unrecorded``, are not compared; so is a
+    runs table without a ``physics`` column, e.g. a runs.csv written before it existed)."""
+    if "physics" not in runs.columns:
+        return
     done = runs[(runs["status"] == "done") & (runs["physics"] != physics.describe(None))]
     for task, group in done.groupby("task", sort=True):
         seen = group.drop_duplicates("physics")

@@ -13,7 +13,8 @@ rule manifest:
         "../../envs/report.yaml"
     params:
         # a plain string Snakemake can compare: the manifest is rebuilt when the grid changes
-        grid=repr(GRID),
+        # (a function: the repr holds braces, which Snakemake would read as wildcards)
+        grid=lambda wc: repr(GRID),
         rows=lambda wc, input: manifest_rows(),
     script:
         "../scripts/write_manifest.py"

@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import sys
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
@@ -18,6 +19,7 @@ from drol.grid import (
     unique_runs,
 )
 from drol.data.d4rl import d4rl_url
+from drol.report.aggregate import stale_runs
 from drol.speed.seeds import seed_batchable
 from drol.tasks import OGBENCH, parse_task
 from drol.workflow_config import (
@@ -38,6 +40,30 @@ except ConfigError as err:
 
 RESULTS = config["results_dir"]
 RUNS = f"{RESULTS}/runs"
+
+
+def outdate_stale_tables():
+    """Snakemake keeps a target up to date when one of its inputs is deleted (a missing input
+    is no rerun trigger, and an older output with inputs of unchanged checksums is none
+    either), so the tables would go on counting a run whose score.json is gone or holds
+    another score. Such a
+    runs.csv is stale: it is removed (it is derived from the run directories), so every table
+    target is rebuilt, and with tables.require_all_runs the run is trained again first.
+    """
+    runs_csv = Path(f"{RESULTS}/tables/runs.csv")
+    if not runs_csv.is_file():
+        return
+    lost = stale_runs(runs_csv)
+    if lost:
+        print(
+            f"{runs_csv} counts {len(lost)} run(s) whose score.json is gone or changed "
+            f"(e.g. {lost[0]}): removed, the tables will be rebuilt",
+            file=sys.stderr,
+        )
+        runs_csv.unlink(missing_ok=True)
+
+
+outdate_stale_tables()
 LOGS = f"{RESULTS}/logs"  # per results_dir: two configurations never share a log
 BENCHMARKS = f"{RESULTS}/benchmarks"
 DATA = config["data_dir"]
@@ -152,6 +178,13 @@ def report_inputs(wildcards=None):
     if config["tables"]["require_all_runs"]:
         return all_scores()
     return kstar_files()
+
+
+def table_inputs(wildcards=None):
+    """What a table, statistic or figure waits for: :func:`report_inputs` and runs.csv, which
+    is rebuilt (and so every table target) when a run it counts is lost or its score changes
+    (see outdate_stale_tables), whatever tables.require_all_runs says."""
+    return [*report_inputs(), f"{RESULTS}/tables/runs.csv"]
 
 
 def kstar_files(wildcards=None):

@@ -106,7 +106,7 @@ rule fig2_voronoi:
 
 rule learning_curves:
     input:
-        runs=report_inputs,
+        runs=table_inputs,
         manifest=f"{RESULTS}/tables/manifest.csv",
     output:
         report(
@@ -131,7 +131,7 @@ rule learning_curves:
 
 rule fig_aggregate:
     input:
-        runs=report_inputs,
+        runs=table_inputs,
         manifest=f"{RESULTS}/tables/manifest.csv",
         aggregate=f"{RESULTS}/tables/aggregate.csv",
     output:

@@ -3,7 +3,7 @@
 
 rule tables:
     input:
-        runs=report_inputs,
+        runs=table_inputs,
         manifest=f"{RESULTS}/tables/manifest.csv",
         reported=config["tables"]["reported"],
         reported_table1=config["tables"]["reported_table1"],
@@ -49,7 +49,7 @@ rule tables:
 rule aggregate_stats:
     # rliable's IQM / mean / median / optimality gap and probabilities of improvement
     input:
-        runs=report_inputs,
+        runs=table_inputs,
         manifest=f"{RESULTS}/tables/manifest.csv",
     output:
         report(

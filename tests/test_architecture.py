@@ -82,6 +82,7 @@ def test_top_level_holds_only_the_shared_vocabulary() -> None:
         "errors",
         "grid",
         "io",
+        "physics",
         "progress",
         "tasks",
         "workflow_config",

@@ -1090,3 +1090,23 @@ def test_bench_pairs_refuse_duplicates_empty_items_and_ignored_options(
     args = ["bench", *extra, "--out-dir", str(tmp_path / "b"), "--steps", "1", "--repeats", "1"]
     assert_one_line_error(*run_main(args, capsys), 2, *needles)
     assert not (tmp_path / "b").exists() or not list((tmp_path / "b").iterdir())
+
+
+def test_learning_curves_refuse_a_finished_run_without_eval_csv(tmp_path, capsys):
+    run = three_seeds(tmp_path / "runs")[1]
+    (run / "eval.csv").unlink()  # the tables still count it (score.json is there)
+    line = assert_one_line_error(*run_main(curves_args(tmp_path), capsys), 2, str(run / "eval.csv"))
+    assert "counted as done" in line
+    assert not list((tmp_path / "fig").glob("lc*")) if (tmp_path / "fig").exists() else True
+
+
+def test_fig3_metrics_on_a_binary_train_csv_is_one_line(tmp_path, capsys):
+    from synthetic_runs import make_run
+
+    cube = "cube-single-play-singletask-task2-v0"  # the family's K-sweep task
+    run = make_run(tmp_path / "runs", cube, "drol", 4, 0, score=50.0)
+    make_run(tmp_path / "runs", cube, "drol", 16, 0, score=60.0)  # a sweep has two K
+    (run / "train.csv").write_bytes(b"\x89PNG\r\n\x1a\n\x00\xff\xfe\x00\x81")
+    args = ["figures", "fig3_metrics", "--runs", str(tmp_path / "runs"), "--out",
+            str(tmp_path / "fig" / "f3")]  # fmt: skip
+    assert_one_line_error(*run_main(args, capsys), 2, str(run / "train.csv"), "train.csv")

@@ -451,6 +451,11 @@ def learning_curves(runs: pd.DataFrame) -> pd.DataFrame:
     for r in explode_labels(runs).itertuples(index=False):
         path = Path(r.run_dir) / "eval.csv"
         if not path.is_file():
+            if r.status == "done":  # the tables count it: its curve must not vanish silently
+                raise UserError(
+                    f"{path}: missing, but the run is counted as done (its score.json is "
+                    "there); restore eval.csv, or move the run away and train it again"
+                )
             continue
         ev = read_eval(path)
         if ev.empty:
@@ -473,7 +478,11 @@ def train_metric_summary(
         path = Path(r.run_dir) / "train.csv"
         if not path.is_file():
             continue
-        tr = pd.read_csv(path)
+        try:
+            tr = pd.read_csv(path)
+        except (UnicodeDecodeError, ValueError) as err:  # ParserError is a ValueError
+            reason = " ".join(str(err).split())[:120]
+            raise UserError(f"{path}: not a readable train.csv ({reason})") from None
         if tr.empty:
             continue
         tail = tr.iloc[-max(1, int(np.ceil(len(tr) * last_frac))) :]

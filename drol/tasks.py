@@ -117,5 +117,11 @@ def d4rl_row(table: Mapping[str, Row], task: str) -> Row:
     return table[task] if task in table else table[d4rl_group(task)]
 
 
+def task_row(table: Mapping[str, Row], task: Task) -> Row:
+    """A per-task hyperparameter table's row: an OGBench family's, or a D4RL dataset's (else
+    its :func:`d4rl_group`'s)."""
+    return table[task.family] if task.suite == OGBENCH else d4rl_row(table, task.name)
+
+
 def default_steps(task: Task) -> int:
     return 1_000_000 if task.suite == OGBENCH else 500_000

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from drol.report.aggregate_stats import write_aggregate
+from drol.report.rebuild import TABLE_FILES
 from drol.report.tables import write_tables
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,18 +27,7 @@ def rebuilt(tmp_path_factory) -> Path:
     return out
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        "table4.md",
-        "table4.csv",
-        "table1.md",
-        "table1.csv",
-        "missing_runs.csv",
-        "aggregate.md",
-        "aggregate.csv",
-    ],
-)
+@pytest.mark.parametrize("name", TABLE_FILES)
 def test_committed_sanity_tables_match_the_current_code(rebuilt, name):
     assert (rebuilt / name).read_text() == (RESULTS / name).read_text(), (
         f"docs/results/sanity/{name} differs from what the table code makes of runs.csv: "

@@ -33,7 +33,7 @@ from drol.agents.sources import (
     table6,
     unverified,
 )
-from drol.tasks import OGBENCH, Task, d4rl_row
+from drol.tasks import OGBENCH, Task, task_row
 
 NO_CODE = "no public code (FQL paper's description; see drol/agents/fawac.py)"
 
@@ -97,11 +97,6 @@ class FAWACConfig(AgentConfig):
         need(self, self.max_weight > 0, "max_weight", "must be > 0")
 
 
-def fawac_alpha(task: Task) -> Sourced[float]:
-    """FAWAC's alpha on ``task`` (:data:`FAWAC_ALPHA`)."""
-    return FAWAC_ALPHA[task.family] if task.suite == OGBENCH else d4rl_row(FAWAC_ALPHA, task.name)
-
-
 @register
 class FAWACAgent(FlowPolicy, OfflineAgent):
     name = "fawac"
@@ -118,7 +113,7 @@ class FAWACAgent(FlowPolicy, OfflineAgent):
 
     @classmethod
     def task_settings(cls, task: Task) -> dict[str, Sourced[Any]]:
-        alpha = {"alpha": fawac_alpha(task), "q_agg": fql_q_agg(task)}
+        alpha = {"alpha": task_row(FAWAC_ALPHA, task), "q_agg": fql_q_agg(task)}
         if task.suite == OGBENCH:
             return {**alpha, "discount": ogbench_discount(task)}
         return alpha

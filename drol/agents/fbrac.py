@@ -27,7 +27,7 @@ from drol.agents.flow import FlowPolicy, flow_matching_loss, integrate
 from drol.agents.fql import fql_q_agg, ogbench_discount
 from drol.agents.registry import register
 from drol.agents.sources import FQL_PAPER, Sourced, official_off, table6, unverified
-from drol.tasks import OGBENCH, Task, d4rl_row
+from drol.tasks import OGBENCH, Task, task_row
 
 NO_CODE = "the paper's code is not public (see drol/agents/fbrac.py)"
 VALUE_FLOWS = "chongyi-zheng/value-flows@1374676 agents/fbrac.py"
@@ -80,11 +80,6 @@ FBRAC_ALPHA: dict[str, Sourced[float]] = {
 }
 
 
-def fbrac_alpha(task: Task) -> Sourced[float]:
-    """FBRAC's alpha on ``task`` (:data:`FBRAC_ALPHA`)."""
-    return FBRAC_ALPHA[task.family] if task.suite == OGBENCH else d4rl_row(FBRAC_ALPHA, task.name)
-
-
 @dataclass
 class FBRACConfig(AgentConfig):
     """FBRAC's keys on top of the shared ones."""
@@ -118,7 +113,7 @@ class FBRACAgent(FlowPolicy, OfflineAgent):
 
     @classmethod
     def task_settings(cls, task: Task) -> dict[str, Sourced[Any]]:
-        alpha = {"alpha": fbrac_alpha(task), "q_agg": fql_q_agg(task)}
+        alpha = {"alpha": task_row(FBRAC_ALPHA, task), "q_agg": fql_q_agg(task)}
         if task.suite == OGBENCH:
             return {**alpha, "discount": ogbench_discount(task)}
         return alpha

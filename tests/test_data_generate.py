@@ -158,9 +158,11 @@ def test_scene_relabelled_rewards_equal_replayed_env_rewards(tiny_scene):
     for task in range(1, 6):
         env, data = _relabelled(tiny_scene, f"scene-singletask-task{task}-v0")
         if task == 2:
-            # scene contact dynamics are chaotic: open loop tracks the data for ~150 steps only
+            # scene contact dynamics are chaotic: replayed open loop from float32 data, the
+            # state tracks the recording to < 1e-3 for 66 steps under MuJoCo 3.3.0 (150 under
+            # 4.0.0), the rewards for 150 steps and more
             rewards, qpos = _replay_open_loop(env, raw, 150)
-            assert np.abs(qpos - raw["qpos"][:150]).max() < 1e-3
+            assert np.abs(qpos[:60] - raw["qpos"][:60]).max() < 1e-3
             np.testing.assert_array_equal(rewards, data["rewards"][:150])
             assert np.unique(data["rewards"]).size > 1  # not trivially constant
         idx, rows = _sampled(raw, data["rewards"])

@@ -253,3 +253,30 @@ def test_a_method_without_sources_resolves_as_unverified(monkeypatch):
     resolved = task_settings("bare", "cube-single-play-singletask-task1-v0")
     assert resolved["alpha"].value == 7.0 and is_unverified(resolved["alpha"].source)
     assert "task_defaults" in resolved["alpha"].source
+
+
+def test_a_set_task_effect_names_only_its_items_tasks():
+    from drol.discrepancies import parse_items
+    from drol.errors import ConfigError
+
+    item = {
+        "title": "t",
+        "text": "x",
+        "tasks": ["door-human-v1"],
+        "default": "a",
+        "options": {
+            "a": {"source": "s", "text": "x"},
+            "b": {
+                "source": "s",
+                "text": "x",
+                "effect": {"set_task": {"pen-human-v1": {"fql": {"alpha": 3000}}}},
+            },
+        },
+    }
+    with pytest.raises(ConfigError, match="set_task.pen-human-v1: not one of the item's tasks"):
+        parse_items({"items": {"i": item}}, "f.yaml")
+    item["options"]["b"]["effect"] = {"set_task": {"door-human-v1": {"fql": {"alpha": -1}}}}
+    with pytest.raises(ConfigError, match="set_task.door-human-v1.fql"):
+        parse_items({"items": {"i": item}}, "f.yaml")
+    item["options"]["b"]["effect"] = {"set_task": {"door-human-v1": {"fql": {"alpha": 3000}}}}
+    assert parse_items({"items": {"i": item}}, "f.yaml")["i"].options["b"].effect

@@ -26,6 +26,7 @@ from typing import Any
 from drol import physics
 from drol.errors import UserError
 from drol.io import atomic_write_text
+from drol.tasks import OGBENCH
 
 CONFIG = "config.json"
 SCORE = "score.json"
@@ -105,9 +106,9 @@ class RunIdentity(RunSpec):
         """Refuse, in one line, to resume a run under other simulator versions than it ran
         with (a run of before the record: the ``versions`` its config.json lists)."""
         before = recorded.get("physics")
-        if not isinstance(before, dict):
+        if not isinstance(before, dict):  # the main process's versions: OGBench's simulator
             listed = recorded.get("versions")
-            listed = listed if isinstance(listed, dict) else {}
+            listed = listed if isinstance(listed, dict) and recorded.get("suite") == OGBENCH else {}
             before = {k: str(listed[k]) for k in self.physics if k in listed}
         if physics.differs(before, self.physics):
             raise UserError(

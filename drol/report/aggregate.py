@@ -36,10 +36,9 @@ from drol.agents.registry import method_names
 from drol.errors import UnknownTaskError, UserError
 from drol.grid import DROL, KSWEEP_LABEL, columns, default_labels, discover_runs, run_dir
 from drol.io import atomic_write_text
-from drol.report.counting import counted_score
 from drol.report.numbers import seed_std
 from drol.tasks import parse_task
-from drol.train.rundir import CONFIG, FAILED, SCORE, path_mismatches, read_json
+from drol.train.rundir import CONFIG, FAILED, SCORE, finished_score, path_mismatches, read_json
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +117,7 @@ def read_run(path: Path, key: tuple[str, str, int, int] | None = None) -> dict:
     """Status and score of one run directory (present or not).
 
     ``key`` is the run's ``(task, method, K, seed)`` as its path says. A finished run is
-    counted only when :func:`~drol.report.counting.counted_score` accepts it (files agree
+    counted only when :func:`~drol.train.rundir.finished_score` accepts it (files agree
     with the path and with each other, identity digests present, finite score); otherwise
     it is ``failed``, with the reason.
     """
@@ -126,7 +125,7 @@ def read_run(path: Path, key: tuple[str, str, int, int] | None = None) -> dict:
     score_file, failed_file, config_file = path / SCORE, path / FAILED, path / CONFIG
     if score_file.is_file():
         try:
-            score = counted_score(path, key)
+            score = finished_score(path, key)
         except UserError as err:
             row.update(status="failed", reason=str(err))
             return row

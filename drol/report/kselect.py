@@ -1,6 +1,6 @@
 """K* of a finished K sweep (``drol select-k``): the rule, and the runs it may trust.
 
-Each sweep run is read through :func:`drol.report.counting.counted_score`, the same check as
+Each sweep run is read through :func:`drol.train.rundir.finished_score`, the same check as
 the tables: its path ``{task}/{method}/K{K}/seed{seed}`` must equal the identity in
 ``score.json`` and ``config.json``, the two identity digests must be there and agree, so must
 the settings both record, and the score must be a finite float; runs of more than one task
@@ -16,8 +16,7 @@ from typing import Any
 
 from drol.errors import UserError
 from drol.grid import KSTAR_RULE
-from drol.report.counting import counted_score
-from drol.train.rundir import key_of_path
+from drol.train.rundir import finished_score, key_of_path
 
 
 def choose_k(mean_by_k: Mapping[int, float], default_k: int = 16) -> int:
@@ -50,7 +49,7 @@ def select_k(run_dirs: Iterable[str | Path], default_k: int = 16) -> dict[str, A
             raise UserError(
                 f"{path / 'score.json'}: missing (the K sweep must finish before K* is chosen)"
             )
-        score = counted_score(path, key)
+        score = finished_score(path, key)
         task, method, K, seed = key
         tasks.add(task)
         methods.add(method)

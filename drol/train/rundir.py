@@ -196,7 +196,13 @@ def score_value(score: dict[str, Any], path: Path) -> float:
     value = score.get("score")
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise UserError(f"{path}: 'score' is {value!r}, not a number")
-    if not math.isfinite(value):
+    try:
+        finite = math.isfinite(value)
+    except OverflowError:  # an integer no float can hold (e.g. 401 digits)
+        raise UserError(
+            f"{path}: 'score' is an integer too large for a float, not a finite number"
+        ) from None
+    if not finite:
         raise UserError(f"{path}: 'score' is {value!r}, not a finite number")
     return float(value)
 
@@ -207,7 +213,8 @@ def finished_score(run_dir: Path, key: tuple[str, str, int, int] | None = None) 
     The one rule behind ``drol aggregate``/``tables``/``stats``/``figures`` and ``drol
     select-k``: ``score.json`` and ``config.json`` must both be there and readable, their ``task, method, K,
     seed`` must equal ``key`` (the run's path), ``score.json``'s identity digest must equal
-    ``config.json``'s (a stale score of another run is refused), and the score must be a
+    ``config.json``'s (a stale score of another run is refused; two absent digests are no
+    match), the run settings both record (``steps``, ...) must agree, and the score must be a
     finite number. Anything else raises a one-line :class:`UserError` with the reason.
     """
     run_dir = Path(run_dir)
@@ -228,6 +235,21 @@ def finished_score(run_dir: Path, key: tuple[str, str, int, int] | None = None) 
             f"{score_file}: identity {score.get('identity')!r} differs from "
             f"{config.get('identity')!r} in {config_file} (a stale score of another run)"
         )
+    problems = [
+        f"no identity digest in {name}"
+        for name, recorded in ((SCORE, score), (CONFIG, config))
+        if not recorded.get("identity")
+    ]
+    problems += [
+        f"{k}={score[k]!r} in {SCORE} but {config[k]!r} in {CONFIG}"
+        for k in RunSpec.spec_keys()
+        if k in score and k in config and score[k] != config[k]
+    ]
+    if problems:
+        raise UserError(
+            f"{score_file}: " + "; ".join(problems)
+            + "; rerun drol train on that run directory (or delete it)"
+        )  # fmt: skip
     score["score"] = score_value(score, score_file)
     return score
 

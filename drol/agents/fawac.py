@@ -30,7 +30,7 @@ from drol.agents.sources import (
     Sourced,
     fql_code,
     official_off,
-    table6,
+    table6_rows,
     unverified,
 )
 from drol.tasks import OGBENCH, Task, task_row
@@ -42,9 +42,8 @@ NO_CODE = "no public code (FQL paper's description; see drol/agents/fawac.py)"
 # values (0.03, 0.1) lie outside the grid App. E.2 states ({0.3, 1, 3, 10}); they are what the
 # table prints. antsoccer: Table 6's rows could not be read and no other source gives FAWAC's.
 FAWAC_ALPHA: dict[str, Sourced[float]] = {
-    **{
-        family: Sourced(alpha, table6(family))
-        for family, alpha in {
+    **table6_rows(
+        {
             "antmaze-large-navigate": 3.0,
             "antmaze-giant-navigate": 3.0,
             "humanoidmaze-medium-navigate": 3.0,
@@ -72,8 +71,8 @@ FAWAC_ALPHA: dict[str, Sourced[float]] = {
             "relocate-human-v1": 0.3,
             "relocate-cloned-v1": 0.1,
             "relocate-expert-v1": 1.0,
-        }.items()
-    },
+        }
+    ),
     "antsoccer-arena-navigate": Sourced(
         1.0, unverified(f"Table 6's antsoccer rows unreadable, no other source; {NO_CODE}")
     ),

@@ -26,7 +26,7 @@ from drol.agents.config import AgentConfig, need
 from drol.agents.flow import FlowPolicy, flow_matching_loss, integrate
 from drol.agents.fql import fql_q_agg, ogbench_discount
 from drol.agents.registry import register
-from drol.agents.sources import FQL_PAPER, Sourced, official_off, table6, unverified
+from drol.agents.sources import FQL_PAPER, Sourced, official_off, table6_rows, unverified
 from drol.tasks import OGBENCH, Task, task_row
 
 NO_CODE = "the paper's code is not public (see drol/agents/fbrac.py)"
@@ -36,9 +36,8 @@ VALUE_FLOWS = "chongyi-zheng/value-flows@1374676 agents/fbrac.py"
 # five task rows agree) and per D4RL dataset (antmaze: per group). antsoccer: Table 6's rows
 # could not be read and no other source gives FBRAC's.
 FBRAC_ALPHA: dict[str, Sourced[float]] = {
-    **{
-        family: Sourced(alpha, table6(family))
-        for family, alpha in {
+    **table6_rows(
+        {
             "antmaze-large-navigate": 3.0,
             "antmaze-giant-navigate": 10.0,
             "humanoidmaze-medium-navigate": 30.0,
@@ -66,8 +65,8 @@ FBRAC_ALPHA: dict[str, Sourced[float]] = {
             "relocate-human-v1": 30000.0,
             "relocate-cloned-v1": 3000.0,
             "relocate-expert-v1": 30000.0,
-        }.items()
-    },
+        }
+    ),
     "antsoccer-arena-navigate": Sourced(
         10.0,
         unverified(

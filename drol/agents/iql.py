@@ -34,7 +34,7 @@ from drol.agents.sources import (
     corl,
     fql_code,
     official_off,
-    table6,
+    table6_rows,
     table7_indirect,
     unverified,
 )
@@ -85,9 +85,8 @@ _NOT_IN_GRID = unverified("not in the FQL grid: the official default")
 # task rows agree), which the official README's humanoidmaze-medium and visual-cube commands
 # also give. antsoccer: Table 6's rows could not be read; Table 7 (offline-to-online) gives 1.
 IQL_OGBENCH_ALPHA: dict[str, Sourced[float]] = {
-    **{
-        family: Sourced(alpha, table6(family))
-        for family, alpha in {
+    **table6_rows(
+        {
             "antmaze-large-navigate": 10.0,
             "antmaze-giant-navigate": 10.0,
             "humanoidmaze-medium-navigate": 10.0,
@@ -97,8 +96,8 @@ IQL_OGBENCH_ALPHA: dict[str, Sourced[float]] = {
             "scene-play": 10.0,
             "puzzle-3x3-play": 10.0,
             "puzzle-4x4-play": 3.0,
-        }.items()
-    },
+        }
+    ),
     "antsoccer-arena-navigate": Sourced(1.0, table7_indirect("antsoccer-arena-navigate")),
     "pointmaze-medium-navigate": Sourced(10.0, _NOT_IN_GRID),
     "pointmaze-large-navigate": Sourced(10.0, _NOT_IN_GRID),

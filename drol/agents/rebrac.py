@@ -38,7 +38,7 @@ from drol.agents.sources import (
     corl,
     fql_code,
     official_off,
-    table6,
+    table6_rows,
     table7_indirect,
     unverified,
 )
@@ -74,9 +74,8 @@ class ReBRACConfig(AgentConfig):
 # visual-cube commands also give. antsoccer: Table 6's rows could not be read; Table 7
 # (offline-to-online) gives (0.01, 0.01).
 REBRAC_OGBENCH: dict[str, Sourced[tuple[float, float]]] = {
-    **{
-        family: Sourced(pair, table6(family))
-        for family, pair in {
+    **table6_rows(
+        {
             "antmaze-large-navigate": (0.003, 0.01),
             "antmaze-giant-navigate": (0.003, 0.01),
             "humanoidmaze-medium-navigate": (0.01, 0.01),
@@ -86,8 +85,8 @@ REBRAC_OGBENCH: dict[str, Sourced[tuple[float, float]]] = {
             "scene-play": (0.1, 0.01),
             "puzzle-3x3-play": (0.3, 0.01),
             "puzzle-4x4-play": (0.3, 0.01),
-        }.items()
-    },
+        }
+    ),
     "antsoccer-arena-navigate": Sourced((0.01, 0.01), table7_indirect("antsoccer-arena-navigate")),
     "pointmaze-medium-navigate": Sourced((0.01, 0.01), unverified("not in the FQL grid")),
     "pointmaze-large-navigate": Sourced((0.01, 0.01), unverified("not in the FQL grid")),

@@ -47,6 +47,11 @@ def table6(row: str) -> str:
     return f"{FQL_TABLE6}, row {row}"
 
 
+def table6_rows(values: Mapping[str, T]) -> dict[str, Sourced[T]]:
+    """Each value of a Table 6 column (row name -> value) sourced to its row."""
+    return {row: Sourced(value, table6(row)) for row, value in values.items()}
+
+
 def table7_indirect(row: str) -> str:
     """The FQL paper's Table 7 (offline-to-online) row, cited where Table 6's row could not be
     read (its antsoccer rows): indirect evidence for the offline setting."""

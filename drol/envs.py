@@ -15,6 +15,7 @@ import numpy as np
 from drol import physics
 from drol.data.fingerprint import DatasetFingerprint
 from drol.data.paths import find_ogbench_dataset
+from drol.data.seeding import global_numpy_seeded
 from drol.data.transitions import ACTION_CLIP
 from drol.errors import EnvUnavailableError, MissingDatasetError, UserError
 from drol.tasks import D4RL, OGBENCH, Task
@@ -101,12 +102,8 @@ def reset_episode(env: Any, seed: int) -> tuple[Any, dict[str, Any]]:
     humanoidmaze, antsoccer) draw their start noise from the global ``np.random``, which
     ``reset(seed=...)`` does not seed, so without this an episode's start depends on the
     process's history."""
-    state = np.random.get_state()
-    np.random.seed(seed)
-    try:
+    with global_numpy_seeded(seed):
         return env.reset(seed=seed)
-    finally:
-        np.random.set_state(state)
 
 
 @contextlib.contextmanager

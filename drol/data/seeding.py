@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import numpy as np
 
 TRAIN, VAL = 0, 1  # split ids
@@ -14,6 +17,19 @@ def episode_seeds(seed: int, split: int, index: int, attempt: int = 0) -> tuple[
     """
     state = np.random.SeedSequence([seed, split, index, attempt]).generate_state(2)
     return int(state[0]), int(state[1])
+
+
+@contextmanager
+def global_numpy_seeded(seed: int) -> Iterator[None]:
+    """The global ``np.random`` seeded with ``seed`` inside the block, the caller's state
+    restored after (code that draws from it, OGBench's maze resets or rliable's bootstrap,
+    then depends on ``seed`` only)."""
+    saved = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        yield
+    finally:
+        np.random.set_state(saved)
 
 
 def seed_everything(env, seed: int, split: int, index: int, attempt: int = 0) -> int:

@@ -37,6 +37,7 @@ import scipy.stats
 from rliable import library as rly
 from rliable import metrics
 
+from drol.data.seeding import global_numpy_seeded
 from drol.errors import UserError
 from drol.grid import LABEL_DROL16, LABEL_DROL_STAR, column_labels
 from drol.io import atomic_write_text, ensure_writable_dir
@@ -187,14 +188,10 @@ def within_task_bootstrap(
 def _seeded(seed: int) -> Iterator[np.random.RandomState]:
     """A seeded RandomState, and numpy's global one seeded too (rliable's independent
     bootstrap draws from it) and restored afterwards."""
-    saved = np.random.get_state()
-    np.random.seed(seed)
-    try:
-        with warnings.catch_warnings():  # arch: "random_state is deprecated" (rliable passes it)
-            warnings.filterwarnings("ignore", "random_state is deprecated", FutureWarning)
-            yield np.random.RandomState(seed)
-    finally:
-        np.random.set_state(saved)
+    with global_numpy_seeded(seed), warnings.catch_warnings():
+        # arch: "random_state is deprecated" (rliable passes it)
+        warnings.filterwarnings("ignore", "random_state is deprecated", FutureWarning)
+        yield np.random.RandomState(seed)
 
 
 def _bootstrap(

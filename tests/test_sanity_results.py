@@ -10,9 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from drol.report.aggregate_stats import write_aggregate
-from drol.report.rebuild import TABLE_FILES
-from drol.report.tables import write_tables
+from drol.report.rebuild import TABLE_FILES, read_runs, rebuild_tables
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "docs" / "results" / "sanity"
@@ -21,9 +19,7 @@ RESULTS = ROOT / "docs" / "results" / "sanity"
 @pytest.fixture(scope="module")
 def rebuilt(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("tables")
-    runs = pd.read_csv(RESULTS / "runs.csv")
-    write_tables(runs, ROOT / "config" / "table4_reported.csv", out)
-    write_aggregate(runs, out)  # the workflow's defaults: 2000 replicates, seed 0
+    rebuild_tables(read_runs(RESULTS), out)  # the workflow's defaults: 2000 replicates, seed 0
     return out
 
 

@@ -63,7 +63,10 @@ def outdate_stale_tables():
         runs_csv.unlink(missing_ok=True)
 
 
-outdate_stale_tables()
+if (
+    workflow.is_main_process
+):  # not in every job's own Snakemake (SLURM, subprocess jobs)
+    outdate_stale_tables()
 LOGS = f"{RESULTS}/logs"  # per results_dir: two configurations never share a log
 BENCHMARKS = f"{RESULTS}/benchmarks"
 DATA = config["data_dir"]

@@ -22,6 +22,7 @@ from drol.data.d4rl import d4rl_url
 from drol.report.aggregate import stale_runs
 from drol.speed.seeds import seed_batchable
 from drol.tasks import OGBENCH, parse_task
+from drol.workflow_lock import busy_message, claim as claim_workflow_lock
 from drol.workflow_config import (
     check_schema,
     check_semantics,
@@ -66,7 +67,11 @@ def outdate_stale_tables():
 if (
     workflow.is_main_process
 ):  # not in every job's own Snakemake (SLURM, subprocess jobs)
-    outdate_stale_tables()
+    busy = claim_workflow_lock()  # another Snakemake runs here: say so in plain words
+    if busy:
+        print(f"drol: {busy_message('.', busy)}", file=sys.stderr)
+    else:  # the files of a running workflow are left alone
+        outdate_stale_tables()
 LOGS = f"{RESULTS}/logs"  # per results_dir: two configurations never share a log
 BENCHMARKS = f"{RESULTS}/benchmarks"
 DATA = config["data_dir"]

@@ -15,7 +15,7 @@ import sys
 
 from drol.errors import EnvFailedError, UserError
 from drol.io import os_error_message
-from drol.speed import allocator, openmp
+from drol.speed import allocator, inductor_cache, openmp
 
 
 def one_line(text: str) -> str:
@@ -101,6 +101,8 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         datefmt="%H:%M:%S",
     )
+    if start.command in TRAINING_COMMANDS:
+        inductor_cache.guard()  # before torch's compiler loads (any optimizer loads it)
     try:
         return int(args.func(args) or 0)
     except UserError as err:

@@ -1110,3 +1110,83 @@ def test_fig3_metrics_on_a_binary_train_csv_is_one_line(tmp_path, capsys):
     args = ["figures", "fig3_metrics", "--runs", str(tmp_path / "runs"), "--out",
             str(tmp_path / "fig" / "f3")]  # fmt: skip
     assert_one_line_error(*run_main(args, capsys), 2, str(run / "train.csv"), "train.csv")
+
+
+def test_read_only_inductor_cache_runs_eager_with_one_warning_and_records_it(data, tmp_path):
+    """TORCHINDUCTOR_CACHE_DIR on a read-only mount: torch's compiler cannot even load (every
+    optimizer imports it), so the run goes eager with one warning naming the variable, and
+    config.json says compile ran 'off' and why (issue 35)."""
+    with tmpfs(tmp_path / "ro", "1m", readonly=True) as ro:
+        out = tmp_path / "seed{seed}"
+        args = train_args(data, out, "--set", "compile=on")
+        args = replace_opt(args, "--seed", "0,1")
+        args[args.index("--seed")] = "--seeds"
+        env = {**os.environ, "TORCHINDUCTOR_CACHE_DIR": str(ro / "cache")}
+        res = subprocess.run(
+            [sys.executable, "-m", "drol", *args], capture_output=True, text=True,
+            timeout=300, cwd=ROOT, env=env,
+        )  # fmt: skip
+    assert res.returncode == 0, res.stderr[-2000:]
+    warnings = [line for line in res.stderr.splitlines() if "TORCHINDUCTOR_CACHE_DIR" in line]
+    assert len(warnings) == 1 and "eager" in warnings[0], res.stderr[-2000:]
+    for seed in (0, 1):
+        run = tmp_path / f"seed{seed}"
+        assert (run / SCORE).exists() and not (run / FAILED).exists()
+        speed = json.loads((run / CONFIG).read_text())["speed"]
+        assert speed["compile"] == "off"
+        assert "TORCHINDUCTOR_CACHE_DIR" in speed["compile_fallback"]
+
+
+@pytest.mark.parametrize("seeds", ["0", "0,1"])
+def test_a_compile_failure_is_recorded_in_config_json(data, tmp_path, capsys, monkeypatch, seeds):
+    """torch.compile failing at the first compiled step: the run goes on eager (one warning) and
+    config.json records compile 'off' with the failure, not the 'on' that was asked (issue 35)."""
+
+    def broken(fn, **kwargs):
+        def run(*args, **kw):
+            raise RuntimeError("inductor exploded\nlong trace")
+
+        return run
+
+    monkeypatch.setattr(torch, "compile", broken)
+    args = train_args(data, tmp_path / "seed{seed}", "--set", "compile=on")
+    args = replace_opt(args, "--seed", seeds)
+    args[args.index("--seed")] = "--seeds"
+    code, err = run_main(args, capsys)
+    assert code == 0, err
+    for seed in seeds.split(","):
+        run = tmp_path / f"seed{seed}"
+        assert (run / SCORE).exists()
+        speed = json.loads((run / CONFIG).read_text())["speed"]
+        assert speed["compile"] == "off"
+        assert speed["compile_fallback"] == "RuntimeError: inductor exploded"
+
+
+def test_a_second_snakemake_names_the_running_one_and_no_clashing_fix(tmp_path):
+    """While one Snakemake runs in a directory, a second one is told which process runs and
+    that --unlock or --rerun-incomplete (Snakemake's own advice) would clash with it; it
+    leaves the running workflow's files alone (issue 35)."""
+    holder = subprocess.Popen(  # stands in for the first Snakemake: holds the workflow lock
+        [sys.executable, "-c", "import sys, time; from drol.workflow_lock import claim; "
+         "assert claim(sys.argv[1]) is None; print('held', flush=True); time.sleep(120)",
+         str(tmp_path / ".snakemake")],
+        stdout=subprocess.PIPE, text=True, cwd=ROOT,
+    )  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        shutil.copytree(ROOT / "config", tmp_path / "config")
+        runs_csv = tmp_path / "results" / "tables" / "runs.csv"
+        runs_csv.parent.mkdir(parents=True)
+        runs_csv.write_text("status,run_dir,score\ndone,results/runs/gone/seed0,1.0\n")
+        snakemake = str(Path(sys.executable).parent / "snakemake")
+        res = subprocess.run(
+            [snakemake, "--directory", str(tmp_path), "--cores", "1", "-n"],
+            capture_output=True, text=True, timeout=300, cwd=ROOT,
+        )  # fmt: skip
+    finally:
+        holder.kill()
+        holder.wait()
+    line = next(x for x in res.stderr.splitlines() if "another Snakemake" in x)
+    assert f"pid {holder.pid}" in line and str(tmp_path) in line
+    assert "--rerun-incomplete" in line and "clash" in line
+    assert runs_csv.exists()  # the running workflow's runs.csv is not the second one's to remove

@@ -82,6 +82,7 @@ def stacked(batches: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
 class _Step(Protocol):
     compile_seconds: float
     compiled: bool
+    fallback: str | None
 
     def __call__(self, batch: dict[str, torch.Tensor]) -> object: ...
 
@@ -99,6 +100,10 @@ class _SeedStep:
     @property
     def compiled(self) -> bool:
         return self.batch.compiled
+
+    @property
+    def fallback(self) -> str | None:
+        return self.batch.fallback
 
     def __call__(self, batch: dict[str, torch.Tensor]) -> object:
         return self.batch.step(batch)
@@ -193,7 +198,7 @@ def benchmark(args: BenchSettings) -> dict:
         "warmup_s": warmup_s,
         "compile_s": step.compile_seconds,
         "compiled": step.compiled,
-        **runtime_info(speed),
+        **runtime_info(speed, fallback=step.fallback),
         "torch": torch.__version__,
         "repeats": args.repeats,
         "steps_per_repeat": args.steps,

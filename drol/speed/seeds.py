@@ -41,6 +41,7 @@ from drol.agents.rebrac import ReBRACAgent
 from drol.agents.registry import get_method
 from drol.errors import UserError
 from drol.nn.sampling import draws_from
+from drol.speed.step import failure_reason
 
 log = logging.getLogger(__name__)
 
@@ -141,6 +142,7 @@ class SeedBatch:
         # forward and backward of the vmapped losses compiled; Adam and the EMA stay eager
         self.batched = torch.compile(self.eager) if compile else self.eager
         self.compile_seconds = 0.0
+        self.fallback: str | None = None  # why the losses fell back to eager, if they did
         self._warm = False
 
     @property
@@ -263,10 +265,9 @@ class SeedBatch:
                 self.params, self.buffers, batch, self._draws(plan), diagnostics, full
             )
         except Exception as err:  # noqa: BLE001 - any compiler failure: fall back, once
+            self.fallback = failure_reason(err)
             log.warning(
-                "torch.compile of the seed-batched step failed (%s: %s); running eager",
-                type(err).__name__,
-                str(err).splitlines()[0] if str(err) else "",
+                "torch.compile of the seed-batched step failed (%s); running eager", self.fallback
             )
             self.batched = self.eager
             for agent, state in zip(self.agents, states, strict=True):

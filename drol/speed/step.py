@@ -33,7 +33,7 @@ from torch import Tensor
 
 from drol.errors import ConfigError
 from drol.nn.eager import keep_eager
-from drol.speed import allocator, openmp
+from drol.speed import allocator, inductor_cache, openmp
 
 log = logging.getLogger(__name__)
 
@@ -62,9 +62,11 @@ class SpeedSettings:
 
     def resolved(self, steps: int | None) -> SpeedSettings:
         """``compile='auto'`` made 'on' or 'off' for a run of ``steps`` (None: a benchmark)."""
-        if self.compile != "auto":
-            return self
-        on = steps is None or steps >= COMPILE_MIN_STEPS
+        on = self.compile == "on" or (
+            self.compile == "auto" and (steps is None or steps >= COMPILE_MIN_STEPS)
+        )
+        if on and inductor_cache.problem():  # the compiler cannot cache: eager, as recorded
+            on = False
         return SpeedSettings(precision=self.precision, compile="on" if on else "off")
 
     @classmethod
@@ -90,6 +92,7 @@ class TrainStep:
         self.settings = (settings or SpeedSettings(compile="off")).resolved(steps=None)
         self.device_type = next(agent.parameters()).device.type
         self.compile_seconds = 0.0
+        self.fallback: str | None = None  # why the step fell back to eager, if it did
         self._compiled: UpdateFn | None = None
         if self.settings.compile == "on":
             optimizer = getattr(agent, "optimizer", None)
@@ -129,10 +132,9 @@ class TrainStep:
         try:
             out = self._compiled(batch)
         except Exception as err:  # noqa: BLE001 - any compiler failure: fall back, once
+            self.fallback = failure_reason(err)
             log.warning(
-                "torch.compile of the training step failed (%s: %s); running eager",
-                type(err).__name__,
-                str(err).splitlines()[0] if str(err) else "",
+                "torch.compile of the training step failed (%s); running eager", self.fallback
             )
             self._compiled = None
             self.agent.load_state_dict(saved)
@@ -149,12 +151,24 @@ class TrainStep:
         return self._compiled is not None
 
 
-def runtime_info(settings: SpeedSettings | None = None) -> dict[str, Any]:
-    """The speed-relevant runtime, for ``config.json`` and ``drol bench --json``."""
+def failure_reason(err: BaseException) -> str:
+    """A compile failure in one line: its type and the first line of its message."""
+    first = str(err).splitlines()[0] if str(err) else ""
+    return f"{type(err).__name__}: {first}" if first else type(err).__name__
+
+
+def runtime_info(
+    settings: SpeedSettings | None = None, fallback: str | None = None
+) -> dict[str, Any]:
+    """The speed-relevant runtime, for ``config.json`` and ``drol bench --json``: what ran,
+    so ``compile`` is 'off' after a fallback to eager, whose reason ``compile_fallback`` holds
+    (a compile failure, or an unusable ``TORCHINDUCTOR_CACHE_DIR``)."""
     settings = settings or SpeedSettings()
+    fallback = fallback or inductor_cache.problem()
     return {
         "precision": settings.precision,
-        "compile": settings.compile,
+        "compile": "off" if fallback and settings.compile == "on" else settings.compile,
+        "compile_fallback": fallback,
         "threads": torch.get_num_threads(),
         "gomp_spincount": os.environ.get("GOMP_SPINCOUNT"),
         "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),

@@ -16,7 +16,7 @@ import torch
 from drol.io import atomic_write_with
 from drol.progress import progress_bar
 from drol.speed.step import TrainStep
-from drol.train.rundir import stop_run
+from drol.train.rundir import record_compile_fallback, stop_run
 from drol.train.settings import RunSettings
 from drol.train.state import RunState
 from drol.train.tracking import Trackers, eval_scalars, train_scalars
@@ -55,6 +55,7 @@ def train_loop(
         unit="step",
     )
     nonfinite = torch.zeros((), dtype=torch.bool, device=torch.device(s.device))
+    fell_back = False
     with bar:
         for step in range(progress.step + 1, s.steps + 1):
             idx = run.sampler()
@@ -63,6 +64,9 @@ def train_loop(
             is_log = step % s.log_every == 0 or step == s.steps
             is_eval = step == 1 or step % s.eval_every == 0 or step == s.steps
             info = train_step(batch, diagnostics=is_log)
+            if train_step.fallback and not fell_back:  # config.json records what runs
+                record_compile_fallback(out, train_step.fallback)
+                fell_back = True
             nonfinite |= ~torch.isfinite(info["loss"])
             if (
                 step % FINITE_CHECK_EVERY == 0 or is_log or is_eval

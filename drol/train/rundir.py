@@ -25,7 +25,7 @@ from typing import Any
 
 from drol import physics
 from drol.errors import UserError
-from drol.io import atomic_write_text
+from drol.io import atomic_write_json, atomic_write_text
 from drol.tasks import OGBENCH
 
 CONFIG = "config.json"
@@ -307,6 +307,18 @@ class RunLock:
         self.release()
 
 
+def record_compile_fallback(run_dir: Path, reason: str) -> None:
+    """Make ``config.json`` say what ran: ``compile`` 'off' after the step fell back to eager,
+    and why (``compile_fallback``); the run's identity is untouched."""
+    path = run_dir / CONFIG
+    config = read_json(path) or {}
+    speed = config.get("speed", {})
+    if speed.get("compile") == "off" and speed.get("compile_fallback") == reason:
+        return
+    config["speed"] = {**speed, "compile": "off", "compile_fallback": reason}
+    atomic_write_json(path, config)
+
+
 # ---------------------------------------------------------------- FAILED
 
 
@@ -344,6 +356,7 @@ def clear_failed(run_dir: Path) -> None:
 
 
 __all__ = [
+    "record_compile_fallback",
     "CHECKPOINT",
     "CONFIG",
     "ERROR_LOG",

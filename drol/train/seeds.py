@@ -39,6 +39,7 @@ from drol.train.rundir import (
     clear_failed,
     mark_failed,
     read_json,
+    record_compile_fallback,
 )
 from drol.train.score import write_score
 from drol.train.state import RunState
@@ -219,6 +220,10 @@ def _loop(live: list[SeedRun]) -> list[SeedRun]:
             is_eval = step == 1 or step % s.eval_every == 0 or step == s.steps
             is_ckpt = step % s.checkpoint_every == 0 or step == s.steps
             info = batch_of_seeds.step(batch, diagnostics=is_log)
+            if compiled and batch_of_seeds.fallback:  # eager from now on, as config.json says
+                compiled = False
+                for r in live:
+                    record_compile_fallback(r.out, batch_of_seeds.fallback)
             nonfinite |= ~torch.isfinite(info["loss"])
             if step % FINITE_CHECK_EVERY == 0 or is_log or is_eval or is_ckpt:
                 bad = [i for i in range(len(live)) if bool(nonfinite[i])]

@@ -139,6 +139,7 @@ def cmd_select_k(args: argparse.Namespace) -> int:
 
 
 def cmd_cost(args: argparse.Namespace) -> int:
+    from drol.report import jobs
     from drol.report.cost import caveat, grid_cost, read_bench, to_markdown, to_records
     from drol.workflow_config import load_config, seeds_per_job
 
@@ -150,6 +151,8 @@ def cmd_cost(args: argparse.Namespace) -> int:
     if args.seeds_per_job is None:
         args.seeds_per_job = seeds_per_job(config)
     rows = grid_cost(config, entries, args.seeds_per_job, args.eval_episodes_per_s)
+    plans = jobs.plan(config, entries, args.seeds_per_job)
+    gpus = max(config["train"]["gpu"], 1 if config["train"]["device"] == "cuda" else 0)
     if args.csv:
         atomic_write_text(args.csv, pd.DataFrame(to_records(rows)).to_csv(index=False))
         log.info("wrote %s", args.csv)
@@ -161,11 +164,13 @@ def cmd_cost(args: argparse.Namespace) -> int:
                     "eval_episodes_per_s": args.eval_episodes_per_s,
                     "note": caveat(args.seeds_per_job, args.eval_episodes_per_s),
                     "rows": to_records(rows),
+                    "jobs": jobs.to_records(plans),
                 }
             )
         )
     elif not args.csv:
-        print(to_markdown(rows, args.seeds_per_job, args.eval_episodes_per_s), end="")
+        print(to_markdown(rows, args.seeds_per_job, args.eval_episodes_per_s))
+        print(jobs.to_markdown(plans, gpus, config["train"]["runtime"]["cap_min"]), end="")
     return 0
 
 
@@ -286,7 +291,10 @@ def register(subparsers) -> None:
         help="device-hours of the grid per table column, from drol bench --json numbers",
         description="Prices every run of the workflow config's grid at the seed-steps/s of its "
         "method's bench entry (method, K, seeds per job, network size): hours = runs x steps / "
-        "seed-steps/s / 3600. Training only unless --eval-episodes-per-s is given.",
+        "seed-steps/s / 3600. Training only unless --eval-episodes-per-s is given. Then the "
+        "training jobs as the workflow submits them (drol.report.jobs): per rule, its jobs and "
+        "the wall time each asks for (the longest job x train.runtime.safety, at most "
+        "train.runtime.cap_min; a longer job resumes across attempts).",
     )
     p.add_argument(
         "bench",

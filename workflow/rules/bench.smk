@@ -3,7 +3,8 @@
 # and every number from the same machine), each written to bench/METHOD_KK.json.
 # The job owns the machine, so the figure shows the cost of a step, not the load of the
 # training jobs beside it: locally it takes every core (Snakemake then runs nothing else
-# meanwhile) and times with bench.threads of them; on SLURM its node is its own (--exclusive).
+# meanwhile) and times with bench.threads of them; on SLURM its node is its own (--exclusive),
+# with one GPU when bench.device is cuda (common.smk, bench_resources).
 # Each JSON records the load it saw anyway (other_busy_cpus, load_1min_before/after).
 
 
@@ -18,10 +19,7 @@ rule bench:
         "../../envs/train.yaml"
     threads: bench_threads
     resources:
-        runtime=max(60, 10 * len(bench_pairs())),
-        mem_mb=4000,
-        cpus_per_task=config["bench"]["threads"],
-        slurm_extra="--exclusive",
+        **bench_resources(),
     params:
         b=config["bench"],
         pairs=",".join(f"{m}:{K}" for m, K in bench_pairs()),

@@ -1,6 +1,7 @@
 # Config validation and defaults, the run grid (drol.grid), input functions, wildcard constraints.
 # Everything here is plain bookkeeping: training, tables and figures live in the `drol` package.
 import json
+import math
 import os
 import re
 import sys
@@ -10,16 +11,17 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from drol.agents.registry import get_method, method_names
-from drol.errors import ConfigError
+from drol.errors import ConfigError, UserError
 from drol.grid import (
     KSWEEP_LABEL,
     Grid,
     run_dir as grid_run_dir,
-    seed_chunks,
     unique_runs,
 )
 from drol.data.d4rl import d4rl_url
 from drol.report.aggregate import stale_runs
+from drol.report.cost import read_bench
+from drol.report.jobs import default_plan, plan, seed_groups
 from drol.speed.seeds import seed_batchable
 from drol.tasks import OGBENCH, parse_task
 from drol.workflow_lock import busy_message, claim as claim_workflow_lock
@@ -27,7 +29,6 @@ from drol.workflow_config import (
     check_schema,
     check_semantics,
     run_defaults,
-    seeds_per_job,
     train_set_values,
 )
 
@@ -264,10 +265,6 @@ def set_args(wildcards):
     return [arg for k, v in values.items() for arg in ("--set", f"{k}={v}")]
 
 
-def train_runtime(wildcards):
-    return TRAIN["runtime_min"][parse_task(wildcards.task).suite]
-
-
 # what rules train and train_seeds<i> share: their params and their command, in which
 # every value is quoted (:q), so a config or path never reaches the shell as code
 TRAIN_PARAMS = dict(
@@ -296,9 +293,7 @@ TRAIN_SHELL = (
 # the seed groups trained together (`drol train --seeds`, rule train_seeds<i>; group size
 # train.seeds_per_job, `auto`: every seed of a cell on a GPU, one on CPU); a run of a
 # single-seed group, of a seed in no group or of a method that cannot be batched: rule train
-SEED_GROUPS = [
-    g for g in seed_chunks(GRID.seed_sets(), seeds_per_job(config)) if len(g) > 1
-]
+SEED_GROUPS = seed_groups(config)
 SEED_BATCHABLE = [m for m in method_names() if seed_batchable(m)]
 
 
@@ -312,15 +307,155 @@ def seeds_label(seeds):
     return "seeds" + "_".join(str(s) for s in seeds)
 
 
-def train_resources():
-    """runtime, mem_mb and (when configured) gpu for the train rule."""
-    res = {"runtime": train_runtime, "mem_mb": TRAIN["mem_mb"]}
-    if TRAIN["gpu"] > 0:
-        res["gpu"] = TRAIN["gpu"]
+# ---------------------------------------------------------------- resources (one policy)
+# Every training rule (train, train_seeds<i>) asks for the same GPU, CPUs and memory, from
+# the config's train block; its wall time comes from drol.report.jobs.plan (the bench-priced
+# longest job of the rule, safety factor, cap; over the cap: resume across attempts). A
+# profile overrides them for a site for all training rules at once under the resource group
+# name `training` (set-resources: {training: {...}}, set-threads: {training: N}); a rule name
+# in set-resources still wins for that rule. The bench rule takes the same site keys.
+RESOURCE_GROUP = "training"
+# keys of the group that the policy reads; every other key goes to SLURM as it is
+POLICY_KEYS = (
+    "gpu",
+    "cpus_per_task",
+    "cpus_per_gpu",
+    "mem_mb",
+    "runtime",
+    "runtime_cap",
+)
+
+
+def _plain(name, value):
+    """A set-resources/set-threads value of the group as a plain int or string."""
+    if hasattr(value, "is_evaluable"):
+        if value.is_evaluable():
+            raise ValueError(
+                f"set-resources {RESOURCE_GROUP}:{name}: give a plain value, not an "
+                "expression (per-attempt expressions go on a rule name, e.g. train:runtime=...)"
+            )
+        value = value.value
+    return value
+
+
+def _positive(name, value, minimum=1):
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        number = None
+    if number is None or number < minimum or str(number) != str(value).strip():
+        raise ValueError(
+            f"set-resources {RESOURCE_GROUP}:{name}={value!r}: must be an integer >= {minimum}"
+        )
+    return number
+
+
+def site_resources():
+    """The profile's `training` group: set-resources (and set-threads as cpus_per_task)."""
+    settings = workflow.resource_settings
+    group = (settings.overwrite_resources or {}).get(RESOURCE_GROUP) or {}
+    out = {name: _plain(name, value) for name, value in group.items()}
+    threads = (settings.overwrite_threads or {}).get(RESOURCE_GROUP)
+    if threads is not None and "cpus_per_task" not in out:
+        out["cpus_per_task"] = _plain("threads", threads)
+    return out
+
+
+SITE = site_resources()
+SITE_EXTRA = {k: v for k, v in SITE.items() if k not in POLICY_KEYS}
+
+
+def _train_gpus():
+    """GPUs of a training job: train.gpu (or the site's), at least 1 with device cuda."""
+    if TRAIN["device"] == "cpu" and TRAIN["gpu"] > 0:
+        raise ValueError(
+            f"invalid config at 'train.gpu': {TRAIN['gpu']} asks every training job for a GPU "
+            "that train.device: cpu never uses; set train.gpu: 0 or train.device: auto"
+        )
+    n = _positive("gpu", SITE["gpu"], 0) if "gpu" in SITE else TRAIN["gpu"]
+    return max(n, 1) if TRAIN["device"] == "cuda" else n
+
+
+TRAIN_GPUS = _train_gpus()
+if "cpus_per_task" in SITE:
+    TRAIN_CPUS = _positive("cpus_per_task", SITE["cpus_per_task"])
+elif "cpus_per_gpu" in SITE:
+    TRAIN_CPUS = _positive("cpus_per_gpu", SITE["cpus_per_gpu"]) * max(1, TRAIN_GPUS)
+else:
+    TRAIN_CPUS = TRAIN["threads"]
+TRAIN_MEM = _positive("mem_mb", SITE["mem_mb"]) if "mem_mb" in SITE else TRAIN["mem_mb"]
+RUNTIME_CAP = (
+    _positive("runtime_cap", SITE["runtime_cap"])
+    if "runtime_cap" in SITE
+    else TRAIN["runtime"]["cap_min"]
+)
+try:
+    _BENCH = TRAIN["runtime"]["bench"]
+    TRAIN_PLAN = plan(
+        config, read_bench(_BENCH) if _BENCH else None, cap_min=RUNTIME_CAP
+    )
+except UserError as err:
+    raise ValueError(str(err)) from None
+
+
+def _rule_plan(rule):
+    return TRAIN_PLAN.get(rule) or default_plan(config, rule, RUNTIME_CAP)
+
+
+def _train_runtime(rule):
+    """Minutes a job of ``rule`` asks for per attempt: the plan's, or the site's runtime."""
+    if "runtime" in SITE:
+        return _positive("runtime", SITE["runtime"])
+    return _rule_plan(rule).runtime_min
+
+
+def _with_gpus(res, gpus):
+    """``res`` with gpu=N when N > 0; the site's gpu_model only with a GPU."""
+    if gpus > 0:
+        res["gpu"] = gpus
+    else:
+        res.pop("gpu_model", None)
     return res
 
 
+def train_resources(rule):
+    """What every job of training rule ``rule`` asks the scheduler for (one value per rule:
+    a SLURM array takes its first job's)."""
+    res = {
+        **SITE_EXTRA,
+        "runtime": _train_runtime(rule),
+        "mem_mb": TRAIN_MEM,
+        "cpus_per_task": TRAIN_CPUS,
+    }
+    return _with_gpus(res, TRAIN_GPUS)
+
+
+def train_retries(rule):
+    """None (the profile's --retries) unless the rule's longest job runs over its runtime:
+    then one retry more per further attempt, each resuming from the run's checkpoint."""
+    attempts = math.ceil(_rule_plan(rule).longest_job_min / _train_runtime(rule) - 1e-9)
+    if attempts <= 1:
+        return None
+    base = getattr(getattr(workflow, "execution_settings", None), "retries", 0) or 0
+    return attempts - 1 + base
+
+
 # ---------------------------------------------------------------- bench (bench.smk)
+
+
+def bench_resources():
+    """The bench job: its node to itself (--exclusive), bench.threads CPUs, one GPU when it
+    times on cuda, the site's keys of the `training` group; at most the runtime cap."""
+    extra = dict(SITE_EXTRA)
+    site_extra = extra.pop("slurm_extra", "")
+    res = {
+        **extra,
+        "runtime": min(RUNTIME_CAP, max(60, 10 * len(bench_pairs()))),
+        "mem_mb": 4000,
+        "cpus_per_task": config["bench"]["threads"],
+        "slurm_extra": f"{site_extra} --exclusive".strip(),
+    }
+    return _with_gpus(res, 1 if config["bench"]["device"] == "cuda" else 0)
 
 
 def bench_threads(wildcards):

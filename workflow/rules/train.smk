@@ -1,6 +1,9 @@
 # One offline training run = one job; `drol train` writes the run directory
 # (docs/run_format.md) and score.json last, so score.json marks a finished run.
 # DROL(16) and DROL* share the run directory when K* = 16: it is trained once.
+# Every training rule asks for the same GPU, CPUs (= threads) and memory and a runtime from
+# the measured estimate (common.smk, train_resources; drol.report.jobs): a job longer than
+# the cap asks for the cap and resumes from its checkpoint on its retries (train_retries).
 
 
 rule train:
@@ -15,11 +18,12 @@ rule train:
         f"{LOGS}/train/{{task}}/{{method}}/K{{K}}/seed{{seed}}.log",
     benchmark:
         f"{BENCHMARKS}/train/{{task}}/{{method}}/K{{K}}/seed{{seed}}.tsv"
+    retries: train_retries("train")
     conda:
         "../../envs/train.yaml"
-    threads: TRAIN["threads"]
+    threads: TRAIN_CPUS
     resources:
-        **train_resources(),
+        **train_resources("train"),
     params:
         **TRAIN_PARAMS,
         run_dir=lambda wc: run_dir(wc.task, wc.method, wc.K, wc.seed),
@@ -54,13 +58,12 @@ for i, group in enumerate(SEED_GROUPS):
             f"{BENCHMARKS}/train/{{task}}/{{method}}/K{{K}}/{seeds_label(group)}.tsv"
         wildcard_constraints:
             method=_alternatives(SEED_BATCHABLE),
+        retries: train_retries(f"train_seeds{i}")
         conda:
             "../../envs/train.yaml"
-        threads: TRAIN["threads"]
+        threads: TRAIN_CPUS
         resources:
-            **({"gpu": TRAIN["gpu"]} if TRAIN["gpu"] > 0 else {}),
-            runtime=lambda wc, n=len(group): n * train_runtime(wc),
-            mem_mb=TRAIN["mem_mb"],
+            **train_resources(f"train_seeds{i}"),
         params:
             **TRAIN_PARAMS,
             seeds=",".join(str(s) for s in group),

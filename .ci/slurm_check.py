@@ -57,11 +57,12 @@ def stdout_path(job: dict[str, str]) -> Path:
 
 
 def train_jobs_for(run: Path) -> list[dict[str, str]]:
-    """SLURM jobs of rule train whose SLURM log names this run's output (oldest first)."""
+    """SLURM jobs of a training rule (train, train_seeds<i>) whose SLURM log names this run's
+    output (oldest first)."""
     target = f"{run}/score.json"
     found = []
     for job in slurm_jobs():
-        if not job.get("Comment", "").startswith("rule_train_wildcards"):
+        if not re.match(r"rule_train(_seeds\d+)?(_wildcards|$)", job.get("Comment", "")):
             continue
         log = stdout_path(job)
         if not log.is_file():
@@ -75,11 +76,17 @@ def train_jobs_for(run: Path) -> list[dict[str, str]]:
 
 
 def rule_log(run: Path) -> Path:
-    """The train rule's log of RESULTS/runs/{task}/{method}/K{K}/seed{seed}:
-    RESULTS/logs/train/{task}/{method}/K{K}/seed{seed}.log (older layout: logs/train/...)."""
+    """The training rule's log of RESULTS/runs/{task}/{method}/K{K}/seed{seed}:
+    RESULTS/logs/train/{task}/{method}/K{K}/seed{seed}.log, or the seed group's
+    seeds{a}_{b}_....log of rule train_seeds<i> (older layout: logs/train/...)."""
     task, method, k, seed = run.parts[-4:]
     rel = Path("train") / task / method / k / f"{seed}.log"
     new = run.parents[4] / "logs" / rel
+    if not new.exists():
+        number = seed.removeprefix("seed")
+        for group in sorted(new.parent.glob("seeds*.log")):
+            if number in group.stem.removeprefix("seeds").split("_"):
+                return group
     return new if new.exists() or not (Path("logs") / rel).exists() else Path("logs") / rel
 
 
@@ -191,11 +198,18 @@ def cmd_preempt(args: argparse.Namespace) -> None:
     )
     jobs = train_jobs_for(run)
     states = [(j["JobId"], j["JobState"]) for j in jobs]
-    check(len(jobs) == 2, f"expected 2 SLURM jobs (killed + resubmitted) for {run}, got {states}")
     check(
-        jobs[0]["JobState"] == "TIMEOUT" and jobs[1]["JobState"] == "COMPLETED",
-        f"expected TIMEOUT then COMPLETED, got {states}",
+        len(jobs) >= 2, f"expected >= 2 SLURM jobs (killed + resubmitted) for {run}, got {states}"
     )
+    check(
+        all(j["JobState"] == "TIMEOUT" for j in jobs[:-1]) and jobs[-1]["JobState"] == "COMPLETED",
+        f"expected TIMEOUT (one or more) then COMPLETED, got {states}",
+    )
+    if args.array:
+        check(
+            "ArrayJobId" in jobs[0],
+            f"{run}: the first attempt (SLURM job {jobs[0]['JobId']}) was not an array task",
+        )
     first_log = stdout_path(jobs[0]).read_text(errors="replace")
     check("DUE TO TIME LIMIT" in first_log, f"{stdout_path(jobs[0])} lacks SLURM's time-limit kill")
     log = rule_log(run)
@@ -209,11 +223,13 @@ def cmd_preempt(args: argparse.Namespace) -> None:
         score.get("status") == "done" and int(score.get("steps", -1)) == args.steps,
         f"{run}/score.json: {score}",
     )
+    first = jobs[0]
+    aid = f" (array {first['ArrayJobId']}_{first['ArrayTaskId']})" if "ArrayJobId" in first else ""
     print(
-        f"ok  preemption: SLURM job {jobs[0]['JobId']} TIMEOUT (RunTime {jobs[0].get('RunTime')}, "
-        f"limit {jobs[0].get('TimeLimit')}), job {jobs[1]['JobId']} COMPLETED "
-        f"(RunTime {jobs[1].get('RunTime')}); resumed from step {step} of {args.steps}; "
-        f"score.json status done"
+        f"ok  preemption of {run}: SLURM job {first['JobId']}{aid} TIMEOUT (RunTime "
+        f"{first.get('RunTime')}, limit {first.get('TimeLimit')}), {len(jobs) - 1} resubmission(s), "
+        f"job {jobs[-1]['JobId']} COMPLETED (RunTime {jobs[-1].get('RunTime')}); log {log}: "
+        f"resumed from step {step} of {args.steps}; score.json status done"
     )
 
 
@@ -230,6 +246,7 @@ def main() -> int:
     g.add_argument("--run", required=True)
     g.add_argument("--steps", type=int, required=True)
     g.add_argument("--snakemake-log", required=True)
+    g.add_argument("--array", action="store_true", help="the first attempt was an array task")
     args = p.parse_args()
     try:
         {"grid": cmd_grid, "plan": cmd_plan, "preempt": cmd_preempt}[args.cmd](args)

@@ -6,10 +6,12 @@
 #    generation, then manifest/aggregate/tables as local rules) through the SLURM executor with
 #    profiles/slurm-ci. Checks that every training run was a COMPLETED SLURM job whose log names
 #    its output, and that the tables hold the runs' scores.
-# 3. Preemption: one longer training run (~150 s at the speed of a calibration run) with a SLURM time
-#    limit of 1 minute on its first attempt. SLURM kills it (TIMEOUT), Snakemake resubmits it
-#    (--retries 1, runtime 10 min on attempt 2), and the second attempt logs "resuming from step N"
-#    with N > 0 and finishes. Checked from Snakemake's log, SLURM's job records and the run's log.
+# 3. Preemption and resume of a seed-batched array job: two train_seeds0 jobs (2 seeds each,
+#    ~120 s of training at the speed of a calibration run) submitted as one SLURM job array
+#    under a 1-minute runtime cap (train.runtime.cap_min). SLURM kills each attempt (TIMEOUT),
+#    Snakemake resubmits it (the retries the workflow's policy gives an over-cap rule), and a
+#    later attempt logs "resuming from step N" with N > 0 and finishes. Checked from Snakemake's
+#    log, SLURM's job records and the group's log.
 # The daemons (and any job still queued) are stopped on exit, also on failure or timeout.
 set -euo pipefail
 
@@ -89,15 +91,16 @@ rm -rf "$OUT"
 mkdir -p "$OUT"
 
 # ---------------------------------------------------------------- the real-cluster profile
-# `snakemake --profile slurm` from the repository root (the ./slurm link): parsed, training
-# jobs get the GPU request. Dry run only: it asks for 4 CPUs per GPU, more than this node has.
+# `snakemake --profile slurm` from the repository root (the ./slurm link): parsed, and the
+# training jobs ask for the config's resources (1 CPU, no GPU, 10 min: train.runtime_min x 1
+# seed, under the profile's 24 h cap). Dry run only (the full policy: tests/test_workflow.py).
 say "snakemake --profile slurm -n (profiles/slurm through ./slurm)"
-bounded 120 snakemake all_tables --profile slurm -n --configfile "$CFG" >"$OUT/dryrun_profile_slurm.log" 2>&1 || {
+bounded 120 snakemake all_tables --profile slurm -n --cores 64 --configfile "$CFG" >"$OUT/dryrun_profile_slurm.log" 2>&1 || {
   tail -n 30 "$OUT/dryrun_profile_slurm.log"
   exit 1
 }
 grep -q "Using profile slurm for" "$OUT/dryrun_profile_slurm.log" &&
-  grep -q "gpu=1, cpus_per_gpu=4" "$OUT/dryrun_profile_slurm.log" || {
+  grep -q "mem_mb=1500, .*runtime=10, cpus_per_task=1$" "$OUT/dryrun_profile_slurm.log" || {
   say "profiles/slurm was not applied by --profile slurm"
   exit 1
 }
@@ -107,32 +110,48 @@ smk grid 400 all_tables --configfile "$CFG"
 python .ci/slurm_check.py grid --results "$OUT" --snakemake-log "$OUT/snakemake_grid.log"
 
 # ---------------------------------------------------------------- 3. preemption
-# The run must outlive SLURM's 1-minute limit (enforced 60-90 s after the start) but not by much:
-# ~150 s of training at the speed of a short calibration run on this host (same settings as
-# .test/config/slurm.yaml, outside SLURM). Evaluation only at the first and last step; 50 checkpoints.
+# Two seed-batched jobs (rule train_seeds0: DROL(16) and FQL, seeds 0 and 1 each, one
+# `drol train --seeds 0,1` per job), submitted as one SLURM job array, each longer than the
+# runtime cap. The workflow's own policy (drol.report.jobs) asks for the cap, 1 minute, and
+# gives the rule retries for the further attempts (no --retries here): SLURM kills each
+# attempt at its limit (TIMEOUT), Snakemake resubmits it, and the next attempt resumes from the
+# checkpoint until the runs finish. The runs must outlive SLURM's 1-minute limit (enforced
+# 60-90 s after the start) but not by much: ~120 s of training at the speed of a short
+# calibration run of the same seed-batched step on this host (same settings, outside SLURM).
 CAL=$OUT/calibration
-say "calibration run (2000 steps, local)"
-bounded 180 drol train --task "$TASK" --method drol --K 16 --seed 0 --steps 2000 \
+say "calibration run (2000 steps, seeds 0,1 batched, local)"
+bounded 180 drol train --task "$TASK" --method drol --K 16 --seeds 0,1 --steps 2000 \
   --eval-every 2000 --eval-episodes 1 --data-dir "$OUT/data" --device cpu --threads 1 \
   --set hidden=32 --set batch_size=32 --set log_every=100 --set checkpoint_every=2000 \
-  --out "$CAL" >"$OUT/calibration.log" 2>&1 || {
+  --set compile=off --out "$CAL/seed{seed}" >"$OUT/calibration.log" 2>&1 || {
   tail -n 20 "$OUT/calibration.log"
   exit 1
 }
-read -r STEPS EVERY < <(python .ci/slurm_check.py plan --calibration "$CAL" --seconds 150)
+read -r STEPS EVERY < <(python .ci/slurm_check.py plan --calibration "$CAL/seed0" --seconds 120)
 [ -n "${STEPS:-}" ] || { say "could not plan the preemption run"; exit 1; }
 PRE=$OUT/preempt
-RUN=$PRE/runs/$TASK/drol/K16/seed0
+CELL=$PRE/runs/$TASK
 # (--config would pass nested values as strings: a second config file overrides instead)
+# runtime_min 3 x 2 seeds = 6 min estimated (unmeasured) over a 1-minute cap: 6 attempts
 cat >"$OUT/preempt.yaml" <<YAML
 results_dir: $PRE
+seeds: [0, 1]
 ogbench: {steps: $STEPS}
-train: {eval_every: $STEPS, set: {checkpoint_every: $EVERY, log_every: $EVERY}}
+methods: {drol_static: false}
+train:
+  eval_every: $STEPS
+  seeds_per_job: 2
+  runtime_min: {ogbench: 3, d4rl: 3}
+  runtime: {cap_min: 1}
+  set: {checkpoint_every: $EVERY, log_every: $EVERY, compile: "off"}
 YAML
-say "preemption run: $STEPS steps, checkpoint every $EVERY -> $RUN"
-smk preempt 600 "$RUN/score.json" --configfile "$CFG" "$OUT/preempt.yaml" --retries 1 \
-  --set-resources 'train:runtime=1 if attempt == 1 else 10'
-python .ci/slurm_check.py preempt --run "$RUN" --steps "$STEPS" \
-  --snakemake-log "$OUT/snakemake_preempt.log"
+say "preemption run: 2 seed-batched jobs of $STEPS steps, checkpoint every $EVERY -> $CELL"
+smk preempt 700 "$CELL/drol/K16/seed0/score.json" "$CELL/drol/K16/seed1/score.json" \
+  "$CELL/fql/K1/seed0/score.json" "$CELL/fql/K1/seed1/score.json" \
+  --configfile "$CFG" "$OUT/preempt.yaml"
+for run in "$CELL/drol/K16/seed0" "$CELL/fql/K1/seed1"; do
+  python .ci/slurm_check.py preempt --run "$run" --steps "$STEPS" --array \
+    --snakemake-log "$OUT/snakemake_preempt.log"
+done
 
 say "PASSED"

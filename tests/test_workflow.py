@@ -95,6 +95,8 @@ def expected_runs(cfg: dict) -> set[tuple[str, str, int, int]]:
 
 
 def test_paper_grid_dag_matches_arithmetic():
+    from drol.workflow_config import bench_methods
+
     cfg = load_config(ROOT / "config" / "config.yaml")
     res = _snakemake("-n", "--quiet", "rules", "--forceall", "--configfile", "config/config.yaml")
     assert res.returncode == 0, res.stderr[-2000:]
@@ -120,8 +122,7 @@ def test_paper_grid_dag_matches_arithmetic():
     res = _snakemake("-n", "-p", "--forceall", "bench", "--configfile", "config/config.yaml")
     pairs = re.search(r"drol bench --pairs (\S+)", res.stdout + res.stderr)[1].split(",")
     assert len(pairs) == sum(
-        len(cfg["bench"]["Ks"]) if get_method(m).uses_candidates else 1
-        for m in cfg["bench"]["methods"]
+        len(cfg["bench"]["Ks"]) if get_method(m).uses_candidates else 1 for m in bench_methods(cfg)
     )
     for rule in ("manifest", "aggregate", "tables", "all", "fig2_voronoi", "fig3_metrics"):
         assert stats[rule] == 1, rule
@@ -498,6 +499,55 @@ def test_a_registered_toy_method_reaches_the_dry_run_and_the_tables(tmp_path):
         [sys.executable, "-c", script], capture_output=True, text=True, env={**env}, check=True
     ).stdout
     assert "'Toy'" in out and "'toy'" in out
+    # the paper's grid (no methods: key) trains it; the small configs name what they train
+    script = (
+        "from drol.workflow_config import load_config, trained_methods;"
+        "from drol.report.figures import method_colors;"
+        "print([('toy' in trained_methods(load_config(f))) for f in "
+        "('config/config.yaml', 'config/quick.yaml', 'config/sanity.yaml', "
+        "'.test/config/slurm.yaml')], len(set(method_colors().values())))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        env={**env},
+        check=True,
+        cwd=ROOT,
+    ).stdout
+    assert out.split() == ["[True,", "False,", "False,", "False]", str(len(column_labels()) + 1)]
+
+
+@pytest.mark.parametrize(
+    ("switches", "listed"),
+    [
+        ({}, None),
+        ({"iql": False, "sorl": False}, [k for k in column_keys() if k not in ("iql", "sorl")]),
+        ({k: k in ("fql", "drol16") for k in column_keys()}, ["drol16", "fql"]),
+    ],
+)
+def test_methods_as_a_list_means_what_the_switches_mean(tmp_path, switches, listed):
+    """`methods:` lists the columns to train, or switches columns off from every column."""
+    from drol.grid import Grid
+    from drol.workflow_config import load_config as load_checked
+
+    grids = []
+    for methods_value in (switches, listed):
+        cfg = {**TINY_POINTMAZE, "methods": methods_value}
+        if methods_value is None:
+            del cfg["methods"]
+        grids.append(Grid.from_config(load_checked(_write_config(tmp_path / "c.yaml", cfg))))
+    assert grids[0].enabled == grids[1].enabled
+    assert grids[0].runs() == grids[1].runs()
+
+
+def test_methods_list_with_an_unknown_column_is_a_one_line_error(tmp_path):
+    from drol.errors import ConfigError
+    from drol.workflow_config import load_config as load_checked
+
+    path = _write_config(tmp_path / "c.yaml", {**TINY_POINTMAZE, "methods": ["fql", "drol17"]})
+    with pytest.raises(ConfigError, match="unknown column 'drol17'"):
+        load_checked(path)
 
 
 def test_manifest_is_rebuilt_when_the_grid_changes(tmp_path):
@@ -581,3 +631,76 @@ def test_a_lost_or_changed_score_json_outdates_every_table_target(
     stats = job_stats(res.stdout + res.stderr)
     assert stats.get("aggregate") == 1 and stats.get("tables") == 1
     assert stats.get("train_seeds0", 0) == (1 if change == "delete" and require_all_runs else 0)
+
+
+def job_requests(output: str) -> dict[str, list[dict[str, str]]]:
+    """rule -> each job's resources (and `threads`: drol train/bench --threads) of `snakemake -n`."""
+    out: dict[str, list[dict[str, str]]] = {}
+    for block in re.split(r"\n(?=(?:local)?rule \S+:\n)", output):
+        m = re.match(r"(local)?rule (\S+):", block)
+        res = re.search(r"^\s+resources: (.*)$", block, re.M)
+        if not m or not res:
+            continue
+        job = dict(item.split("=", 1) for item in res[1].split(", "))
+        threads = re.search(r"--threads (\S+)", block)
+        job["threads"] = threads[1] if threads else ""
+        out.setdefault(m[2], []).append(job)
+    return out
+
+
+SLURM_KEYS = ("gpu", "cpus_per_task", "mem_mb", "runtime", "threads", "slurm_extra")
+
+
+def slurm_dry_run(*extra: str) -> dict[str, list[dict[str, str]]]:
+    # --cores: a dry run caps threads at --cores 1; a SLURM run leaves them unconstrained
+    res = _snakemake(
+        "all_tables", "bench", "-n", "--forceall", "--cores", "1024",
+        "--profile", "profiles/slurm", "--configfile", "config/config.yaml", *extra,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "Using profile profiles/slurm" in res.stdout + res.stderr
+    return job_requests(res.stdout + res.stderr)
+
+
+def test_paper_grid_under_the_slurm_profile_asks_one_policy_for_every_training_job():
+    """Issue 34: every training job of the paper grid (rule train and the seed-batched
+    train_seeds0) asks SLURM for the same GPU, CPUs (= drol train --threads), memory and a
+    runtime within the 24 h cap, one value per rule (an array job takes its first task's);
+    the bench job asks for a GPU (bench.device cuda)."""
+    jobs = slurm_dry_run()
+    train = {rule: js for rule, js in jobs.items() if re.fullmatch(r"train(_seeds\d+)?", rule)}
+    assert {r: len(js) for r, js in train.items()} == {"train": 544, "train_seeds0": 783}
+    assert sum(len(js) for js in train.values()) == 1327
+    asked = {
+        rule: {tuple((k, j.get(k)) for k in SLURM_KEYS) for j in js} for rule, js in train.items()
+    }
+    assert all(len(a) == 1 for a in asked.values()), asked  # uniform within a rule
+    train_req = dict(next(iter(asked["train"])))
+    batched_req = dict(next(iter(asked["train_seeds0"])))
+    # the schema's defaults: 1 GPU, 4 CPUs and 4 threads, 16 GB; no bench given (unmeasured):
+    # train.runtime_min x seeds over the cap -> the cap, resumed across attempts
+    assert train_req == batched_req == {
+        "gpu": "1", "cpus_per_task": "4", "mem_mb": "16000", "runtime": "1440",
+        "threads": "4", "slurm_extra": None,
+    }  # fmt: skip
+    (bench,) = jobs["bench"]
+    assert (bench["gpu"], bench["cpus_per_task"], bench["threads"]) == ("1", "4", "4")
+    assert bench["slurm_extra"] == "--exclusive" and int(bench["runtime"]) <= 1440
+
+
+def test_slurm_profile_site_group_overrides_every_training_rule_at_once(tmp_path):
+    """A site's `set-resources: training:` changes every training rule and its cap; threads
+    follow the CPUs asked for; the bench takes the site's partition; a rule name still wins."""
+    jobs = slurm_dry_run(
+        "--set-resources", "training:cpus_per_task=8", "training:runtime_cap=600",
+        "training:slurm_partition='gpu'", "train:mem_mb=9000",
+    )  # fmt: skip
+    for rule in ("train", "train_seeds0"):
+        reqs = {(j["cpus_per_task"], j["threads"], j["runtime"], j["gpu"]) for j in jobs[rule]}
+        assert reqs == {("8", "8", "600", "1")}, rule
+        assert {j["slurm_partition"] for j in jobs[rule]} == {"gpu"}
+    assert {j["mem_mb"] for j in jobs["train"]} == {"9000"}
+    assert {j["mem_mb"] for j in jobs["train_seeds0"]} == {"16000"}
+    (bench,) = jobs["bench"]
+    assert bench["slurm_partition"] == "gpu" and bench["cpus_per_task"] == "4"
+    assert int(bench["runtime"]) <= 600

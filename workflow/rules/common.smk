@@ -1,5 +1,6 @@
 # Config validation and defaults, the run grid (drol.grid), input functions, wildcard constraints.
 # Everything here is plain bookkeeping: training, tables and figures live in the `drol` package.
+import inspect
 import json
 import math
 import os
@@ -26,6 +27,7 @@ from drol.speed.seeds import seed_batchable
 from drol.tasks import OGBENCH, parse_task
 from drol.workflow_lock import busy_message, claim as claim_workflow_lock
 from drol.workflow_config import (
+    bench_methods,
     check_schema,
     check_semantics,
     run_defaults,
@@ -222,7 +224,7 @@ def bench_pairs():
     b = config["bench"]
     return [
         (m, K)
-        for m in b["methods"]
+        for m in bench_methods(config)
         for K in (b["Ks"] if get_method(m).uses_candidates else [config["baseline_k"]])
     ]
 
@@ -327,15 +329,32 @@ POLICY_KEYS = (
 
 
 def _plain(name, value):
-    """A set-resources/set-threads value of the group as a plain int or string."""
-    if hasattr(value, "is_evaluable"):
-        if value.is_evaluable():
-            raise ValueError(
-                f"set-resources {RESOURCE_GROUP}:{name}: give a plain value, not an "
-                "expression (per-attempt expressions go on a rule name, e.g. train:runtime=...)"
-            )
-        value = value.value
-    return value
+    """A set-resources/set-threads value of the group as a plain int or string (Snakemake
+    parses every such value as an expression: a constant one is evaluated here)."""
+    if not hasattr(value, "is_evaluable"):
+        return value
+    if not value.is_evaluable():
+        return value.value
+    context = dict(
+        wildcards={},
+        input=[],
+        attempt=1,
+        threads=1,
+        rulename=RESOURCE_GROUP,
+        async_run=None,
+    )
+    evaluator = (
+        value._evaluator
+    )  # Snakemake's evaluator of a --set-resources expression
+    accepted = inspect.signature(evaluator).parameters
+    try:
+        result = evaluator(**{k: v for k, v in context.items() if k in accepted})
+    except Exception:
+        raise ValueError(
+            f"set-resources {RESOURCE_GROUP}:{name}: give a constant value (an expression of "
+            "wildcards, input or attempt goes on a rule name, e.g. train:runtime=...)"
+        ) from None
+    return type(value)(name, result).value
 
 
 def _positive(name, value, minimum=1):

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
@@ -49,6 +50,46 @@ def normalized_q_loss(q: Tensor, normalize: bool, eps: float | None) -> Tensor:
     return loss
 
 
+@dataclass(frozen=True)
+class UpdatePlan:
+    """What one update does, decided on the host before it runs. The single-seed step
+    (:meth:`OfflineAgent.update`) and the seed-batched one (:class:`drol.speed.seeds.SeedBatch`)
+    both run it, so a method's update schedule lives in one place: its
+    :meth:`~OfflineAgent.begin_update`."""
+
+    critic: bool = True  # the critic's loss is in the summed loss
+    actor: bool = True  # the actor's loss is
+    targets: tuple[str, ...] = ("critic",)  # modules whose ``target_<name>`` EMA moves
+    targets_after_step: bool = False  # towards the post-step parameters (CORL's IQL)
+    zero_missing_grads: bool = False  # a zero gradient, not none: Adam steps every parameter
+
+
+SHARED_UPDATE = UpdatePlan()  # the official update: critic + actor, target critic pre-step
+POST_STEP_TARGET_UPDATE = UpdatePlan(targets_after_step=True)
+
+
+def apply_update(
+    optimizer: torch.optim.Optimizer,
+    loss: Tensor,
+    plan: UpdatePlan,
+    move_targets: Callable[[tuple[str, ...]], None],
+) -> None:
+    """The optimiser side of one update, the same for one seed and a seed batch: gradients
+    of ``loss``, the targets ``move_targets(plan.targets)`` before (or after) the Adam step."""
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if plan.zero_missing_grads:
+        for group in optimizer.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    p.grad = torch.zeros_like(p)
+    if plan.targets and not plan.targets_after_step:
+        move_targets(plan.targets)  # towards the pre-step parameters (a one-step lag)
+    optimizer.step()
+    if plan.targets and plan.targets_after_step:
+        move_targets(plan.targets)
+
+
 class OfflineAgent(nn.Module):
     """Base class: critic + target + actor modules defined by subclasses, one Adam over all.
 
@@ -64,6 +105,7 @@ class OfflineAgent(nn.Module):
     # its group in the paper's Table 1: "gaussian", "multi-step" (multi-step / iterative
     # policies) or "one-step" (the tables underline bold one-step methods); "" = not in it
     paper_group: ClassVar[str] = ""
+    colour: ClassVar[str] = ""  # its line/bar colour in the figures (matplotlib); "" = any free one
     needs_next_actions: ClassVar[bool] = False  # batches carry 'next_actions' (ReBRAC)
     Config: ClassVar[type[AgentConfig]] = AgentConfig  # its hyperparameters and defaults
     base_method: ClassVar[str | None] = None  # a variant's method (same column, other settings)
@@ -178,21 +220,48 @@ class OfflineAgent(nn.Module):
         loss = (q - target_q).pow(2).mean()
         return loss, {"critic_loss": loss.detach(), "q_mean": q.detach().mean()}
 
-    def update(self, batch: Batch, diagnostics: bool = False) -> dict[str, Tensor]:
-        """One gradient step on critic + actor; returns detached metric tensors."""
-        critic_loss, info = self.critic_loss(batch)
-        actor_loss, actor_info = self.actor_loss(batch, diagnostics)
-        info.update(actor_info)
-        loss = critic_loss + actor_loss
+    # ------------------------------------------------------------------ the update
+    def begin_update(self, optimizer: torch.optim.Optimizer, counter: Tensor | None) -> UpdatePlan:
+        """The host side of the next update, and its :class:`UpdatePlan`.
+
+        A method with a schedule overrides this (marked ``@eager``, so a compiled step sees
+        only the plan): it advances its host counters, sets rates on ``optimizer`` (the
+        agent's own, or the seed batch's stacked one) and counts the update in ``counter``
+        (the ``updates`` buffer a checkpoint carries, where the method has one). Plans are
+        shared constants: a compiled step keeps one graph per plan.
+        """
+        if getattr(self.cfg, "target_after_step", False):  # CORL's IQL: post-step critic
+            return POST_STEP_TARGET_UPDATE
+        return SHARED_UPDATE
+
+    def update_loss(
+        self, batch: Batch, diagnostics: bool, plan: UpdatePlan
+    ) -> tuple[Tensor, dict[str, Tensor]]:
+        """The summed loss of the update ``plan`` and its detached metrics (``loss`` too)."""
+        loss, info = None, {}
+        if plan.critic:
+            loss, info = self.critic_loss(batch)
+        if plan.actor:
+            actor_loss, actor_info = self.actor_loss(batch, diagnostics)
+            info.update(actor_info)
+            loss = actor_loss if loss is None else loss + actor_loss
+        assert loss is not None, "an update plan trains the critic, the actor or both"
         info["loss"] = loss.detach()
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        after = getattr(self.cfg, "target_after_step", False)  # CORL's IQL: post-step critic
-        if not after:
-            soft_update_(self.target_critic, self.critic, self.cfg.tau)  # pre-step critic
-        self.optimizer.step()
-        if after:
-            soft_update_(self.target_critic, self.critic, self.cfg.tau)
+        return loss, info
+
+    def move_targets(self, targets: tuple[str, ...]) -> None:
+        """``target_<m> <- tau * m + (1 - tau) * target_<m>`` for each module ``m``."""
+        for name in targets:
+            soft_update_(getattr(self, f"target_{name}"), getattr(self, name), self.cfg.tau)
+
+    def update(self, batch: Batch, diagnostics: bool = False) -> dict[str, Tensor]:
+        """One gradient step as :meth:`begin_update` plans it; returns detached metrics.
+
+        A method whose update does not fit a plan (SORL's several optimiser steps per
+        batch) overrides this; it is then trained one seed at a time."""
+        plan = self.begin_update(self.optimizer, getattr(self, "updates", None))
+        loss, info = self.update_loss(batch, diagnostics, plan)
+        apply_update(self.optimizer, loss, plan, self.move_targets)
         return info
 
     @torch.no_grad()

@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from drol.agents.base import Batch, OfflineAgent
+from drol.agents.base import Batch, OfflineAgent, UpdatePlan
 from drol.agents.config import AgentConfig, need
 from drol.agents.registry import register
 from drol.agents.sources import (
@@ -110,10 +110,14 @@ class GaussianPolicy:
             self.actor.train(was_training)
 
 
+ACTOR_ONLY_UPDATE = UpdatePlan(critic=False, targets=())  # BC: no critic, no target
+
+
 @register
 class BCAgent(GaussianPolicy, OfflineAgent):
     name = "bc"
     label = "BC"
+    colour = "#1f77b4"  # tab:blue
     paper_group = "gaussian"
     Config = BCConfig
     default_source = (
@@ -161,13 +165,9 @@ class BCAgent(GaussianPolicy, OfflineAgent):
                 info["mse"] = (self.actor(obs) - act).pow(2).mean()
         return loss, info
 
-    def update(self, batch: Batch, diagnostics: bool = False) -> dict[str, Tensor]:
-        loss, info = self.actor_loss(batch, diagnostics)
-        info["loss"] = loss.detach()
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
-        return info
+    def begin_update(self, optimizer: torch.optim.Optimizer, counter: Tensor | None) -> UpdatePlan:
+        """The actor's loss alone; no target."""
+        return ACTOR_ONLY_UPDATE
 
     @torch.no_grad()
     def validation_losses(self, batch: Batch) -> dict[str, Tensor]:

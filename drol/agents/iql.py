@@ -22,7 +22,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from drol.agents.base import Batch, OfflineAgent
+from drol.agents.base import Batch, OfflineAgent, UpdatePlan
 from drol.agents.bc import GaussianPolicy, GaussianPolicyConfig, corl_d4rl_run
 from drol.agents.config import need
 from drol.agents.fql import ogbench_discount
@@ -199,6 +199,7 @@ class IQLCritic(OfflineAgent):
 class IQLAgent(GaussianPolicy, IQLCritic):
     name = "iql"
     label = "IQL"
+    colour = "#ff7f0e"  # tab:orange
     paper_group = "gaussian"
     Config = IQLConfig
     cfg: IQLConfig
@@ -247,17 +248,16 @@ class IQLAgent(GaussianPolicy, IQLCritic):
         return groups
 
     @eager
-    def schedule_actor_lr(self) -> None:
-        """Set the actor's rate for this update (cosine schedule), counting it on the host."""
-        rate = cosine_lr(self.cfg.lr, self.host_updates, self.cfg.actor_lr_decay_steps)
-        self.optimizer.param_groups[0]["lr"].fill_(rate)
-        self.host_updates += 1
-
-    def update(self, batch: Batch, diagnostics: bool = False) -> dict[str, Tensor]:
+    def begin_update(self, optimizer: torch.optim.Optimizer, counter: Tensor | None) -> UpdatePlan:
+        """With an actor schedule: set the actor group's rate on ``optimizer`` for this
+        update (cosine schedule), counting it on the host and in ``counter``."""
         if self.cfg.actor_lr_decay_steps:
-            self.schedule_actor_lr()
-            self.updates.add_(1)
-        return super().update(batch, diagnostics)
+            rate = cosine_lr(self.cfg.lr, self.host_updates, self.cfg.actor_lr_decay_steps)
+            optimizer.param_groups[0]["lr"].fill_(rate)
+            self.host_updates += 1
+            if counter is not None:
+                counter.add_(1)
+        return super().begin_update(optimizer, counter)
 
     def load_training_state(self, state: dict[str, Any]) -> None:
         super().load_training_state(state)

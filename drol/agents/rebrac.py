@@ -27,7 +27,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from drol.agents.base import Batch, OfflineAgent, normalized_q_loss
+from drol.agents.base import Batch, OfflineAgent, UpdatePlan, normalized_q_loss
 from drol.agents.bc import corl_d4rl_run
 from drol.agents.config import AgentConfig, need
 from drol.agents.fql import ogbench_discount
@@ -43,7 +43,7 @@ from drol.agents.sources import (
     unverified,
 )
 from drol.nn.eager import eager
-from drol.nn.networks import GaussianActor, soft_update_
+from drol.nn.networks import GaussianActor
 from drol.nn.sampling import sample_gaussian
 from drol.tasks import OGBENCH, Task, d4rl_row
 
@@ -151,10 +151,17 @@ def rebrac_corl_d4rl(task: Task) -> dict[str, Sourced[Any]]:
     }
 
 
+# ReBRAC's two updates (actor_freq): the critic alone, or both with both targets; Adam steps
+# every parameter in both (the actor's with a zero gradient in a critic update)
+CRITIC_UPDATE = UpdatePlan(actor=False, targets=(), zero_missing_grads=True)
+FULL_UPDATE = UpdatePlan(targets=("critic", "actor"), zero_missing_grads=True)
+
+
 @register
 class ReBRACAgent(OfflineAgent):
     name = "rebrac"
     label = "ReBRAC"
+    colour = "#2ca02c"  # tab:green
     paper_group = "gaussian"
     needs_next_actions = True
     Config = ReBRACConfig
@@ -240,35 +247,17 @@ class ReBRACAgent(OfflineAgent):
         return loss, info
 
     @eager
-    def count_update(self) -> bool:
-        """Count an update on the host; True when it also trains the actor (``actor_freq``).
+    def begin_update(self, optimizer: torch.optim.Optimizer, counter: Tensor | None) -> UpdatePlan:
+        """Count the update on the host (and in ``counter``); the critic trains every update,
+        the actor and both targets every ``actor_freq``-th (Adam steps every parameter).
 
-        Outside ``torch.compile``: traced, the count would be a constant of the graph and the
-        step would recompile at every update; here the graph only sees the resulting bool.
+        Eager under ``torch.compile``: traced, the count would be a constant of the graph and
+        the step would recompile at every update; the graph only sees the resulting plan.
         """
         self.host_updates += 1
-        return self.host_updates % self.cfg.actor_freq == 0
-
-    def update(self, batch: Batch, diagnostics: bool = False) -> dict[str, Tensor]:
-        full = self.count_update()
-        self.updates.add_(1)
-        loss, info = self.critic_loss(batch)
-        if full:
-            actor_loss, actor_info = self.actor_loss(batch, diagnostics)
-            info.update(actor_info)
-            loss = loss + actor_loss
-        info["loss"] = loss.detach()
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        for group in self.optimizer.param_groups:  # zero, not absent: Adam steps every param
-            for p in group["params"]:
-                if p.grad is None:
-                    p.grad = torch.zeros_like(p)
-        if full:  # towards the pre-step parameters
-            soft_update_(self.target_critic, self.critic, self.cfg.tau)
-            soft_update_(self.target_actor, self.actor, self.cfg.tau)
-        self.optimizer.step()
-        return info
+        if counter is not None:
+            counter.add_(1)
+        return FULL_UPDATE if self.host_updates % self.cfg.actor_freq == 0 else CRITIC_UPDATE
 
     def load_training_state(self, state: dict[str, Any]) -> None:
         super().load_training_state(state)

@@ -16,12 +16,14 @@ over seeds (``bmm``) blocks its reductions differently from the single-seed ``mm
 Adam and the target EMA stay eager, as in :class:`drol.speed.step.TrainStep`), falling back to
 eager once if compiling fails; compiled and eager agree to float32 rounding.
 
-Supported: every registered method but SORL: the shared update (critic + actor loss, one Adam step,
-the target critic's EMA: DROL and its variants, FQL, IFQL), BC's (actor loss alone), IQL's
-(the shared update after its optional cosine actor rate) and ReBRAC's (critic every step,
-actor and both targets every ``actor_freq``). Another update (SORL's: a per-batch number of
-shortcut steps drawn on each seed's host stream, so seeds would run graphs of different depth)
-raises a one-line :class:`~drol.errors.UserError`.
+The schedule is the agent's own: each step asks the first agent's
+:meth:`~drol.agents.base.OfflineAgent.begin_update` for its
+:class:`~drol.agents.base.UpdatePlan` (acting on the stacked optimiser and update counter),
+runs that plan's losses (:meth:`~drol.agents.base.OfflineAgent.update_loss`) vmapped, and
+finishes with the same :func:`~drol.agents.base.apply_update` as a single-seed step. So every
+method that keeps the base ``update`` is seed-batchable with no code here; one that overrides
+``update`` (SORL's: a per-batch number of shortcut steps drawn on each seed's host stream, so
+seeds would run graphs of different depth) raises a one-line :class:`~drol.errors.UserError`.
 """
 
 from __future__ import annotations
@@ -34,10 +36,7 @@ import torch
 from torch import Tensor, nn
 from torch.func import functional_call, vmap
 
-from drol.agents.base import Batch, OfflineAgent
-from drol.agents.bc import BCAgent
-from drol.agents.iql import IQLAgent, cosine_lr
-from drol.agents.rebrac import ReBRACAgent
+from drol.agents.base import Batch, OfflineAgent, UpdatePlan, apply_update
 from drol.agents.registry import get_method
 from drol.errors import UserError
 from drol.nn.sampling import draws_from
@@ -48,57 +47,38 @@ log = logging.getLogger(__name__)
 TARGET = "target_"
 
 
-def batched_update(cls: type[OfflineAgent]) -> str | None:
-    """How :class:`SeedBatch` steps agents of class ``cls``: 'shared' (the base update),
-    'actor' (BC: actor loss alone), 'iql' (the base update after the actor's cosine rate,
-    when scheduled), 'rebrac' (critic every step, actor and targets every ``actor_freq``);
-    None for an update of its own (SORL's two steps per batch)."""
-    kinds = {
-        OfflineAgent.update: "shared",
-        BCAgent.update: "actor",
-        IQLAgent.update: "iql",
-        ReBRACAgent.update: "rebrac",
-    }
-    return kinds.get(cls.update)
+def batchable(cls: type[OfflineAgent]) -> bool:
+    """Whether agents of ``cls`` can be seed-batched: they keep the base ``update`` (their
+    schedule is their :meth:`~drol.agents.base.OfflineAgent.begin_update`)."""
+    return cls.update is OfflineAgent.update
 
 
 def seed_batchable(method: str) -> bool:
     """Whether ``drol train --seeds`` can train ``method`` (a registered method name)."""
-    return batched_update(get_method(method)) is not None
+    return batchable(get_method(method))
 
 
-def update_kind(agent: OfflineAgent) -> str:
-    """:func:`batched_update` of ``agent``'s class; a one-line error for an update of its own."""
-    kind = batched_update(type(agent))
-    if kind is not None:
-        return kind
-    raise UserError(
-        f"--seeds: method {agent.name!r} has its own update schedule, not seed-batched yet; "
-        "train its seeds one by one (--seed)"
-    )
+def check_batchable(agent: OfflineAgent) -> None:
+    """A one-line error for a method with an update of its own."""
+    if not batchable(type(agent)):
+        raise UserError(
+            f"--seeds: method {agent.name!r} has its own update schedule (its own update, "
+            "not an update plan), not seed-batched; train its seeds one by one (--seed)"
+        )
 
 
 class _Losses(nn.Module):
-    """The summed loss and logged info of one agent's update, as a module for functional_call."""
+    """The summed loss and logged info of one agent's planned update, as a module for
+    functional_call."""
 
-    def __init__(self, agent: OfflineAgent, kind: str):
+    def __init__(self, agent: OfflineAgent):
         super().__init__()
-        self.agent, self.kind = agent, kind
+        self.agent = agent
 
     def forward(
-        self, batch: Batch, diagnostics: bool, full: bool
+        self, batch: Batch, diagnostics: bool, plan: UpdatePlan
     ) -> tuple[Tensor, dict[str, Tensor]]:
-        agent = self.agent
-        if self.kind == "actor":
-            loss, info = agent.actor_loss(batch, diagnostics)
-        else:
-            loss, info = agent.critic_loss(batch)
-            if full:  # ReBRAC's critic-only updates: full=False
-                actor_loss, actor_info = agent.actor_loss(batch, diagnostics)
-                info.update(actor_info)
-                loss = loss + actor_loss
-        info["loss"] = loss.detach()
-        return loss, info
+        return self.agent.update_loss(batch, diagnostics, plan)
 
 
 class SeedBatch:
@@ -110,8 +90,8 @@ class SeedBatch:
         if not agents:
             raise UserError("--seeds: no seed given")
         self.agents, first = agents, agents[0]
-        self.kind = update_kind(first)
-        self.losses = _Losses(first, self.kind)
+        check_batchable(first)
+        self.losses = _Losses(first)
         per_agent = [dict(a.named_parameters()) for a in agents]
         self.params: dict[str, Tensor] = {}
         for name in per_agent[0]:
@@ -121,11 +101,6 @@ class SeedBatch:
             name: torch.stack([dict(a.named_buffers())[name] for a in agents]).clone()
             for name, _ in first.named_buffers()
         }
-        # the base update moves the target critic only; ReBRAC also its target actor
-        moved = TARGET if self.kind == "rebrac" else f"{TARGET}critic."
-        self.targets = [n for n in self.params if n.startswith(moved)]
-        self.host_updates = getattr(first, "host_updates", 0)  # IQL's, ReBRAC's host count
-        self.sources = [n[len(TARGET) :] for n in self.targets]
         names = {id(p): n for n, p in first.named_parameters()}
         groups = []
         for group in first.optimizer.param_groups:
@@ -137,7 +112,7 @@ class SeedBatch:
             groups.append({**opts, "params": [self.params[names[id(p)]] for p in group["params"]]})
         self.optimizer = torch.optim.Adam(groups)
         self._stack_adam_state(names)
-        self.plans: dict[tuple[bool, bool], list[tuple[str, tuple[int, ...]]]] = {}
+        self.draw_plans: dict[tuple[bool, UpdatePlan], list[tuple[str, tuple[int, ...]]]] = {}
         self.eager = vmap(self._loss, in_dims=(0, 0, 0, 0, None, None), randomness="error")
         # forward and backward of the vmapped losses compiled; Adam and the EMA stay eager
         self.batched = torch.compile(self.eager) if compile else self.eager
@@ -164,27 +139,28 @@ class SeedBatch:
             }
 
     # ------------------------------------------------------------------ draws
-    def _plan(
-        self, batch: Batch, diagnostics: bool, full: bool
+    def _draw_plan(
+        self, batch: Batch, diagnostics: bool, plan: UpdatePlan
     ) -> list[tuple[str, tuple[int, ...]]]:
-        """The (kind, shape) of every draw of one update, found once by running seed 0's loss
-        on its batch with a scratch generator (the seeds' streams are not touched)."""
-        if (diagnostics, full) not in self.plans:
-            plan: list[tuple[str, tuple[int, ...]]] = []
+        """The (kind, shape) of every draw of one update, found once per update plan by
+        running seed 0's loss on its batch with a scratch generator (the seeds' streams are
+        not touched)."""
+        if (diagnostics, plan) not in self.draw_plans:
+            draws: list[tuple[str, tuple[int, ...]]] = []
             scratch = torch.Generator(device=self.agents[0].device_).manual_seed(0)
 
             def record(kind: str, shape: tuple[int, ...], generator: Any, device: Any) -> Tensor:
-                plan.append((kind, shape))
+                draws.append((kind, shape))
                 draw = torch.randn if kind == "normal" else torch.rand
                 return draw(shape, generator=scratch, device=device)
 
             one = {k: v[0] for k, v in batch.items()}
             with draws_from(record), torch.no_grad():
-                self.losses(one, diagnostics, full)
-            self.plans[diagnostics, full] = plan
-        return self.plans[diagnostics, full]
+                self.losses(one, diagnostics, plan)
+            self.draw_plans[diagnostics, plan] = draws
+        return self.draw_plans[diagnostics, plan]
 
-    def _draws(self, plan: list[tuple[str, tuple[int, ...]]]) -> list[Tensor]:
+    def _draws(self, draw_plan: list[tuple[str, tuple[int, ...]]]) -> list[Tensor]:
         """Each planned draw from each seed's generator, in the single-seed order: (S, *shape)."""
         per_seed = []
         for agent in self.agents:
@@ -194,10 +170,10 @@ class SeedBatch:
                     (torch.randn if kind == "normal" else torch.rand)(
                         shape, generator=gen, device=dev
                     )
-                    for kind, shape in plan
+                    for kind, shape in draw_plan
                 ]
             )
-        return [torch.stack(column) for column in zip(*per_seed, strict=True)] if plan else []
+        return [torch.stack(col) for col in zip(*per_seed, strict=True)] if draw_plan else []
 
     # ------------------------------------------------------------------ step
     def _loss(
@@ -207,7 +183,7 @@ class SeedBatch:
         batch: Batch,
         draws: list[Tensor],
         diagnostics: bool,
-        full: bool,
+        plan: UpdatePlan,
     ) -> tuple[Tensor, dict[str, Tensor]]:
         queue = list(draws)
 
@@ -216,54 +192,40 @@ class SeedBatch:
 
         state = {f"agent.{k}": v for k, v in {**params, **buffers}.items()}
         with draws_from(replay):
-            return functional_call(self.losses, state, (batch, diagnostics, full))
+            return functional_call(self.losses, state, (batch, diagnostics, plan))
 
     def step(self, batch: Batch, diagnostics: bool = False) -> dict[str, Tensor]:
         """One update of every seed on ``batch`` (each value stacked over seeds, ``(S, B, ...)``);
-        returns the info of :meth:`OfflineAgent.update` with a leading seed axis."""
-        full, cfg = True, self.agents[0].cfg
-        if self.kind == "iql" and getattr(cfg, "actor_lr_decay_steps", 0):
-            rate = cosine_lr(cfg.lr, self.host_updates, cfg.actor_lr_decay_steps)
-            self.optimizer.param_groups[0]["lr"].fill_(rate)  # the actor's group
-            self.host_updates += 1
-            self.buffers["updates"].add_(1)
-        if self.kind == "rebrac":
-            self.host_updates += 1
-            full = self.host_updates % cfg.actor_freq == 0
-            self.buffers["updates"].add_(1)
-        plan = self._plan(batch, diagnostics, full)
+        returns the info of :meth:`OfflineAgent.update` with a leading seed axis.
+
+        The first agent's schedule plans it (one schedule: the seeds are at the same step),
+        acting on the stacked optimiser and ``updates`` counter."""
+        plan = self.agents[0].begin_update(self.optimizer, self.buffers.get("updates"))
+        draw_plan = self._draw_plan(batch, diagnostics, plan)
         if self.compiled and not diagnostics:  # the logging step runs eager, as TrainStep's
-            loss, info = self._compiled_call(batch, plan, diagnostics, full)
+            loss, info = self._compiled_call(batch, draw_plan, diagnostics, plan)
         else:
-            draws = self._draws(plan)
-            loss, info = self.eager(self.params, self.buffers, batch, draws, diagnostics, full)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.sum().backward()  # the seeds share no parameter: each slice gets its own gradient
-        if self.kind == "rebrac":  # zero, not absent: Adam steps every parameter
-            for group in self.optimizer.param_groups:
-                for p in group["params"]:
-                    if p.grad is None:
-                        p.grad = torch.zeros_like(p)
-        after = self.kind != "rebrac" and getattr(cfg, "target_after_step", False)
-        if self.targets and full and not after:
-            self._soft_update()
-        self.optimizer.step()
-        if self.targets and after:
-            self._soft_update()
+            draws = self._draws(draw_plan)
+            loss, info = self.eager(self.params, self.buffers, batch, draws, diagnostics, plan)
+        # the seeds share no parameter: each slice of the summed loss gets its own gradient
+        apply_update(self.optimizer, loss.sum(), plan, self._move_targets)
         return info
 
     def _compiled_call(
-        self, batch: Batch, plan: list[tuple[str, tuple[int, ...]]], diagnostics: bool, full: bool
+        self,
+        batch: Batch,
+        draw_plan: list[tuple[str, tuple[int, ...]]],
+        diagnostics: bool,
+        plan: UpdatePlan,
     ) -> tuple[Tensor, dict[str, Tensor]]:
         """The compiled losses; eager from now on if compiling (the first call, or a new
-        variant such as ReBRAC's actor update) fails: the draws again from the same generator
+        plan such as ReBRAC's actor update) fails: the draws again from the same generator
         states, so the step is the one eager would have made."""
         states = [a.generator.get_state() for a in self.agents]
         t = time.perf_counter()
+        args = (self.params, self.buffers, batch)
         try:
-            out = self.batched(
-                self.params, self.buffers, batch, self._draws(plan), diagnostics, full
-            )
+            out = self.batched(*args, self._draws(draw_plan), diagnostics, plan)
         except Exception as err:  # noqa: BLE001 - any compiler failure: fall back, once
             self.fallback = failure_reason(err)
             log.warning(
@@ -272,19 +234,21 @@ class SeedBatch:
             self.batched = self.eager
             for agent, state in zip(self.agents, states, strict=True):
                 agent.generator.set_state(state)
-            out = self.batched(
-                self.params, self.buffers, batch, self._draws(plan), diagnostics, full
-            )
+            out = self.batched(*args, self._draws(draw_plan), diagnostics, plan)
         if not self._warm:
             self.compile_seconds = time.perf_counter() - t
             self._warm = True
         return out
 
     @torch.no_grad()
-    def _soft_update(self) -> None:
-        tau = self.agents[0].cfg.tau
+    def _move_targets(self, modules: tuple[str, ...]) -> None:
+        """The stacked ``target_<m>`` towards the stacked ``m``, for each module ``m``."""
+        prefixes = tuple(f"{TARGET}{m}." for m in modules)
+        targets = [n for n in self.params if n.startswith(prefixes)]
         torch._foreach_lerp_(
-            [self.params[n] for n in self.targets], [self.params[n] for n in self.sources], tau
+            [self.params[n] for n in targets],
+            [self.params[n[len(TARGET) :]] for n in targets],
+            self.agents[0].cfg.tau,
         )
 
     # ------------------------------------------------------------------ per seed
@@ -293,9 +257,10 @@ class SeedBatch:
         """Copy seed s's slice of every stack into ``agents[s]`` (parameters, buffers, Adam
         moments and step), so each agent is what its single-seed run would hold."""
         stacked_state = self.optimizer.state
+        host_count = getattr(self.agents[0], "host_updates", None)  # the schedule's count
         for s, agent in enumerate(self.agents):
-            if hasattr(agent, "host_updates"):
-                agent.host_updates = self.host_updates
+            if host_count is not None:
+                agent.host_updates = host_count
             for mine, group in zip(
                 agent.optimizer.param_groups, self.optimizer.param_groups, strict=True
             ):
@@ -318,4 +283,4 @@ class SeedBatch:
                 dst["exp_avg_sq"] = src["exp_avg_sq"][s].clone()
 
 
-__all__ = ["SeedBatch", "batched_update", "seed_batchable", "update_kind"]
+__all__ = ["SeedBatch", "batchable", "check_batchable", "seed_batchable"]

@@ -25,7 +25,7 @@ from drol.envs import TaskData, closing_env, load_task
 from drol.errors import UserError
 from drol.io import atomic_write_with
 from drol.progress import progress_bar
-from drol.speed.seeds import SeedBatch, update_kind
+from drol.speed.seeds import SeedBatch, check_batchable
 from drol.tasks import OGBENCH
 from drol.train.checkpoint import save_checkpoint
 from drol.train.evaluation import evaluate_run
@@ -166,7 +166,7 @@ def train_seeds(trainers: list[Trainer]) -> dict[int, dict[str, Any]]:
             live.append(SeedRun(trainer, identity, run, tracker, trainer.validation(run)))
         if not live:
             return scores
-        update_kind(live[0].run.agent)  # an unsupported method: one line, nothing trained
+        check_batchable(live[0].run.agent)  # an update of its own: one line, nothing trained
         steps = {r.run.progress.step for r in live}
         if len(steps) > 1:
             raise UserError(

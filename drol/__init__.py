@@ -1,4 +1,4 @@
-"""DROL: dynamic routing for offline RL — a PyTorch reproduction with FQL baseline.
+"""DROL: dynamic routing for offline RL — a PyTorch reproduction with its baselines.
 
 Importing the package loads no torch: the ``drol`` command first chooses how torch's OpenMP
 threads wait (:mod:`drol.speed.openmp`), which must happen before torch loads.

@@ -43,11 +43,12 @@ COMMAND_MODULES: tuple[str, ...] = tuple(dict.fromkeys(COMMANDS.values()))
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The parser of every sub-command, or only of ``command``'s module when it is a known
-    sub-command: a run imports what it uses (``drol tables`` never loads torch), which saves
-    seconds per workflow job."""
+    sub-command: a run imports only its own sub-command's module, not every command's, which
+    saves seconds per workflow job."""
     parser = argparse.ArgumentParser(
         prog="drol",
-        description="DROL / FQL offline RL: data, training, evaluation, benchmark, tables and figures.",
+        description="DROL and its baselines, offline RL: data, training, evaluation, benchmark, "
+        "tables and figures.",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from drol.agents.discrepancies import Choices
 from drol.agents.registry import get_method, methods
-from drol.discrepancies import Choices
 from drol.errors import UnknownTaskError, UserError
 from drol.tasks import parse_task
 
@@ -60,11 +60,13 @@ def discover_runs(root: str | Path) -> list[tuple[str, str, int, int]]:
 
 @dataclass(frozen=True)
 class Column:
-    """One reproduced table column: its config key (``methods:``), label and method."""
+    """One reproduced table column: its config key (``methods:``), label and method, and its
+    colour in the figures (the agent class's ``colour``; "" = none given)."""
 
     key: str
     label: str
     method: str
+    colour: str = ""
 
 
 def columns() -> list[Column]:
@@ -77,11 +79,11 @@ def columns() -> list[Column]:
             continue
         if name == DROL:
             out += [
-                Column("drol16", LABEL_DROL16, DROL),
-                Column("drol_star", LABEL_DROL_STAR, DROL),
+                Column("drol16", LABEL_DROL16, DROL, cls.colour),
+                Column("drol_star", LABEL_DROL_STAR, DROL, getattr(cls, "kstar_colour", "")),
             ]
         else:
-            out.append(Column(name, cls.label, name))
+            out.append(Column(name, cls.label, name, cls.colour))
     return out
 
 
@@ -91,6 +93,28 @@ def column_keys() -> tuple[str, ...]:
 
 def column_labels() -> tuple[str, ...]:
     return tuple(c.label for c in columns())
+
+
+def paper_labels() -> tuple[str, ...]:
+    """The columns the paper reports (their method has a ``paper_group``), in display order."""
+    return tuple(c.label for c in columns() if get_method(c.method).paper_group)
+
+
+def enabled_columns(selection: Mapping[str, bool] | Iterable[str] | None) -> tuple[str, ...]:
+    """The column keys a config's ``methods:`` turns on, in display order: a list names the
+    columns to train (a small config: a newly registered method stays off); a mapping of
+    switches turns columns off (or on) from every column (the paper's grid: absent or ``{}``
+    trains every registered method, a new one included). Unknown keys are kept (the
+    config check names them)."""
+    keys = column_keys()
+    if selection is None:
+        return keys
+    if isinstance(selection, Mapping):
+        on = {k for k in keys if selection.get(k, True)}
+        on |= {k for k, v in selection.items() if v}
+    else:
+        on = set(selection)
+    return tuple(k for k in keys if k in on) + tuple(sorted(on - set(keys)))
 
 
 def default_labels(task: str, method: str, K: int) -> list[str]:
@@ -165,7 +189,7 @@ class Grid:
         return cls(
             tasks=tuple(tasks),
             seeds=tuple(config["seeds"]),
-            enabled=tuple(k for k, on in config["methods"].items() if on),
+            enabled=enabled_columns(config.get("methods")),
             default_k=int(config["default_k"]),
             static_k=int(config["static_k"]),
             baseline_k=int(config["baseline_k"]),

@@ -125,3 +125,36 @@ def task_row(table: Mapping[str, Row], task: Task) -> Row:
 
 def default_steps(task: Task) -> int:
     return 1_000_000 if task.suite == OGBENCH else 500_000
+
+
+# ---------------------------------------------------------------- D4RL files
+
+D4RL_URL = "http://rail.eecs.berkeley.edu/datasets/offline_rl"
+_ANTMAZE_FILES = {  # task stem -> (maze file name, multistart, multigoal)
+    "umaze": ("u-maze", False, False),
+    "umaze-diverse": ("u-maze", True, True),
+    "medium-play": ("big-maze", True, False),
+    "medium-diverse": ("big-maze", True, True),
+    "large-play": ("hardest-maze", True, False),
+    "large-diverse": ("hardest-maze", True, True),
+}
+
+
+def d4rl_url(task_name: str) -> str:
+    """The URL D4RL downloads ``task_name`` from (``d4rl/infos.py``)."""
+    if task_name.startswith("antmaze-") and task_name.endswith("-v2"):
+        stem = task_name.removeprefix("antmaze-").removesuffix("-v2")
+        if stem in _ANTMAZE_FILES:
+            maze, start, goal = _ANTMAZE_FILES[stem]
+            return (
+                f"{D4RL_URL}/ant_maze_v2/Ant_maze_{maze}_noisy_multistart_{start}"
+                f"_multigoal_{goal}_sparse_fixed.hdf5"
+            )
+    env, _, kind = task_name.partition("-")
+    if env in ("pen", "door", "hammer", "relocate") and kind.removesuffix("-v1") in (
+        "human",
+        "cloned",
+        "expert",
+    ):
+        return f"{D4RL_URL}/hand_dapg_v1/{task_name}.hdf5"
+    raise ValueError(f"no D4RL dataset URL known for {task_name!r}")

@@ -17,10 +17,10 @@ from typing import Any
 import jsonschema
 import yaml
 
-from drol.agents.registry import get_method, make_config, method_names
+from drol.agents.discrepancies import Choices
+from drol.agents.registry import get_method, make_config, method_names, methods
 from drol.agents.sources import is_corl
 from drol.data.registry import get_spec
-from drol.discrepancies import Choices
 from drol.errors import ConfigError, UserError
 from drol.grid import Grid, column_keys, columns
 from drol.tasks import parse_task
@@ -82,7 +82,7 @@ def check_semantics(config: Mapping[str, Any]) -> None:
     for key in config["methods"]:
         if key not in known:
             _fail("methods", f"unknown column {key!r} (known: {', '.join(known)})")
-    for i, name in enumerate(config["bench"]["methods"]):
+    for i, name in enumerate(config["bench"].get("methods", ())):
         if name not in method_names():
             _fail(
                 f"bench.methods.{i}",
@@ -101,6 +101,15 @@ def check_semantics(config: Mapping[str, Any]) -> None:
     if fig2["method"] not in method_names() or not get_method(fig2["method"]).uses_candidates:
         _fail("figures.fig2.method", f"{fig2['method']!r} has no candidates to draw")
     check_train_sets(config)
+
+
+def bench_methods(config: Mapping[str, Any]) -> list[str]:
+    """``bench.methods`` of a defaulted config; unset: every method the paper reports (its
+    agent class has a ``paper_group``; not a variant), in the registry's order."""
+    chosen = config["bench"].get("methods")
+    if chosen is not None:
+        return list(chosen)
+    return [m for m, cls in methods().items() if cls.paper_group and cls.base_method is None]
 
 
 def trained_methods(config: Mapping[str, Any]) -> list[str]:

@@ -16,7 +16,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("drol.nn", "drol.data"),
     ("drol.d4rl",),
     ("drol.envs", "drol.agents"),
-    ("drol.speed", "drol.grid", "drol.discrepancies"),
+    ("drol.speed", "drol.grid"),
     ("drol.train",),
     ("drol.report", "drol.workflow_config", "drol.video"),
 )
@@ -77,7 +77,6 @@ def test_top_level_holds_only_the_shared_vocabulary() -> None:
         "__init__",
         "__main__",
         "cli",
-        "discrepancies",
         "envs",
         "errors",
         "grid",
@@ -86,6 +85,7 @@ def test_top_level_holds_only_the_shared_vocabulary() -> None:
         "progress",
         "tasks",
         "workflow_config",
+        "workflow_lock",
     ]
 
 

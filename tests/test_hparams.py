@@ -8,17 +8,17 @@ from pathlib import Path
 import pytest
 import yaml
 
+from drol.agents.discrepancies import (
+    Choices,
+    load_discrepancies,
+)
+from drol.agents.discrepancies import (
+    render_markdown as render_discrepancies,
+)
 from drol.agents.registry import get_method, methods
 from drol.agents.settings import grid_pairs, render_markdown, task_settings, unverified_count
 from drol.agents.sources import DROL_SCRIPT, DROL_TABLE3, is_corl, is_unverified
 from drol.cli import main
-from drol.discrepancies import (
-    Choices,
-    load_discrepancies,
-)
-from drol.discrepancies import (
-    render_markdown as render_discrepancies,
-)
 from drol.errors import ConfigError
 from drol.grid import LABEL_DROL16, LABEL_DROL_STAR, Grid, table3_kstar
 from drol.tasks import paper_tasks, parse_task
@@ -256,7 +256,7 @@ def test_a_method_without_sources_resolves_as_unverified(monkeypatch):
 
 
 def test_a_set_task_effect_names_only_its_items_tasks():
-    from drol.discrepancies import parse_items
+    from drol.agents.discrepancies import parse_items
     from drol.errors import ConfigError
 
     item = {

@@ -35,8 +35,8 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.discrepancies:
-        from drol.discrepancies import load_discrepancies
-        from drol.discrepancies import render_markdown as render_items
+        from drol.agents.discrepancies import load_discrepancies
+        from drol.agents.discrepancies import render_markdown as render_items
 
         sys.stdout.write(render_items(load_discrepancies()))
         return 0

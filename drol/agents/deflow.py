@@ -92,6 +92,7 @@ DEFLOW_D4RL: dict[str, Sourced[tuple[float, str]]] = {
 class DeFlowAgent(OfflineAgent):
     name = "deflow"
     label = "DeFlow"
+    colour = "#e377c2"  # tab:pink
     paper_group = "multi-step"
     Config = DeFlowConfig
     cfg: DeFlowConfig

@@ -1,6 +1,6 @@
 """DROL: K latent candidates, top-1 routing of the dataset action, winner-only BC + Q.
 
-Faithful to the official ``agents/drol.py`` (spec/algorithms.md §1.3). The default
+Faithful to the official ``agents/drol.py`` (muzhancun/DROL). The default
 implementation routes under ``no_grad`` over all K candidates and then recomputes only the
 winner with gradient, evaluating the critic on the B winners instead of all B*K candidates.
 Gradients are identical to the official full-K graph (the losers get zero gradient there
@@ -162,6 +162,8 @@ def candidate_diagnostics(cand: Tensor, d2: Tensor, idx: Tensor) -> dict[str, Te
 class DROLAgent(OfflineAgent):
     name = "drol"
     label = "DROL"
+    colour = "#17becf"  # tab:cyan
+    kstar_colour = "#000080"  # navy: the DROL* column (DROL(16) has ``colour``)
     paper_group = "one-step"
     uses_candidates = True
     Config = DROLConfig
@@ -307,6 +309,7 @@ class StaticRoutingAgent(DROLAgent):
     name = "drol_static"
     label = "DROL-static"
     paper_group = ""  # an ablation of ours, not a method of the paper's Table 1
+    colour = "#ff00ff"  # magenta
 
     def __init__(self, *args: Any, num_data: int | None = None, **kwargs: Any):
         if num_data is None:

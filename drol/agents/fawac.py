@@ -100,6 +100,7 @@ class FAWACConfig(AgentConfig):
 class FAWACAgent(FlowPolicy, OfflineAgent):
     name = "fawac"
     label = "FAWAC"
+    colour = "#d62728"  # tab:red
     paper_group = "multi-step"
     Config = FAWACConfig
     cfg: FAWACConfig

@@ -97,6 +97,7 @@ class FBRACConfig(AgentConfig):
 class FBRACAgent(FlowPolicy, OfflineAgent):
     name = "fbrac"
     label = "FBRAC"
+    colour = "#9467bd"  # tab:purple
     paper_group = "multi-step"
     Config = FBRACConfig
     cfg: FBRACConfig

@@ -1,6 +1,6 @@
 """FQL: flow-matching BC teacher + one-step student distilled with ``alpha``.
 
-Faithful to the official ``agents/fql.py`` (spec/algorithms.md §2.3): 10 Euler steps, the
+Faithful to the official ``agents/fql.py`` (seohongpark/fql): 10 Euler steps, the
 teacher under ``no_grad`` and clipped only at the end, distillation on the *unclipped*
 student output, Q (mean of the 2 critics) on the clipped student action.
 """
@@ -49,7 +49,7 @@ class FQLConfig(AgentConfig):
 
 _NOT_IN_GRID = unverified("not in FQL's grid: untuned")
 
-# FQL's own per-environment flags (its paper's appendix; spec/algorithms.md §2.5), each equal
+# FQL's own per-environment flags (its paper's appendix), each equal
 # to the official fql README's command for that environment:
 # OGBench family -> (alpha, discount, q_agg)
 FQL_OGBENCH: dict[str, Sourced[tuple[float, float, str]]] = {
@@ -115,6 +115,7 @@ FQL_D4RL: dict[str, Sourced[tuple[float, str]]] = {
 class FQLAgent(OfflineAgent):
     name = "fql"
     label = "FQL"
+    colour = "#bcbd22"  # tab:olive
     paper_group = "one-step"
     Config = FQLConfig
     cfg: FQLConfig

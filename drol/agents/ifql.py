@@ -80,6 +80,7 @@ IFQL_EXPECTILE = Sourced(0.9, f"{FQL_E2} (IQL's fixed expectile 0.9); {fql_code(
 class IFQLAgent(IQLCritic):
     name = "ifql"
     label = "IFQL"
+    colour = "#8c564b"  # tab:brown
     paper_group = "multi-step"
     Config = IFQLConfig
     cfg: IFQLConfig

@@ -124,6 +124,7 @@ class ShortcutField(MLP):
 class SORLAgent(OfflineAgent):
     name = "sorl"
     label = "SORL"
+    colour = "#7f7f7f"  # tab:gray
     paper_group = "multi-step"
     Config = SORLConfig
     cfg: SORLConfig

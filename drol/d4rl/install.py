@@ -1,6 +1,6 @@
 """Build and locate the D4RL venv (``drol d4rl setup``): Python 3.10, d4rl 1.1, MuJoCo 2.1.
 
-Recipe (spec/data.md §5.1): ``free-mujoco-py`` bundles MuJoCo 2.1 (apt: libosmesa6-dev
+Recipe: ``free-mujoco-py`` bundles MuJoCo 2.1 (apt: libosmesa6-dev
 libglfw3 patchelf); d4rl 1.1 is installed without its dependencies; our ``mjrl`` stand-in
 (``drol/d4rl/mjrl_stub``) is copied into the venv; the first ``import mujoco_py`` compiles.
 """

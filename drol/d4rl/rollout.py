@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from drol.d4rl.client import D4RLEnv
-from drol.data.d4rl import d4rl_url
 from drol.io import atomic_path
+from drol.tasks import d4rl_url
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""D4RL hdf5 files -> the transition arrays FQL builds (spec/data.md §5.2, §5.4). No env needed."""
+"""D4RL hdf5 files -> the transition arrays FQL builds. No env needed."""
 
 from __future__ import annotations
 
@@ -9,40 +9,12 @@ import numpy as np
 
 from drol.data.paths import MissingDatasetError, data_root
 from drol.data.transitions import ACTION_CLIP
+from drol.tasks import d4rl_url  # the task -> file vocabulary (also imported from here)
 
-D4RL_URL = "http://rail.eecs.berkeley.edu/datasets/offline_rl"
 OBS_GAP_TOL = 1e-6
 
-_ANTMAZE_FILES = {  # task stem -> (maze file name, multistart, multigoal)
-    "umaze": ("u-maze", False, False),
-    "umaze-diverse": ("u-maze", True, True),
-    "medium-play": ("big-maze", True, False),
-    "medium-diverse": ("big-maze", True, True),
-    "large-play": ("hardest-maze", True, False),
-    "large-diverse": ("hardest-maze", True, True),
-}
 # D4RL time limits, used only when a file has no `timeouts` key (as qlearning_dataset does)
 _MAX_EPISODE_STEPS = {"antmaze-umaze": 700, "antmaze": 1000, "pen": 100}
-
-
-def d4rl_url(task_name: str) -> str:
-    """The URL D4RL downloads ``task_name`` from (``d4rl/infos.py``)."""
-    if task_name.startswith("antmaze-") and task_name.endswith("-v2"):
-        stem = task_name.removeprefix("antmaze-").removesuffix("-v2")
-        if stem in _ANTMAZE_FILES:
-            maze, start, goal = _ANTMAZE_FILES[stem]
-            return (
-                f"{D4RL_URL}/ant_maze_v2/Ant_maze_{maze}_noisy_multistart_{start}"
-                f"_multigoal_{goal}_sparse_fixed.hdf5"
-            )
-    env, _, kind = task_name.partition("-")
-    if env in ("pen", "door", "hammer", "relocate") and kind.removesuffix("-v1") in (
-        "human",
-        "cloned",
-        "expert",
-    ):
-        return f"{D4RL_URL}/hand_dapg_v1/{task_name}.hdf5"
-    raise ValueError(f"no D4RL dataset URL known for {task_name!r}")
 
 
 def d4rl_dataset_dir() -> Path:

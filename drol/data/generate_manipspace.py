@@ -1,4 +1,4 @@
-"""Manipulation "play" datasets (cube, scene, puzzle) by the official procedure (spec/data.md §2.1)."""
+"""Manipulation "play" datasets (cube, scene, puzzle) by the official procedure."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Pointmaze "navigate" datasets by the official procedure (spec/data.md §2.2, point: no expert net)."""
+"""Pointmaze "navigate" datasets by the official procedure (point: no expert net)."""
 
 from __future__ import annotations
 

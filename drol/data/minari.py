@@ -97,7 +97,7 @@ def load_minari_dir(
     )
 
 
-# D4RL tasks whose Minari copy replays the D4RL episodes (spec/data.md §5.5): Adroit only.
+# D4RL tasks whose Minari copy replays the D4RL episodes: Adroit only.
 # observations and actions are D4RL's; rewards were recomputed by gymnasium-robotics (pen's is
 # unaffected, door/hammer/relocate's may carry 1.4.2's sign flip of the hand-to-object term).
 # antmaze's Minari data is re-collected in another simulator: never used for D4RL tasks.

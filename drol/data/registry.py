@@ -44,7 +44,7 @@ def _spec(family: str, generator: str | None, *dims: int | None, **kw) -> Datase
     return DatasetSpec(dataset, family, f"{base}-v0", generator, *dims, **kw)
 
 
-# dims: ob, action, qpos, qvel, button_states (spec/data.md §3)
+# dims: ob, action, qpos, qvel, button_states (OGBench's envs)
 SPECS: dict[str, DatasetSpec] = {
     s.name: s
     for s in (

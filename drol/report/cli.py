@@ -207,8 +207,8 @@ def register(subparsers) -> None:
         description="Writes OUT/table4.{csv,tex,md,html}, OUT/table1.{csv,tex,md,html} and "
         "OUT/missing_runs.csv. Cells print mean ± sample std over seeds (ddof 1, none for one seed) "
         "(n seeds). The paper's cells keep its printed bold/underline; ours are bold at a printed "
-        "mean >= 0.95 x the row's best printed mean and underlined when bold and one-step (FQL, "
-        "DROL); a Table 1 cell over k < N tasks is not ranked. Table 1's verdicts test against "
+        "mean >= 0.95 x the row's best printed mean and underlined when bold and one-step (the "
+        "agent class's paper_group); a Table 1 cell over k < N tasks is not ranked. Table 1's verdicts test against "
         "the paper's Table 4 over the same tasks. A column must be one (method, K) per task.",
     )
     p.add_argument("--runs", required=True, help="runs root (results/runs)")

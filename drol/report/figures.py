@@ -28,10 +28,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
+from matplotlib.colors import to_rgb  # noqa: E402
 
-from drol.agents.registry import get_method, method_names  # noqa: E402
+from drol.agents.registry import get_method, method_names, methods  # noqa: E402
 from drol.errors import UserError  # noqa: E402
-from drol.grid import KSWEEP_LABEL, column_labels  # noqa: E402
+from drol.grid import KSWEEP_LABEL, column_labels, columns  # noqa: E402
 from drol.io import atomic_write_with, library_reason  # noqa: E402
 from drol.report.aggregate import (  # noqa: E402
     ambiguous_labels,
@@ -59,10 +60,22 @@ def distinct_colors(n: int) -> list[tuple[float, float, float]]:
     return palette[:n]
 
 
+def own_colors(named: dict[str, str]) -> dict[str, tuple[float, float, float]]:
+    """``named`` (key -> the agent class's colour, "" for none) as RGB, each key its own: a
+    key without a colour, or with one an earlier key has (a variant inherits its base's),
+    gets a colour of :func:`distinct_colors` that no other key has."""
+    given = {k: to_rgb(c) for k, c in named.items() if c}
+    owner = {}
+    for k, c in given.items():
+        owner.setdefault(c, k)
+    out = {k: c for k, c in given.items() if owner[c] == k}
+    free = iter(c for c in distinct_colors(2 * len(named)) if tuple(c) not in owner)
+    return {k: out[k] if k in out else tuple(next(free)) for k in named}
+
+
 def method_colors() -> dict[str, tuple[float, float, float]]:
-    """One colour per reproduced column, each its own, stable across figures."""
-    labels = column_labels()
-    return dict(zip(labels, distinct_colors(len(labels)), strict=True))
+    """One colour per reproduced column (its agent class's ``colour``), stable across figures."""
+    return own_colors({c.label: c.colour for c in columns()})
 
 
 FIG3_METRICS = ("candidate_pairwise_dist", "candidate_divergence", "bc_loss")
@@ -267,7 +280,8 @@ def bench_machine(bench: pd.DataFrame) -> str:
 
 
 def fig3_runtime(bench: pd.DataFrame, prefix: str | Path) -> list[Path]:
-    """Training and inference step time (ms) for FQL and DROL at each K."""
+    """Training and inference step time (ms) of each benchmarked method (candidate methods
+    at each K)."""
     _style()
     if bench.empty:
         return _empty(prefix, "Fig. 3 (bottom): no drol bench results")
@@ -279,7 +293,7 @@ def fig3_runtime(bench: pd.DataFrame, prefix: str | Path) -> list[Path]:
     ]
     b = b.sort_values("order")
     fig, axes = plt.subplots(1, 2, figsize=(max(7.5, 0.6 * len(b) + 2), 2.8))
-    palette = dict(zip(method_names(), distinct_colors(len(order)), strict=True))
+    palette = own_colors({name: cls.colour for name, cls in methods().items()})
     colors = [palette.get(m, "#7f7f7f") for m in b["method"]]
     for ax, col, title in (
         (axes[0], "train_step_ms", "training step"),

@@ -1,14 +1,14 @@
 """Bold and underline of the tables' cells: the paper's rule, and the paper's own marks.
 
 The paper bolds a cell whose mean is at least 0.95x the best of its row and underlines a bold
-cell of a *one-step* method (its Table 1 groups: FQL, DROL(16), DROL*).
+cell of a *one-step* method (its Table 1 groups; the agent classes' ``paper_group``).
 
 * Reported cells show the paper's printed marks exactly (the ``bold``/``underline`` columns of
   ``config/table4_reported.csv`` and ``config/table1_reported.csv``); a reported file without
   them gets the rule applied over the reported cells alone (what the paper would print).
 * Reproduced cells are bold by the rule against the best of the whole row (reported and
   reproduced cells), and underlined when bold and their method is one of the paper's
-  one-step methods (the registry's ``paper_group``: FQL and DROL; not IFQL, not an ablation).
+  one-step methods (the registry's ``paper_group``; not an ablation of ours).
 * A cell that is not comparable with its row (a Table 1 family mean over k < N tasks) is
   neither marked nor counted in the row's best: the caller passes ``comparable``.
 
@@ -22,17 +22,17 @@ import numpy as np
 import pandas as pd
 
 from drol.agents.registry import get_method
-from drol.grid import LABEL_DROL16, LABEL_DROL_STAR, columns
+from drol.grid import columns
 from drol.report.numbers import printed
 
 BOLD_FRACTION = 0.95
 ONE_STEP = "one-step"  # the registry's paper_group of the paper's one-step methods
-ONE_STEP_REPORTED = {"FQL", LABEL_DROL16, LABEL_DROL_STAR}  # the paper's one-step columns
 
 
-def one_step_labels() -> set[str]:
-    """The reproduced columns whose method is one of the paper's one-step methods."""
-    return {c.label for c in columns() if get_method(c.method).paper_group == ONE_STEP}
+def one_step_labels() -> tuple[str, ...]:
+    """The columns whose method is one of the paper's one-step methods, in display order:
+    the paper's columns of that name (reported cells) and ours (reproduced cells)."""
+    return tuple(c.label for c in columns() if get_method(c.method).paper_group == ONE_STEP)
 
 
 def _rule(df: pd.DataFrame, row_key: list[str], among: pd.Series) -> pd.Series:
@@ -63,9 +63,10 @@ def mark_best(
     has_printed = is_reported & printed_bold.notna().to_numpy() & printed_under.notna().to_numpy()
 
     paper_rule = _rule(df, row_key, pd.Series(is_reported, index=df.index)).to_numpy()
-    paper_under = paper_rule & df["method"].isin(ONE_STEP_REPORTED).to_numpy()
+    one_step = df["method"].isin(one_step_labels()).to_numpy()
+    paper_under = paper_rule & one_step
     whole_row = _rule(df, row_key, pd.Series(ok, index=df.index)).to_numpy()
-    ours_under = whole_row & df["method"].isin(one_step_labels()).to_numpy()
+    ours_under = whole_row & one_step
 
     bold = np.where(has_printed, printed_bold.fillna(0).to_numpy() == 1, paper_rule)
     under = np.where(has_printed, printed_under.fillna(0).to_numpy() == 1, paper_under)

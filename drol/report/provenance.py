@@ -18,8 +18,8 @@ from functools import lru_cache
 import pandas as pd
 
 from drol.agents.corl import differences
+from drol.agents.discrepancies import Choices
 from drol.agents.settings import unverified_keys
-from drol.discrepancies import Choices
 from drol.errors import UserError
 from drol.grid import columns
 from drol.tasks import D4RL_FAMILIES, parse_task

@@ -5,7 +5,7 @@ in one long frame (``suite, family, task, method, mean, std, n_seeds, source``);
 underline follow :mod:`drol.report.marks`: reported cells keep the paper's printed marks,
 reproduced cells are bold at ``mean >= 0.95 * max(row)`` over every column shown (means
 compared as printed, :mod:`drol.report.numbers`) and underlined when bold and one of the
-paper's one-step methods (FQL, DROL(16), DROL*). A Table 1 cell over k < N of its family's
+paper's one-step methods (:func:`drol.report.marks.one_step_labels`). A Table 1 cell over k < N of its family's
 tasks is not ranked (no mark, not the row's best).
 
 Reproduced cells print ``mean ± std (n seeds)`` (± the sample std over seeds, ddof 1, at the
@@ -33,11 +33,11 @@ import numpy as np
 import pandas as pd
 
 from drol.errors import UserError
-from drol.grid import LABEL_DROL16, LABEL_DROL_STAR, column_labels
+from drol.grid import column_labels, paper_labels
 from drol.io import atomic_write_text
 from drol.report import provenance
 from drol.report.aggregate import family_seed_summary, family_summary, not_done, task_summary
-from drol.report.marks import BOLD_FRACTION, ONE_STEP_REPORTED, mark_best  # noqa: F401
+from drol.report.marks import BOLD_FRACTION, mark_best, one_step_labels  # noqa: F401
 from drol.report.numbers import STD_RULE, csv_text, number_text, spread_text
 from drol.report.reference import (
     attach_family_reference,
@@ -51,19 +51,6 @@ log = logging.getLogger(__name__)
 
 REPORTED = "reported"
 REPRODUCED = "reproduced"
-REPORTED_METHODS = (
-    "BC",
-    "IQL",
-    "ReBRAC",
-    "FAWAC",
-    "FBRAC",
-    "IFQL",
-    "DeFlow",
-    "SORL",
-    "FQL",
-    LABEL_DROL16,
-    LABEL_DROL_STAR,
-)
 TABLE_COLUMNS = [
     "suite",
     "family",
@@ -338,11 +325,12 @@ def family_title(family: str, suite: str) -> str:
 
 def _columns(df: pd.DataFrame) -> list[tuple[str, str]]:
     present = set(zip(df["source"], df["method"], strict=True))
-    cols = [(REPORTED, m) for m in REPORTED_METHODS if (REPORTED, m) in present]
+    paper = paper_labels()  # the paper's columns in display order, then any other it has
+    cols = [(REPORTED, m) for m in paper if (REPORTED, m) in present]
     cols += [
         (REPORTED, m)
         for s, m in dict.fromkeys(zip(df["source"], df["method"], strict=True))
-        if s == REPORTED and m not in REPORTED_METHODS
+        if s == REPORTED and m not in paper
     ]
     cols += [(REPRODUCED, m) for m in column_labels() if (REPRODUCED, m) in present]
     return cols
@@ -571,9 +559,10 @@ SPREAD = (
     f"{STD_RULE}, printed at the mean's precision; the paper's ± (over its {PAPER_SEEDS} "
     "seeds) is read as the same sample std"
 )
+ONE_STEP_COLUMNS = "ONE_STEP_COLUMNS"  # in the captions: the paper's one-step columns
 MARK_RULE = (
     "Bold: at least 0.95× the row's best, compared as printed (2.5 is bold beside 2.6, 1.6 "
-    "is not beside 2.4); underlined: bold and a one-step method (FQL, DROL(16), DROL*); the "
+    "is not beside 2.4); underlined: bold and a one-step method (ONE_STEP_COLUMNS); the "
     "paper's cells keep the marks it prints, ours are marked against the best of the whole row"
 )
 TABLE4_CAPTION = (
@@ -597,6 +586,11 @@ TABLE1_CAPTION = (
     "a cell whose tasks lack a per-task ± in Table 4 (D4RL cells copied from other papers) is "
     "not tested. " + RULE + ". " + provenance.FOOTNOTE
 )
+
+
+def caption(text: str) -> str:
+    """A caption with the one-step columns named (the registry's, in display order)."""
+    return text.replace(ONE_STEP_COLUMNS, ", ".join(one_step_labels()))
 
 
 COUNT_COLUMNS = ("n_seeds", "n_tasks", "n_tasks_expected")
@@ -656,14 +650,14 @@ def write_tables(
             t4,
             "task",
             "Table 4: task-level results",
-            TABLE4_CAPTION + discrepancy_note(unexplained, per_family=False),
+            caption(TABLE4_CAPTION) + discrepancy_note(unexplained, per_family=False),
         ),
         (
             "table1",
             t1,
             "family",
             "Table 1: OGBench and D4RL results per task family",
-            TABLE1_CAPTION + discrepancy_note(unexplained, per_family=True),
+            caption(TABLE1_CAPTION) + discrepancy_note(unexplained, per_family=True),
         ),
     ):
         path = out / f"{name}.csv"

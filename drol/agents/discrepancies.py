@@ -20,7 +20,7 @@ from drol.agents.registry import get_method
 from drol.errors import ConfigError, UserError
 from drol.tasks import parse_task
 
-DEFAULT_FILE = Path(__file__).resolve().parent.parent / "config" / "paper_discrepancies.yaml"
+DEFAULT_FILE = Path(__file__).resolve().parents[2] / "config" / "paper_discrepancies.yaml"
 COLUMNS = ("drol16", "drol_star")
 EFFECT_KEYS = ("column", "method", "seed_offset", "kstar", "set", "set_task")
 

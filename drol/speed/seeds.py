@@ -211,6 +211,10 @@ class SeedBatch:
         apply_update(self.optimizer, loss.sum(), plan, self._move_targets)
         return info
 
+    def __call__(self, batch: Batch, diagnostics: bool = False) -> dict[str, Tensor]:
+        """:meth:`step` (a :class:`drol.train.loop.Step`)."""
+        return self.step(batch, diagnostics)
+
     def _compiled_call(
         self,
         batch: Batch,

@@ -12,24 +12,21 @@ long runs), never in bf16.
 from __future__ import annotations
 
 import logging
-import time
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import torch
 
 from drol.envs import TaskData, closing_env, load_task
 from drol.errors import UserError
-from drol.io import atomic_write_with
-from drol.progress import progress_bar
 from drol.speed.seeds import SeedBatch, check_batchable
 from drol.tasks import OGBENCH
 from drol.train.checkpoint import save_checkpoint
 from drol.train.evaluation import evaluate_run
-from drol.train.loop import FINITE_CHECK_EVERY, log_session
+from drol.train.loop import SeedLoop, run_steps
 from drol.train.rundir import (
     CHECKPOINT,
     SCORE,
@@ -39,11 +36,10 @@ from drol.train.rundir import (
     clear_failed,
     mark_failed,
     read_json,
-    record_compile_fallback,
 )
 from drol.train.score import write_score
 from drol.train.state import RunState
-from drol.train.tracking import Trackers, eval_scalars, open_trackers, train_scalars
+from drol.train.tracking import Trackers, open_trackers
 from drol.train.trainer import Trainer, closing_eval_envs
 from drol.train.validation import Validation
 
@@ -190,112 +186,29 @@ def train_seeds(trainers: list[Trainer]) -> dict[int, dict[str, Any]]:
     return scores
 
 
-def _fail(r: SeedRun, reason: str) -> None:
-    note = mark_failed(r.out, reason)
-    log.error("seed %d: %s; stopped, %s (the other seeds go on)", r.trainer.s.seed, reason, note)
-
-
 def _loop(live: list[SeedRun]) -> list[SeedRun]:
-    """The step loop of :func:`drol.train.loop.train_loop`, over the live seeds at once."""
-    s = live[0].trainer.s
-    compiled = s.speed.compile == "on"  # 'auto': compiled for long runs, as a single seed
-    batch_of_seeds = SeedBatch([r.run.agent for r in live], compile=compiled)
-    step0 = live[0].run.progress.step
-    elapsed0 = live[0].run.progress.elapsed
-    t0 = last_log_t = time.perf_counter()
-    last_log_step = step0
-    nonfinite = torch.zeros(len(live), dtype=torch.bool, device=torch.device(s.device))
-    seeds = ",".join(str(r.trainer.s.seed) for r in live)
-    bar = progress_bar(
-        s.steps, initial=step0, desc=f"{s.method} {s.task} s{seeds}", mininterval=10, unit="step"
+    """The step loop of :func:`drol.train.loop.run_steps` over the live seeds at once, with
+    one seed-batched update; the seeds that finished."""
+    loops = [
+        SeedLoop(
+            run=r.run,
+            settings=r.trainer.s,
+            out=r.out,
+            evaluate=partial(evaluate_run, settings=r.trainer.s, out=r.out),
+            checkpoint=partial(_save, r),
+            tracker=r.tracker,
+            validation=r.validation,
+        )
+        for r in live
+    ]
+    finished = run_steps(
+        loops, lambda seeds, compile: SeedBatch([x.run.agent for x in seeds], compile=compile)
     )
-    with bar:
-        for step in range(step0 + 1, s.steps + 1):
-            if not live:
-                break
-            idx = torch.stack([r.run.sampler() for r in live])
-            batch = {k: v[idx] for k, v in live[0].run.tensors.items()}
-            batch["indices"] = idx
-            is_log = step % s.log_every == 0 or step == s.steps
-            is_eval = step == 1 or step % s.eval_every == 0 or step == s.steps
-            is_ckpt = step % s.checkpoint_every == 0 or step == s.steps
-            info = batch_of_seeds.step(batch, diagnostics=is_log)
-            if compiled and batch_of_seeds.fallback:  # eager from now on, as config.json says
-                compiled = False
-                for r in live:
-                    record_compile_fallback(r.out, batch_of_seeds.fallback)
-            nonfinite |= ~torch.isfinite(info["loss"])
-            if step % FINITE_CHECK_EVERY == 0 or is_log or is_eval or is_ckpt:
-                bad = [i for i in range(len(live)) if bool(nonfinite[i])]
-                if bad:
-                    batch_of_seeds.write_back()
-                    for i in bad:
-                        _fail(live[i], f"non-finite loss at step {step} (or in the 100 before)")
-                    keep = [i for i in range(len(live)) if i not in bad]
-                    live = [live[i] for i in keep]
-                    info = {k: v[keep] for k, v in info.items()}
-                    nonfinite = nonfinite[keep]
-                    if not live:
-                        break
-                    batch_of_seeds = SeedBatch([r.run.agent for r in live], compile=compiled)
-                if is_log or is_eval or is_ckpt:
-                    batch_of_seeds.write_back()
-            now = time.perf_counter()
-            if is_log:
-                rate = (step - last_log_step) / max(now - last_log_t, 1e-9)
-                for i, r in enumerate(live):
-                    _log_row(r, step, {k: v[i] for k, v in info.items()}, now - t0, rate)
-                last_log_t, last_log_step = time.perf_counter(), step
-            if is_eval:
-                failed = []
-                for i, r in enumerate(live):
-                    before = len(r.run.progress.eval_rows)
-                    try:
-                        evaluate_run(r.run, step, settings=r.trainer.s, out=r.out)
-                    except TrainingError as err:  # non-finite weights: FAILED written
-                        log.error("seed %d: %s (the other seeds go on)", r.trainer.s.seed, err)
-                        failed.append(i)
-                        continue
-                    r.tracker.log(eval_scalars(r.run.progress.eval_rows[before:]), step)
-                if failed:
-                    live = [r for i, r in enumerate(live) if i not in failed]
-                    nonfinite = nonfinite[[i for i in range(len(nonfinite)) if i not in failed]]
-                    if not live:
-                        break
-                    batch_of_seeds = SeedBatch([r.run.agent for r in live], compile=compiled)
-            for r in live:
-                r.run.progress.step = step
-            bar.update(1)
-            if is_ckpt:
-                spent = time.perf_counter() - t0
-                t0 = time.perf_counter()
-                for r in live:
-                    r.run.progress.elapsed += spent
-                    save_checkpoint(r.out / CHECKPOINT, r.run, r.identity)
-    if live:
-        p = live[0].run.progress
-        log_session(p.step - step0, p.elapsed - elapsed0, step0, p.elapsed)
-    return live
+    return [r for r, loop in zip(live, loops, strict=True) if any(loop is f for f in finished)]
 
 
-def _log_row(r: SeedRun, step: int, info: dict[str, torch.Tensor], since: float, rate: float):
-    """One ``train.csv`` row of seed ``r`` (as the single-seed loop writes it)."""
-    progress, agent = r.run.progress, r.run.agent
-    row = {"step": step, "wall_time": progress.elapsed + since, "steps_per_s": rate}
-    row.update({k: float(v) for k, v in info.items()})
-    if r.validation is not None:
-        row.update(r.validation(agent, step))
-    if r.run.probes is not None:
-        import numpy as np
-
-        row.update(r.run.probes.record(agent, step))
-        arrays = r.run.probes.arrays()
-        atomic_write_with(r.out / "probes.npz", lambda p, a=arrays: np.savez(p, **a), suffix=".npz")
-    progress.train_rows.append(row)
-    atomic_write_with(
-        r.out / "train.csv", lambda p: pd.DataFrame(progress.train_rows).to_csv(p, index=False)
-    )
-    r.tracker.log(train_scalars(row), step)
+def _save(r: SeedRun, run: RunState) -> None:
+    save_checkpoint(r.out / CHECKPOINT, run, r.identity)
 
 
 __all__ = ["parse_seeds", "seed_out", "train_seeds"]

@@ -85,7 +85,7 @@ bench_all() {
         >>"$OUT/bench.jsonl" 2>"$OUT/bench_call.err"; then
         cat "$OUT/bench_call.err"
         if grep -q "not seed-batched yet" "$OUT/bench_call.err"; then
-          echo "unsupported: $method K=$K S=$S" # a method drol.speed.seeds cannot batch
+          echo "unsupported: $method K=$K S=$S" # a method drol.speed.seed_batch cannot batch
         else
           echo "failed: $method K=$K S=$S"
           failed=1

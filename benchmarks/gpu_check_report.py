@@ -155,7 +155,7 @@ def markdown(report: dict[str, Any]) -> str:
     else:
         lines += ["no result"]
     if report["bench_unsupported"]:
-        lines += ["", "Not seed-batched (drol.speed.seeds refuses): "
+        lines += ["", "Not seed-batched (drol.speed.seed_batch refuses): "
                   + ", ".join(report["bench_unsupported"])]  # fmt: skip
     if report["bench_failed"]:
         lines += ["", "Failed or skipped: " + ", ".join(report["bench_failed"])]

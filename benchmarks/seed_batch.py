@@ -1,4 +1,4 @@
-"""Seed-steps/s of the seed-batched update (drol.speed.seeds) for S = 1, 2, 4, 8 seeds.
+"""Seed-steps/s of the seed-batched update (drol.speed.seed_batch) for S = 1, 2, 4, 8 seeds.
 
 Random data of a fixed shape (no env or dataset), eager, fp32, on one CPU thread by default:
 single-seed updates (``single``: ``drol bench --seeds 1 --set compile=off``) against one batched

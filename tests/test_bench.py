@@ -94,7 +94,7 @@ def test_bench_seed_batched_step(method, capsys):
 def test_seed_batched_step_updates_every_seed(monkeypatch):
     """The timed step is SeedBatch's: both seeds' stacked weights move, each its own way."""
     from drol.speed import benchmark as bench
-    from drol.speed.seeds import SeedBatch
+    from drol.speed.seed_batch import SeedBatch
 
     seen: list[SeedBatch] = []
     real = SeedBatch.__init__

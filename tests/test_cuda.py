@@ -12,7 +12,7 @@ import torch
 
 from drol.agents import make_agent, make_config
 from drol.cli import main
-from drol.speed.seeds import SeedBatch
+from drol.speed.seed_batch import SeedBatch
 
 pytestmark = pytest.mark.cuda
 

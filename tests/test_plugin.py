@@ -57,7 +57,7 @@ def test_the_entry_point_registers_a_seed_batchable_column(tmp_path):
         import torch
         from drol.agents.registry import get_method, make_agent, make_config, method_names
         from drol.grid import columns
-        from drol.speed.seeds import SeedBatch, seed_batchable
+        from drol.speed.seed_batch import SeedBatch, seed_batchable
         from drol.workflow_config import bench_methods
 
         assert method_names()[-1] == "td3bc"

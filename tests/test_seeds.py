@@ -1,4 +1,4 @@
-"""Seed-batched training (drol.speed.seeds): seed s of a batched step equals its single-seed run.
+"""Seed-batched training (drol.speed.seed_batch): seed s of a batched step equals its single-seed run.
 
 Tolerance: the batch indices and every latent/noise draw are identical (generator states are
 compared exactly); after 6 updates losses agree to 1e-5 relative, parameters and buffers to
@@ -15,7 +15,7 @@ import torch
 
 from drol.agents import make_agent, make_config
 from drol.errors import UserError
-from drol.speed.seeds import SeedBatch
+from drol.speed.seed_batch import SeedBatch
 
 N, B, OBS, ACT, STEPS = 400, 16, 6, 3, 6
 SEEDS = (0, 3, 7)
@@ -278,7 +278,7 @@ def test_seed_groups_refuse_a_bad_size():
 
 def test_seed_batchable_is_every_method_but_those_with_their_own_update():
     from drol.agents import method_names
-    from drol.speed.seeds import seed_batchable
+    from drol.speed.seed_batch import seed_batchable
 
     assert [m for m in method_names() if not seed_batchable(m)] == ["sorl"]
 

@@ -15,12 +15,12 @@ from drol.errors import UserError
 from drol.tasks import parse_task
 from drol.train.batches import IndexSampler
 from drol.train.checkpoint import load_checkpoint, save_checkpoint
+from drol.train.heldout import Validation
 from drol.train.loop import train_loop
 from drol.train.rundir import FAILED, RunIdentity, TrainingError
 from drol.train.score import write_score
 from drol.train.settings import RunSettings
 from drol.train.state import Progress, RunState
-from drol.train.validation import Validation
 
 TASK = "pointmaze-medium-navigate-singletask-task1-v0"
 KEYS = ["observations", "actions", "next_observations", "rewards", "masks"]

@@ -25,7 +25,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from drol.agents.corl import (  # noqa: E402
+from drol.agents.corl_settings import (  # noqa: E402
     CONFIG_KEYS,
     DATASETS,
     EXCERPT,

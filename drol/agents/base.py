@@ -53,7 +53,7 @@ def normalized_q_loss(q: Tensor, normalize: bool, eps: float | None) -> Tensor:
 @dataclass(frozen=True)
 class UpdatePlan:
     """What one update does, decided on the host before it runs. The single-seed step
-    (:meth:`OfflineAgent.update`) and the seed-batched one (:class:`drol.speed.seeds.SeedBatch`)
+    (:meth:`OfflineAgent.update`) and the seed-batched one (:class:`drol.speed.seed_batch.SeedBatch`)
     both run it, so a method's update schedule lives in one place: its
     :meth:`~OfflineAgent.begin_update`."""
 

@@ -23,7 +23,7 @@ _hook: DrawHook | None = None
 @contextmanager
 def draws_from(hook: DrawHook) -> Iterator[None]:
     """Route every draw of :func:`normal`/:func:`uniform` through ``hook`` for a while (the
-    seed-batched step, :mod:`drol.speed.seeds`, records and replays them)."""
+    seed-batched step, :mod:`drol.speed.seed_batch`, records and replays them)."""
     global _hook
     saved, _hook = _hook, hook
     try:

@@ -35,7 +35,7 @@ from drol.agents.registry import get_method
 from drol.errors import UserError
 from drol.grid import Grid, Run, seed_chunks, unique_runs
 from drol.report.cost import BenchEntry, BenchIndex, evaluations, hours_text, run_size
-from drol.speed.seeds import seed_batchable
+from drol.speed.seed_batch import seed_batchable
 from drol.tasks import parse_task
 from drol.workflow_config import run_defaults, seeds_per_job
 

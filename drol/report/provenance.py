@@ -5,7 +5,7 @@
   A family cell (Table 1) lists those of any of its tasks.
 * ``unmatched``: why the cell's settings cannot be those that made the paper's number (the
   D4RL BC/IQL/ReBRAC cells: differences from CORL's recorded settings,
-  :func:`drol.agents.corl.differences`); such a cell gets no verdict.
+  :func:`drol.agents.corl_settings.differences`); such a cell gets no verdict.
 
 Both come from the resolved defaults of the column's method on the task (with the default
 choices of config/paper_discrepancies.yaml included), not from a run's ``--set`` overrides.
@@ -17,7 +17,7 @@ from functools import lru_cache
 
 import pandas as pd
 
-from drol.agents.corl import differences
+from drol.agents.corl_settings import differences
 from drol.agents.discrepancies import Choices
 from drol.agents.settings import unverified_keys
 from drol.errors import UserError

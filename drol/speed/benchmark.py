@@ -2,7 +2,7 @@
 
 A benchmark, not a test: it feeds the runtime panel of Fig. 3 and the speed claims in the
 notes (``drol bench``). Sizes default to the paper's (4x512 MLPs, batch 256). With
-``seeds = S > 1`` a step updates S agents at once (:class:`~drol.speed.seeds.SeedBatch`, each
+``seeds = S > 1`` a step updates S agents at once (:class:`~drol.speed.seed_batch.SeedBatch`, each
 seed its own batch), and ``seed_steps_per_s`` is S times the steps/s: what a budget needs.
 """
 
@@ -20,7 +20,7 @@ from drol.agents.base import OfflineAgent
 from drol.agents.config import parse_overrides
 from drol.errors import UserError
 from drol.speed.load import LoadMeter
-from drol.speed.seeds import SeedBatch
+from drol.speed.seed_batch import SeedBatch
 from drol.speed.step import SPEED_KEYS, SpeedSettings, TrainStep, runtime_info
 
 
@@ -60,7 +60,7 @@ class BenchSettings:
     impl: str = "winner"
     overrides: list[str] = field(default_factory=list)
     threads: int | None = None
-    seeds: int = 1  # S > 1: one seed-batched update of S agents (drol.speed.seeds)
+    seeds: int = 1  # S > 1: one seed-batched update of S agents (drol.speed.seed_batch)
 
 
 def seed_speed(speed: SpeedSettings, seeds: int) -> SpeedSettings:

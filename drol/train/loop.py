@@ -4,7 +4,7 @@ loss stops its seed before that seed is evaluated.
 
 The update is a :class:`Step`: :class:`OneSeed` (``agent.update`` through
 :class:`~drol.speed.step.TrainStep`: bf16, compile) for one seed, or the seed-batched
-:class:`~drol.speed.seeds.SeedBatch` for several (``drol train --seeds``). Both run the
+:class:`~drol.speed.seed_batch.SeedBatch` for several (``drol train --seeds``). Both run the
 agent's own update plan (:meth:`~drol.agents.base.OfflineAgent.begin_update`); everything
 around the update is this module's, once.
 """
@@ -27,11 +27,11 @@ from torch import Tensor
 from drol.io import atomic_write_with
 from drol.progress import progress_bar
 from drol.speed.step import TrainStep
+from drol.train.heldout import Validation
 from drol.train.rundir import TrainingError, mark_failed, record_compile_fallback, stop_run
 from drol.train.settings import RunSettings
 from drol.train.state import RunState
 from drol.train.tracking import Trackers, eval_scalars, train_scalars
-from drol.train.validation import Validation
 
 log = logging.getLogger(__name__)
 

@@ -1,5 +1,5 @@
 """``drol train --seeds``: S seeds of one (task, method, K, settings) trained in one process as
-one seed-batched step (:class:`drol.speed.seeds.SeedBatch`), each seed in its own RUN_DIR in
+one seed-batched step (:class:`drol.speed.seed_batch.SeedBatch`), each seed in its own RUN_DIR in
 today's format (config.json, train.csv, eval.csv, score.json, checkpoint.pt, lock, FAILED).
 
 Each seed's run is set up, locked, resumed, evaluated, checkpointed and scored by its own
@@ -22,10 +22,11 @@ import torch
 
 from drol.envs import TaskData, closing_env, load_task
 from drol.errors import UserError
-from drol.speed.seeds import SeedBatch, check_batchable
+from drol.speed.seed_batch import SeedBatch, check_batchable
 from drol.tasks import OGBENCH
 from drol.train.checkpoint import save_checkpoint
 from drol.train.evaluation import evaluate_run
+from drol.train.heldout import Validation
 from drol.train.loop import SeedLoop, run_steps
 from drol.train.rundir import (
     CHECKPOINT,
@@ -41,7 +42,6 @@ from drol.train.score import write_score
 from drol.train.state import RunState
 from drol.train.tracking import Trackers, open_trackers
 from drol.train.trainer import Trainer, closing_eval_envs
-from drol.train.validation import Validation
 
 log = logging.getLogger(__name__)
 

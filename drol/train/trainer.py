@@ -2,7 +2,7 @@
 
 The pieces each live in their own module: settings (:mod:`drol.train.settings`), the run
 directory's rules (:mod:`drol.train.rundir`), the step loop (:mod:`drol.train.loop`),
-evaluation and validation (:mod:`drol.train.evaluation`, :mod:`drol.train.validation`),
+evaluation and validation (:mod:`drol.train.evaluation`, :mod:`drol.train.heldout`),
 checkpoints (:mod:`drol.train.checkpoint`) and the score (:mod:`drol.train.score`).
 """
 
@@ -32,6 +32,7 @@ from drol.train.batches import IndexSampler
 from drol.train.checkpoint import load_checkpoint, save_checkpoint
 from drol.train.diagnostics import ProbeSet
 from drol.train.evaluation import evaluate_run
+from drol.train.heldout import Validation
 from drol.train.loop import train_loop
 from drol.train.rundir import (
     CHECKPOINT,
@@ -49,7 +50,6 @@ from drol.train.score import write_score
 from drol.train.settings import RunSettings
 from drol.train.state import RunState
 from drol.train.tracking import open_trackers
-from drol.train.validation import Validation
 from drol.train.versions import git_commit, versions
 
 log = logging.getLogger(__name__)

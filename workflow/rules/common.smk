@@ -23,7 +23,7 @@ from drol.data.d4rl import d4rl_url
 from drol.report.aggregate import stale_runs
 from drol.report.cost import read_bench
 from drol.report.jobs import default_plan, plan, seed_groups
-from drol.speed.seeds import seed_batchable
+from drol.speed.seed_batch import seed_batchable
 from drol.tasks import OGBENCH, parse_task
 from drol.workflow_lock import busy_message, claim as claim_workflow_lock
 from drol.workflow_config import (

@@ -43,6 +43,7 @@ class TD3BCConfig(AgentConfig):
     depth: int = 2
     layer_norm: bool = False
     activation: str = "relu"
+    obs_norm: bool = True  # states standardised by the dataset's mean and std
 
     def validate(self) -> None:
         super().validate()

@@ -217,7 +217,9 @@ def cmd_preempt(args: argparse.Namespace) -> None:
     m = re.search(r"resuming from step (\d+)", log.read_text(errors="replace"))
     check(m is not None, f"{log}: the resubmitted job did not resume from a checkpoint")
     step = int(m.group(1))
-    check(0 < step < args.steps, f"resumed from step {step}, expected 0 < step < {args.steps}")
+    # the log is the last attempt's: it may resume from the final checkpoint when an attempt
+    # was killed after saving it but before writing score.json
+    check(0 < step <= args.steps, f"resumed from step {step}, expected 0 < step <= {args.steps}")
     score = json.loads((run / "score.json").read_text())
     check(
         score.get("status") == "done" and int(score.get("steps", -1)) == args.steps,

@@ -352,7 +352,7 @@ def _plain(name, value):
     except Exception:
         raise ValueError(
             f"set-resources {RESOURCE_GROUP}:{name}: give a constant value (an expression of "
-            "wildcards, input or attempt goes on a rule name, e.g. train:runtime=...)"
+            "wildcards, input or attempt is set per rule, under its name, e.g. train)"
         ) from None
     return type(value)(name, result).value
 
@@ -438,8 +438,8 @@ def _with_gpus(res, gpus):
 
 
 def train_resources(rule):
-    """What every job of training rule ``rule`` asks the scheduler for (one value per rule:
-    a SLURM array takes its first job's)."""
+    """What every job of the training rule named ``rule`` asks the scheduler for (one value
+    per rule, as a SLURM array takes its first job's)."""
     res = {
         **SITE_EXTRA,
         "runtime": _train_runtime(rule),

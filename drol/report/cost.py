@@ -191,6 +191,20 @@ class BenchIndex:
                     return self._median(found, name, method, s, seeds, same_size)
         return None
 
+    def require(
+        self, method: str, K: int, seeds: int, hidden: int, batch_size: int, what: str
+    ) -> Price:
+        """:meth:`price`, or a one-line error naming ``what`` needs it and the bench to run."""
+        price = self.price(method, K, seeds, hidden, batch_size)
+        if price is None:
+            k = f" --K {K}" if get_method(method).uses_candidates else ""
+            raise UserError(
+                f"{what}: no bench entry for {method} K={K} at {hidden}x{batch_size}; run: "
+                f"drol bench --method {method}{k} --hidden {hidden} --batch-size {batch_size} "
+                f"--seeds {seeds} --json"
+            )
+        return price
+
     @staticmethod
     def _median(
         found: list[BenchEntry], name: str, method: str, s: int, seeds: int, same_size: bool
@@ -328,14 +342,7 @@ def _column_row(
             continue
         priced.add(key)
         hidden, batch = run_size(config, run)
-        price = index.price(run.method, run.K, seeds_per_job, hidden, batch)
-        if price is None:
-            k = f" --K {run.K}" if get_method(run.method).uses_candidates else ""
-            raise UserError(
-                f"column {label}: no bench entry for {run.method} K={run.K} at {hidden}x{batch}; "
-                f"run: drol bench --method {run.method}{k} --hidden {hidden} "
-                f"--batch-size {batch} --seeds {seeds_per_job} --json"
-            )
+        price = index.require(run.method, run.K, seeds_per_job, hidden, batch, f"column {label}")
         seconds += steps / price.seed_steps_per_s
         steps_new += steps
         machines.add(price.machine)

@@ -31,8 +31,6 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from drol.agents.registry import get_method
-from drol.errors import UserError
 from drol.grid import Grid, Run, seed_chunks, unique_runs
 from drol.report.cost import BenchEntry, BenchIndex, evaluations, hours_text, run_size
 from drol.speed.seed_batch import seed_batchable
@@ -130,14 +128,7 @@ def job_minutes(
         sizes[key] = run_size(config, Run("", job.task, job.method, job.K, 0))
     hidden, batch = sizes[key]
     seeds = len(job.seeds)
-    price = index.price(job.method, job.K, seeds, hidden, batch)
-    if price is None:
-        k = f" --K {job.K}" if get_method(job.method).uses_candidates else ""
-        raise UserError(
-            f"train.runtime.bench: no bench entry for {job.method} K={job.K} at "
-            f"{hidden}x{batch} (rule {job.rule}); run: drol bench --method {job.method}{k} "
-            f"--hidden {hidden} --batch-size {batch} --seeds {seeds} --json"
-        )
+    price = index.require(job.method, job.K, seeds, hidden, batch, "train.runtime.bench")
     steps = int(defaults["steps"])
     seconds = steps * seeds / price.seed_steps_per_s
     if policy.eval_episodes_per_s:

@@ -84,7 +84,7 @@ bench_all() {
         --repeats "$REPEATS" --steps "$STEPS" --warmup "$WARMUP" --set compile=off --json \
         >>"$OUT/bench.jsonl" 2>"$OUT/bench_call.err"; then
         cat "$OUT/bench_call.err"
-        if grep -q "not seed-batched yet" "$OUT/bench_call.err"; then
+        if grep -q "not seed-batched" "$OUT/bench_call.err"; then
           echo "unsupported: $method K=$K S=$S" # a method drol.speed.seed_batch cannot batch
         else
           echo "failed: $method K=$K S=$S"

@@ -16,7 +16,6 @@ from typing import Protocol
 import torch
 
 from drol.agents import get_method, make_agent, make_config
-from drol.agents.base import OfflineAgent
 from drol.agents.config import parse_overrides
 from drol.errors import UserError
 from drol.speed.load import LoadMeter
@@ -87,28 +86,6 @@ class _Step(Protocol):
     def __call__(self, batch: dict[str, torch.Tensor]) -> object: ...
 
 
-class _SeedStep:
-    """A :class:`SeedBatch` update called like a :class:`TrainStep`."""
-
-    def __init__(self, agents: list[OfflineAgent], compile: bool):
-        self.batch = SeedBatch(agents, compile=compile)
-
-    @property
-    def compile_seconds(self) -> float:
-        return self.batch.compile_seconds
-
-    @property
-    def compiled(self) -> bool:
-        return self.batch.compiled
-
-    @property
-    def fallback(self) -> str | None:
-        return self.batch.fallback
-
-    def __call__(self, batch: dict[str, torch.Tensor]) -> object:
-        return self.batch.step(batch)
-
-
 def benchmark(args: BenchSettings) -> dict:
     """Median training steps/s and inference latency of ``args.method`` on synthetic batches;
     with ``args.seeds = S > 1`` one step is one seed-batched update of S agents."""
@@ -155,7 +132,7 @@ def benchmark(args: BenchSettings) -> dict:
         step = TrainStep(agent, speed)
     else:  # each seed its own batch, stacked (S, B, ...)
         batches = [stacked([one_batch() for _ in range(args.seeds)]) for _ in range(4)]
-        step = _SeedStep(agents, compile=speed.compile == "on")
+        step = SeedBatch(agents, compile=speed.compile == "on")  # called like a TrainStep
     t = time.perf_counter()
     for i in range(max(args.warmup, 1)):
         step(batches[i % 4])

@@ -65,9 +65,3 @@ def guard() -> str | None:
 def problem() -> str | None:
     """The reason :func:`guard` found the cache directory unusable (None: no problem)."""
     return _problem
-
-
-def reset() -> None:
-    """Forget a recorded problem (tests)."""
-    global _problem
-    _problem = None

@@ -128,9 +128,9 @@ def run_steps(
         s.steps, initial=step0, desc=f"{s.method} {s.task} s{names}", mininterval=10, unit="step"
     )
 
-    def drop(failed: list[int], reasons: dict[int, str]) -> None:
+    def drop(failed: list[int], reasons: dict[int, str]) -> list[int]:
         """Mark ``failed`` seeds with their ``reasons`` (those not marked already) and go on
-        with the others."""
+        with the others; the indices kept."""
         nonlocal live, nonfinite, step_fn
         for i, reason in reasons.items():
             note = mark_failed(live[i].out, reason)
@@ -140,6 +140,7 @@ def run_steps(
         live, nonfinite = [live[i] for i in keep], nonfinite[keep]
         if live:
             step_fn = make_step(live, compiled)
+        return keep
 
     with bar:
         for step in range(step0 + 1, s.steps + 1):
@@ -164,9 +165,8 @@ def run_steps(
                     reasons = {i: nonfinite_reason(info, i, step) for i in bad}
                     if alone:
                         stop_run(live[0].out, reasons[0])
-                    keep = [i for i in range(len(live)) if i not in bad]
+                    keep = drop(bad, reasons)
                     info = {k: v[keep] for k, v in info.items()}
-                    drop(bad, reasons)
                     if not live:
                         break
                 if is_log or is_eval or is_ckpt:

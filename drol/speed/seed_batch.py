@@ -113,6 +113,7 @@ class SeedBatch:
         self.optimizer = torch.optim.Adam(groups)
         self._stack_adam_state(names)
         self.draw_plans: dict[tuple[bool, UpdatePlan], list[tuple[str, tuple[int, ...]]]] = {}
+        self.target_pairs: dict[tuple[str, ...], tuple[list[Tensor], list[Tensor]]] = {}
         self.eager = vmap(self._loss, in_dims=(0, 0, 0, 0, None, None), randomness="error")
         # forward and backward of the vmapped losses compiled; Adam and the EMA stay eager
         self.batched = torch.compile(self.eager) if compile else self.eager
@@ -247,13 +248,15 @@ class SeedBatch:
     @torch.no_grad()
     def _move_targets(self, modules: tuple[str, ...]) -> None:
         """The stacked ``target_<m>`` towards the stacked ``m``, for each module ``m``."""
-        prefixes = tuple(f"{TARGET}{m}." for m in modules)
-        targets = [n for n in self.params if n.startswith(prefixes)]
-        torch._foreach_lerp_(
-            [self.params[n] for n in targets],
-            [self.params[n[len(TARGET) :]] for n in targets],
-            self.agents[0].cfg.tau,
-        )
+        if modules not in self.target_pairs:  # once per plan, not at every step
+            prefixes = tuple(f"{TARGET}{m}." for m in modules)
+            names = [n for n in self.params if n.startswith(prefixes)]
+            self.target_pairs[modules] = (
+                [self.params[n] for n in names],
+                [self.params[n[len(TARGET) :]] for n in names],
+            )
+        targets, sources = self.target_pairs[modules]
+        torch._foreach_lerp_(targets, sources, self.agents[0].cfg.tau)
 
     # ------------------------------------------------------------------ per seed
     @torch.no_grad()
